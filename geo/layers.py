@@ -1,0 +1,89 @@
+"""Load the bundled layers into GeoDataFrames, once, with computed areas and spatial indexes.
+
+Every layer is in WGS 84 longitude/latitude (OGC:CRS84 axis order). Areas are
+computed on the ellipsoid at load time and never read from the files.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from geo.io import read_json
+from geo.measure import geodesic_areas_km2
+from geo.plan import PlanText
+from geo.schema import KINDS, REQUIRED_PROPERTIES
+from geo.taxonomy import Taxonomy
+
+DATA_DIR = Path(os.environ.get("NBGIS_DATA", Path(__file__).resolve().parent.parent / "data"))
+CRS = "EPSG:4326"
+FILES = {"parks": "parks.geojson", "platforms": "platforms.geojson", "districts": "districts.geojson"}
+
+
+def read_features(path: Path, columns: tuple[str, ...] = ()) -> gpd.GeoDataFrame:
+    """A GeoJSON FeatureCollection as a GeoDataFrame that keeps list and object properties as Python values.
+
+    (GDAL's GeoJSON driver would turn the plan's nested blocks and targets into strings.)
+    """
+    doc = read_json(path)
+    features = doc.get("features")
+    if doc.get("type") != "FeatureCollection" or not isinstance(features, list):
+        raise ValueError(f"{path}: not a GeoJSON FeatureCollection")
+    gdf = gpd.GeoDataFrame.from_features(features, crs=CRS)
+    if "id" not in gdf.columns:
+        gdf["id"] = [f.get("id") for f in features]
+    for col in columns:  # a layer always has its required columns, even when empty
+        if col not in gdf.columns:
+            gdf[col] = None
+    # A property one kind lacks is None, not NaN: the frames hold several kinds side by side.
+    props = [c for c in gdf.columns if c != "geometry"]
+    gdf[props] = gdf[props].astype(object).where(gdf[props].notna(), None)
+    gdf["area_km2"] = geodesic_areas_km2(gdf.geometry.values)
+    return gdf.set_index("id", drop=False).rename_axis(None)
+
+
+@dataclass(frozen=True)
+class Layers:
+    """The plan's spatial layout, as the service, maps and exports use it."""
+
+    parks: gpd.GeoDataFrame  # every area of the plan, one row per feature, `kind` tells which
+    platforms: gpd.GeoDataFrame  # points; null geometry where the plan gives no place
+    districts: gpd.GeoDataFrame  # ten districts and counties plus the city outline (kind 'city')
+    taxonomy: Taxonomy
+    indicators: dict[str, Any]
+    plan: PlanText
+    data_dir: Path
+
+    def kind(self, name: str) -> gpd.GeoDataFrame:
+        """All features of one kind (see geo.schema.KINDS)."""
+        if name not in KINDS:
+            raise KeyError(f"unknown kind {name!r}")
+        for frame in (self.parks, self.platforms, self.districts):
+            if "kind" in frame.columns and (frame["kind"] == name).any():
+                return frame[frame["kind"] == name]
+        return self.parks.iloc[0:0]
+
+    @property
+    def city(self) -> Any:
+        return self.districts[self.districts["kind"] == "city"].geometry.iloc[0]
+
+    def all_features(self) -> gpd.GeoDataFrame:
+        return pd.concat([self.parks, self.platforms, self.districts])
+
+
+def load_layers(data_dir: Path | str = DATA_DIR) -> Layers:
+    data_dir = Path(data_dir)
+    return Layers(
+        parks=read_features(data_dir / FILES["parks"], REQUIRED_PROPERTIES["parks"]),
+        platforms=read_features(data_dir / FILES["platforms"], REQUIRED_PROPERTIES["platforms"]),
+        districts=read_features(data_dir / FILES["districts"], REQUIRED_PROPERTIES["districts"]),
+        taxonomy=Taxonomy.from_json(read_json(data_dir / "industries.json")),
+        indicators=read_json(data_dir / "indicators.json"),
+        plan=PlanText(data_dir / "sources" / "plan.txt"),
+        data_dir=data_dir,
+    )

@@ -1,0 +1,85 @@
+"""The plan's text, for checking that every quoted fact stands on the lines it cites."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+_SOURCE_LINES = re.compile(r"lines? (\d+)(?:-(\d+))?")
+_PAGE_NUMBER = re.compile(r"^\s*-\s*\d+\s*-\s*$")
+_WS = re.compile(r"\s+")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def squeeze(text: str) -> str:
+    """Text with all white space removed: the PDF extraction breaks lines and spaces at random."""
+    return _WS.sub("", text)
+
+
+def cited_ranges(source: str) -> list[tuple[int, int]]:
+    """Every 'lines A-B' (or 'line A') range named in a source string."""
+    return [(int(a), int(b or a)) for a, b in _SOURCE_LINES.findall(source)]
+
+
+@dataclass(frozen=True)
+class PlanText:
+    path: Path
+
+    @cached_property
+    def lines(self) -> list[str]:
+        return self.path.read_text(encoding="utf-8").split("\n")
+
+    def text(self, first: int, last: int) -> str:
+        """Lines first..last (1-based, inclusive), page numbers dropped, white space removed."""
+        kept = [ln for ln in self.lines[first - 1 : last] if not _PAGE_NUMBER.match(ln)]
+        return squeeze("".join(kept))
+
+    def valid_range(self, first: int, last: int) -> bool:
+        return 1 <= first <= last <= len(self.lines)
+
+    def numbers(self, source: str) -> set[float]:
+        """Every number printed on the lines a source cites."""
+        found: set[float] = set()
+        for first, last in cited_ranges(source):
+            if self.valid_range(first, last):
+                found |= {float(n) for n in _NUMBER.findall("\n".join(self.lines[first - 1 : last]))}
+        return found
+
+    def quotes(self, quote: str, source: str, max_pieces: int = 3) -> bool:
+        """Whether `quote` stands on the lines `source` cites.
+
+        Table cells of a flattened row can interleave (a page break splits the
+        北仑 row), so a quote may be read in up to `max_pieces` runs, in order.
+        """
+        wanted = squeeze(quote)
+        if not wanted:
+            return False
+        for first, last in cited_ranges(source):
+            if self.valid_range(first, last) and _in_pieces(wanted, self.text(first, last), max_pieces):
+                return True
+        return False
+
+
+def _in_pieces(wanted: str, text: str, max_pieces: int) -> bool:
+    """Greedy: take the longest prefix of what is left that occurs after the previous run."""
+    pos, pieces = 0, 0
+    while wanted:
+        pieces += 1
+        if pieces > max_pieces:
+            return False
+        lo, hi, found, best = 1, len(wanted), -1, 0
+        # the longest prefix found at or after pos (binary search: a prefix of a match also matches)
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            at = text.find(wanted[:mid], pos)
+            if at >= 0:
+                found, best, lo = at, mid, mid + 1
+            else:
+                hi = mid - 1
+        if found < 0:
+            return False
+        at = text.find(wanted[:best], pos)
+        pos, wanted = at + best, wanted[best:]
+    return True

@@ -1,0 +1,306 @@
+"""Rules every layer must obey, and a readable report of where it does not.
+
+`validate(data_dir)` loads the layers with GeoPandas and checks geometry,
+placement, areas, counts, industry codes, sources and verbatim quotes. The
+report lists each broken rule and, per area feature, its computed area beside
+the planned one and the share that lies inside its host district(s).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import shapely
+
+from geo.layers import DATA_DIR, Layers, load_layers
+from geo.measure import geodesic_area_km2
+from geo.plan import cited_ranges
+from geo.schema import KINDS, NOT_QUOTED, PARK_KINDS, PLATFORM_TYPES, REQUIRED_PROPERTIES
+
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+MIN_SHARE_IN_DISTRICT = 0.95
+AREA_TOLERANCE = 0.05
+EXTENT_MARGIN_DEG = 0.005  # about 500 m: the district coastline is simplified
+MAX_OVERLAP_KM2 = 1e-4  # 100 m²: rounding to 6 decimals can leave slivers
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    feature: str
+    message: str
+
+
+@dataclass(frozen=True)
+class AreaRow:
+    id: str
+    kind: str
+    area_km2: float
+    planned_km2: float | None
+    share_in_district: float | None
+
+
+@dataclass
+class Report:
+    findings: list[Finding] = field(default_factory=list)
+    rows: list[AreaRow] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def text(self) -> str:
+        lines = [f"{'feature':44} {'kind':17} {'area km²':>9} {'planned':>8} {'diff':>7} {'in district':>11}"]
+        for r in self.rows:
+            planned = f"{r.planned_km2:8.1f}" if r.planned_km2 else " " * 8
+            diff = f"{(r.area_km2 / r.planned_km2 - 1) * 100:+6.1f}%" if r.planned_km2 else " " * 7
+            share = f"{r.share_in_district * 100:10.1f}%" if r.share_in_district is not None else ""
+            lines.append(f"{r.id:44} {r.kind:17} {r.area_km2:9.2f} {planned} {diff} {share}")
+        lines.append("")
+        if self.ok:
+            lines.append("OK: every rule holds.")
+        else:
+            lines.append(f"FAILED: {len(self.findings)} problem(s)")
+            lines += [f"  [{f.rule}] {f.feature}: {f.message}" for f in self.findings]
+        return "\n".join(lines)
+
+
+def validate(data_dir: Path | str = DATA_DIR) -> Report:
+    report = Report()
+    try:
+        layers = load_layers(data_dir)
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # unreadable or malformed file
+        report.findings.append(Finding("load", str(data_dir), f"{type(exc).__name__}: {exc}"))
+        return report
+    for check in (_required, _geometries, _counts, _placement, _areas, _overlaps, _corridor_units,
+                  _ids_and_kinds, _industries, _sources, _quotes):
+        try:
+            report.findings += list(check(layers))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # data too broken for this rule
+            report.findings.append(Finding(check.__name__.strip("_"), "-", f"could not check: {exc!r}"))
+    report.rows = _area_rows(layers)
+    return report
+
+
+# --------------------------------------------------------------------------- rules
+
+def _frames(layers: Layers) -> Iterator[tuple[str, gpd.GeoDataFrame]]:
+    yield "parks", layers.parks
+    yield "platforms", layers.platforms
+    yield "districts", layers.districts
+
+
+def _required(layers: Layers) -> Iterator[Finding]:
+    for name, frame in _frames(layers):
+        for rec in frame.drop(columns="geometry").to_dict("records"):
+            for key in REQUIRED_PROPERTIES[name]:
+                value = rec.get(key)
+                if value is None or value == "":
+                    yield Finding("property", str(rec.get("id")), f"missing {key}")
+                elif key in ("district_adcodes", "district_names_zh", "industries") and not isinstance(value, list):
+                    yield Finding("property", str(rec.get("id")), f"{key} must be a list")
+
+
+def _ids_and_kinds(layers: Layers) -> Iterator[Finding]:
+    allowed = {"parks": {k.name for k in PARK_KINDS}, "platforms": {"platform"}, "districts": {"district", "city"}}
+    seen: set[str] = set()
+    for name, frame in _frames(layers):
+        for fid, kind in zip(frame["id"], frame["kind"]):
+            if not isinstance(fid, str) or not SLUG.match(fid):
+                yield Finding("id", str(fid), "id must be a lowercase slug")
+            if fid in seen:
+                yield Finding("id", str(fid), "id is not unique")
+            seen.add(fid)
+            if kind not in allowed[name]:
+                yield Finding("kind", str(fid), f"kind {kind!r} does not belong in {name}")
+    for fid, ptype in zip(layers.platforms["id"], layers.platforms.get("platform_type", [])):
+        if ptype not in PLATFORM_TYPES:
+            yield Finding("kind", fid, f"platform_type {ptype!r} is not one of {', '.join(PLATFORM_TYPES)}")
+
+
+def _geometries(layers: Layers) -> Iterator[Finding]:
+    extent = layers.city.buffer(EXTENT_MARGIN_DEG)
+    for _, frame in _frames(layers):
+        for fid, kind, geom, row in zip(frame["id"], frame["kind"], frame.geometry, frame.to_dict("records")):
+            if geom is None or geom.is_empty:
+                if kind == "platform" and row.get("location_quality") == "unknown":
+                    continue  # the plan names no place: kept without a location, never invented
+                yield Finding("geometry", fid, "geometry is missing or empty")
+                continue
+            if not geom.is_valid:
+                yield Finding("geometry", fid, f"invalid geometry: {shapely.is_valid_reason(geom)}")
+            spec = KINDS.get(kind)
+            if spec and geom.geom_type not in spec.geometry_types:
+                yield Finding("geometry", fid, f"{geom.geom_type} where {kind} needs {'/'.join(spec.geometry_types)}")
+            if kind != "city" and not extent.covers(geom):
+                yield Finding("extent", fid, "lies (partly) outside Ningbo")
+            if kind in {k.name for k in PARK_KINDS}:
+                if row.get("geometry_quality") != "schematic" or not row.get("geometry_method"):
+                    yield Finding("schematic", fid, "a boundary drawn from words needs geometry_quality "
+                                                    "'schematic' and a geometry_method")
+            if kind == "platform" and (row.get("location_quality") != "approximate" or not row.get("location_method")):
+                yield Finding("schematic", fid, "a placed platform needs location_quality 'approximate' "
+                                                "and a location_method")
+
+
+def _counts(layers: Layers) -> Iterator[Finding]:
+    for kind in KINDS.values():
+        if kind.expected_count is None:
+            continue
+        n = len(layers.kind(kind.name))
+        if n != kind.expected_count:
+            yield Finding("count", kind.name, f"{n} features; the plan has {kind.expected_count}")
+
+
+def _host(layers: Layers, adcodes: Iterable[str]) -> shapely.Geometry:
+    d = layers.districts
+    return shapely.union_all(d[d["adcode"].isin(list(adcodes))].geometry.values)
+
+
+def _share_inside(geom: shapely.Geometry, host: shapely.Geometry) -> float:
+    area = geodesic_area_km2(geom)
+    return geodesic_area_km2(shapely.intersection(geom, host)) / area if area else 0.0
+
+
+def _placement(layers: Layers) -> Iterator[Finding]:
+    names = dict(zip(layers.districts["adcode"], layers.districts["name_zh"]))
+    land = shapely.union_all(layers.districts[layers.districts["kind"] == "district"].geometry.values)
+    for _, frame in _frames(layers):
+        if frame is layers.districts:
+            continue
+        for fid, kind, geom, codes, dnames in zip(frame["id"], frame["kind"], frame.geometry,
+                                                   frame["district_adcodes"], frame["district_names_zh"]):
+            unknown = [c for c in codes if c not in names or c == "330200"]
+            if unknown:
+                yield Finding("district", fid, f"unknown district adcode(s) {unknown}")
+                continue
+            if list(dnames) != [names[c] for c in codes]:
+                yield Finding("district", fid, "district_names_zh do not match district_adcodes")
+            if geom is None or geom.is_empty:
+                continue
+            if kind == "platform" and codes and not _host(layers, codes).buffer(EXTENT_MARGIN_DEG).covers(geom):
+                yield Finding("district", fid, f"point lies outside {'/'.join(dnames)}")
+            if KINDS[kind].in_host_district:
+                share = _share_inside(geom, _host(layers, codes))
+                if share < MIN_SHARE_IN_DISTRICT:
+                    yield Finding("district", fid, f"only {share:.1%} inside {'/'.join(dnames)} (needs 95 %)")
+                on_land = _share_inside(geom, land)
+                if on_land < MIN_SHARE_IN_DISTRICT:
+                    yield Finding("land", fid, f"only {on_land:.1%} on land (needs 95 %)")
+
+
+def _areas(layers: Layers) -> Iterator[Finding]:
+    p = layers.parks
+    for fid, kind, area, planned in zip(p["id"], p["kind"], p["area_km2"], p.get("planned_area_km2", [None] * len(p))):
+        if kind == "subpark" and not planned:
+            yield Finding("area", fid, "a sub-park needs its planned_area_km2")
+        if planned and abs(area / planned - 1) > AREA_TOLERANCE:
+            yield Finding("area", fid, f"computed {area:.2f} km² is not within ±5 % of planned {planned} km²")
+
+
+def _overlaps(layers: Layers) -> Iterator[Finding]:
+    sub = layers.kind("subpark")
+    geoms = sub.geometry.values
+    left, right = sub.sindex.query(geoms, predicate="intersects")
+    for i, j in zip(left, right):
+        if i < j:
+            shared = geodesic_area_km2(shapely.intersection(geoms[i], geoms[j]))
+            if shared > MAX_OVERLAP_KM2:
+                yield Finding("overlap", f"{sub['id'].iloc[i]} / {sub['id'].iloc[j]}",
+                              f"sub-parks overlap by {shared:.3f} km²")
+
+
+def _corridor_units(layers: Layers) -> Iterator[Finding]:
+    corridor = layers.kind("corridor")
+    zone = corridor[corridor["role"] == "zone"]
+    if len(zone) != 1:
+        yield Finding("corridor", "corridor", "exactly one corridor feature must have role 'zone'")
+        return
+    zone_geom = zone.geometry.iloc[0]
+    for fid, geom in zip(layers.kind("corridor-unit")["id"], layers.kind("corridor-unit").geometry):
+        if geom is not None and _share_inside(geom, zone_geom) < 0.999:
+            yield Finding("corridor", fid, "corridor unit is not inside the corridor zone")
+
+
+def _industries(layers: Layers) -> Iterator[Finding]:
+    tax = layers.taxonomy
+    yield from (Finding("industry", "industries.json", p) for p in tax.problems())
+    for frame in (layers.parks, layers.platforms):
+        for fid, codes in zip(frame["id"], frame.get("industries", [[]] * len(frame))):
+            if not isinstance(codes, list):
+                yield Finding("industry", fid, "industries must be a list of codes")
+                continue
+            for code in codes:
+                if code not in tax:
+                    yield Finding("industry", fid, f"industry code {code!r} is not in industries.json")
+
+
+def _facts(layers: Layers) -> Iterator[tuple[str, dict[str, Any], str]]:
+    """(where, record, source) for every fact-bearing record: features, blocks, targets, indicators."""
+    for frame in (layers.parks, layers.platforms):
+        for row in frame.drop(columns="geometry").to_dict("records"):
+            fid = row["id"]
+            yield fid, row, row.get("source") or ""
+            for i, b in enumerate(row.get("blocks") or []):
+                yield f"{fid} block {i + 1}", b, b.get("source") or ""
+            for t in row.get("targets") or []:
+                yield f"{fid} target {t.get('id')}", t, t.get("source") or ""
+    ind = layers.indicators
+    for r in ind.get("table1", []):
+        yield f"表 1 row {r.get('no')}", r, r.get("source") or ""
+    for t in ind.get("targets", []):
+        yield f"target {t.get('id')}", t, t.get("source") or ""
+    for i in layers.taxonomy.industries.values():
+        yield f"industry {i.code}", {"zh": i.zh}, i.source
+
+
+def _sources(layers: Layers) -> Iterator[Finding]:
+    for where, _, source in _facts(layers):
+        ranges = cited_ranges(source)
+        if not ranges:
+            yield Finding("source", where, "no source citing the plan's lines")
+        for first, last in ranges:
+            if not layers.plan.valid_range(first, last):
+                yield Finding("source", where, f"cites lines {first}-{last}, outside the plan")
+
+
+def _quoted_fields(record: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    for key, value in record.items():
+        if key in NOT_QUOTED or not isinstance(value, str):
+            continue
+        if key.endswith("_zh") or key == "text":
+            yield key, value
+
+
+def _quotes(layers: Layers) -> Iterator[Finding]:
+    plan = layers.plan
+    for where, record, source in _facts(layers):
+        sources = [source, record.get("source_other") or "", record.get("industry_source") or ""]
+        for key, value in _quoted_fields(record):
+            if not any(plan.quotes(value, s) for s in sources if s):
+                yield Finding("verbatim", where, f"{key} {value[:30]!r}… is not on the lines it cites")
+        planned = record.get("planned_area_km2")
+        if planned and planned not in plan.numbers(record.get("planned_area_source") or source):
+            yield Finding("verbatim", where, f"planned area {planned} is not on the lines it cites")
+        for part in ("baseline", "target_2025"):
+            value = (record.get(part) or {}).get("value")
+            if value is not None and value not in plan.numbers(source):
+                yield Finding("verbatim", where, f"{part} value {value} is not on the lines it cites")
+
+
+def _area_rows(layers: Layers) -> list[AreaRow]:
+    rows = []
+    p = layers.parks
+    for rec, geom in zip(p.drop(columns="geometry").to_dict("records"), p.geometry):
+        if rec["kind"] == "corridor-axis":
+            continue
+        share = None
+        if KINDS[rec["kind"]].in_host_district and geom is not None:
+            share = _share_inside(geom, _host(layers, rec["district_adcodes"]))
+        rows.append(AreaRow(rec["id"], rec["kind"], rec["area_km2"], rec.get("planned_area_km2"), share))
+    return rows

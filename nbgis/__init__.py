@@ -1,0 +1,1 @@
+"""Command-line door onto geo, maps and services: `nbgis --help`."""

@@ -1,0 +1,3 @@
+from nbgis.cli import main
+
+raise SystemExit(main())
