@@ -22,7 +22,8 @@ PARK_KINDS = (
     Kind("corridor-unit", "corridor-units", "Corridor featured parks (专栏 10)", ("Polygon", "MultiPolygon"), 12),
     Kind("innovation-node", "innovation-nodes", "County innovation nodes (专栏 11)", ("Polygon", "MultiPolygon"),
          10, True),
-    Kind("provincial-park", "provincial-parks", "Provincial high-tech parks (四（三）)", ("Polygon", "MultiPolygon"), 2),
+    Kind("provincial-park", "provincial-parks", "Provincial high-tech parks (四（三）)",
+         ("Polygon", "MultiPolygon"), 2),
     Kind("innovation-street", "innovation-streets", "Innovation streets (四（三）)", ("Polygon", "MultiPolygon"), 2),
     Kind("qianwan-zone", "qianwan-zones", "Qianwan New Area layout (专栏 14)", ("Polygon", "MultiPolygon"), 4),
 )

@@ -139,10 +139,10 @@ def _geometries(layers: Layers) -> Iterator[Finding]:
                 yield Finding("geometry", fid, f"{geom.geom_type} where {kind} needs {'/'.join(spec.geometry_types)}")
             if kind != "city" and not extent.covers(geom):
                 yield Finding("extent", fid, "lies (partly) outside Ningbo")
-            if kind in {k.name for k in PARK_KINDS}:
-                if row.get("geometry_quality") != "schematic" or not row.get("geometry_method"):
-                    yield Finding("schematic", fid, "a boundary drawn from words needs geometry_quality "
-                                                    "'schematic' and a geometry_method")
+            drawn_from_words = kind in {k.name for k in PARK_KINDS}
+            if drawn_from_words and (row.get("geometry_quality") != "schematic" or not row.get("geometry_method")):
+                yield Finding("schematic", fid, "a boundary drawn from words needs geometry_quality "
+                                                "'schematic' and a geometry_method")
             if kind == "platform" and (row.get("location_quality") != "approximate" or not row.get("location_method")):
                 yield Finding("schematic", fid, "a placed platform needs location_quality 'approximate' "
                                                 "and a location_method")
@@ -255,8 +255,8 @@ def _facts(layers: Layers) -> Iterator[tuple[str, dict[str, Any], str]]:
         yield f"表 1 row {r.get('no')}", r, r.get("source") or ""
     for t in ind.get("targets", []):
         yield f"target {t.get('id')}", t, t.get("source") or ""
-    for i in layers.taxonomy.industries.values():
-        yield f"industry {i.code}", {"zh": i.zh}, i.source
+    for industry in layers.taxonomy.industries.values():
+        yield f"industry {industry.code}", {"zh": industry.zh}, industry.source
 
 
 def _sources(layers: Layers) -> Iterator[Finding]:
@@ -288,9 +288,9 @@ def _quotes(layers: Layers) -> Iterator[Finding]:
         if planned and planned not in plan.numbers(record.get("planned_area_source") or source):
             yield Finding("verbatim", where, f"planned area {planned} is not on the lines it cites")
         for part in ("baseline", "target_2025"):
-            value = (record.get(part) or {}).get("value")
-            if value is not None and value not in plan.numbers(source):
-                yield Finding("verbatim", where, f"{part} value {value} is not on the lines it cites")
+            number = (record.get(part) or {}).get("value")
+            if number is not None and number not in plan.numbers(source):
+                yield Finding("verbatim", where, f"{part} value {number} is not on the lines it cites")
 
 
 def _area_rows(layers: Layers) -> list[AreaRow]:

@@ -29,10 +29,10 @@ from shapely import affinity
 from shapely.geometry import LineString, MultiPoint, Point, box, shape
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import parks_spec as spec  # noqa: E402
+import parks_spec as spec
 
-from geo.io import read_json, write_geojson_atomic  # noqa: E402
-from geo.measure import geodesic_area_km2  # noqa: E402
+from geo.io import read_json, write_geojson_atomic
+from geo.measure import geodesic_area_km2
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 LOCAL = CRS.from_proj4("+proj=tmerc +lat_0=0 +lon_0=121.5 +k=1 +x_0=500000 +y_0=0 +ellps=GRS80 +units=m")
@@ -234,7 +234,8 @@ def build_corridor(ctx: Context, unit_geoms: dict[str, shapely.Geometry]) -> lis
         corridor("corridor-south", "south-area", "东钱湖片区", "Dongqian Lake (southern) area", south,
                  "convex hull of 东钱湖 and the units placed around it, widened by 0.5 km, clipped to land",
                  {"description_zh": c["areas_zh"], "focus_zh": None, "industries": [], "targets": []}),
-    ] + [feature(axis_props, ctx.axis)]
+        feature(axis_props, ctx.axis),
+    ]
 
 
 def build_nodes(ctx: Context) -> list[dict[str, Any]]:

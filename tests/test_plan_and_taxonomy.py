@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from geo.layers import DATA_DIR, Layers
+from geo.plan import PlanText, cited_ranges
+from geo.taxonomy import Taxonomy
+
+PLAN = PlanText(DATA_DIR / "sources" / "plan.txt")
+
+
+def test_cited_ranges() -> None:
+    assert cited_ranges("专栏 9, lines 1463-1498") == [(1463, 1498)]
+    assert cited_ranges("专栏 10, line 1706; 专栏 11, line 1947") == [(1706, 1706), (1947, 1947)]
+    assert cited_ranges("no lines here") == []
+
+
+def test_quotes_across_line_breaks_and_interleaved_cells() -> None:
+    assert PLAN.quotes("电子信息、智能电器、高端汽配、新材料产业集群", "lines 1487-1497")
+    # the 北仑 row is split by a page break: 高端装备 (line 1631) … 集群 (line 1640)
+    assert PLAN.quotes("高端装备集群", "lines 1631-1640")
+    assert not PLAN.quotes("高端装备集群", "lines 1631-1640", max_pieces=1)
+    assert not PLAN.quotes("生物医药产业集群", "lines 1487-1497")
+    assert not PLAN.quotes("鄞州分园", "lines 9999-10000")
+
+
+def test_numbers_on_cited_lines() -> None:
+    assert 128.7 in PLAN.numbers("lines 1485-1485")
+    assert 130 in PLAN.numbers("line 1631")
+
+
+def test_narrower_terms(layers: Layers) -> None:
+    narrower = layers.taxonomy.narrower("new-materials")
+    assert {"new-materials", "membrane-materials", "new-energy-materials", "chemical-new-materials"} <= narrower
+    assert "biomedicine" not in narrower
+    assert layers.taxonomy.problems() == []
+
+
+def test_taxonomy_problems_are_reported() -> None:
+    tax = Taxonomy.from_json({
+        "groups": [],
+        "industries": [{"code": "a", "zh": "甲", "en": "A", "broader": "b", "groups": ["nope"]},
+                       {"code": "b", "zh": "乙", "en": "B", "broader": "a", "groups": []}],
+    })
+    problems = " ".join(tax.problems())
+    assert "cycle" in problems and "nope" in problems
+
+
+def test_every_industry_word_is_in_the_plan(layers: Layers) -> None:
+    text = PLAN.text(1, len(PLAN.lines))
+    missing = [i.code for i in layers.taxonomy.industries.values() if i.zh.replace(" ", "") not in text]
+    assert missing == []
