@@ -24,6 +24,7 @@ def test_mypy_on_geo() -> None:
 
 
 def test_geo_imports_no_web_code() -> None:
-    code = "import sys, geo.layers, geo.validate; bad = {'fastapi', 'starlette', 'folium'} & set(sys.modules); print(bad)"
+    code = ("import sys, geo.layers, geo.validate; "
+            "print({'fastapi', 'starlette', 'folium'} & set(sys.modules))")
     result = run(sys.executable, "-c", code)
     assert result.stdout.strip() == "set()", result.stdout + result.stderr
