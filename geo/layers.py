@@ -26,10 +26,8 @@ FILES = {"parks": "parks.geojson", "platforms": "platforms.geojson", "districts"
 
 
 def read_features(path: Path, columns: tuple[str, ...] = ()) -> gpd.GeoDataFrame:
-    """A GeoJSON FeatureCollection as a GeoDataFrame that keeps list and object properties as Python values.
-
-    (GDAL's GeoJSON driver would turn the plan's nested blocks and targets into strings.)
-    """
+    """A GeoJSON FeatureCollection as a GeoDataFrame whose list and object properties (the plan's
+    blocks, targets, industry codes) stay the Python values they are in the file."""
     doc = read_json(path)
     features = doc.get("features")
     if doc.get("type") != "FeatureCollection" or not isinstance(features, list):

@@ -256,7 +256,7 @@ def _facts(layers: Layers) -> Iterator[tuple[str, dict[str, Any], str]]:
     for t in ind.get("targets", []):
         yield f"target {t.get('id')}", t, t.get("source") or ""
     for industry in layers.taxonomy.industries.values():
-        yield f"industry {industry.code}", {"zh": industry.zh}, industry.source
+        yield f"industry {industry.code}", {"name_zh": industry.zh}, industry.source
 
 
 def _sources(layers: Layers) -> Iterator[Finding]:

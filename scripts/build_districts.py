@@ -56,7 +56,8 @@ def _feature(fid: str, kind: str, adcode: str, name_zh: str, name_en: str, geom:
                 f"coverage-simplified at {SIMPLIFY_TOLERANCE_DEG} deg (~10 m, 1:50,000)"
             ),
         },
-        "geometry": json.loads(shapely.to_geojson(shapely.set_precision(geom, 10**-DIGITS))),
+        # RFC 7946: exterior rings counter-clockwise
+        "geometry": json.loads(shapely.to_geojson(shapely.orient_polygons(shapely.set_precision(geom, 10**-DIGITS)))),
     }
 
 

@@ -1,14 +1,14 @@
 """Draw data/parks.geojson from the plan's words (scripts/parks_spec.py).
 
-Run: `PYTHONPATH=. python scripts/build_parks.py` (needs data/districts.geojson,
-data/industries.json and data/indicators.json). Every geometry is schematic;
+Run: `PYTHONPATH=. python scripts/build_parks.py` (needs data/districts.geojson
+and data/indicators.json). Every geometry is schematic;
 how each one is drawn is written into its `geometry_method`.
 
 Method, in a local transverse Mercator (CM 121.5°E) so distances are metres:
 - a block between named roads is a box, a block known by its place a disc;
 - a sub-park's blocks are scaled together about their own centres until the
   sub-park, clipped to its host district and kept 5 m clear of the sub-parks
-  already drawn, has the plan's area (bisection to 0.1 %);
+  already drawn, has the plan's area (bisection to 0.01 %);
 - the 甬江—姚江 axis is traced from the district boundaries that run down the
   two rivers (江北/镇海 on the north bank, 海曙/鄞州/北仑 on the south);
 - belts are buffers of their named axis, clipped to the host district;
