@@ -1,6 +1,6 @@
 """Write data/platforms.geojson: the science and innovation platforms the plan names.
 
-Run: `cd /work/main && PYTHONPATH=. /work/venv/bin/python scripts/build_platforms.py`
+Run from the repository root: `PYTHONPATH=. python scripts/build_platforms.py`
 
 The data are the literals below. Scope (plan.txt line numbers):
   专栏 4 laboratories (1040-1137)                -> laboratory
