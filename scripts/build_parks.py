@@ -227,11 +227,11 @@ def build_corridor(ctx: Context, unit_geoms: dict[str, shapely.Geometry]) -> lis
                  "union of the two areas and a 1.5 km band either side of the 甬江—姚江 axis, clipped to land",
                  {"description_zh": c["description_zh"], "focus_zh": c["focus_zh"], "industries": c["industries"],
                   "targets": targets}),
-        corridor("corridor-north", "north-area", "甬江两岸片区", "Yongjiang banks (northern) area", north,
+        corridor("corridor-north", "north-area", "甬江两岸", "Yongjiang banks (northern) area", north,
                  "2.5 km either side of the 甬江 from 三江口 to its mouth, widened to hold the units placed "
                  "there, clipped to land",
                  {"description_zh": c["areas_zh"], "focus_zh": None, "industries": [], "targets": []}),
-        corridor("corridor-south", "south-area", "东钱湖片区", "Dongqian Lake (southern) area", south,
+        corridor("corridor-south", "south-area", "东钱湖地区", "Dongqian Lake (southern) area", south,
                  "convex hull of 东钱湖 and the units placed around it, widened by 0.5 km, clipped to land",
                  {"description_zh": c["areas_zh"], "focus_zh": None, "industries": [], "targets": []}),
         feature(axis_props, ctx.axis),
