@@ -127,3 +127,11 @@ def test_cli_exit_status_and_report(data_copy: Path, broken: bool) -> None:
     assert run.returncode == (1 if broken else 0), run.stdout + run.stderr
     assert "subpark-yinzhou" in run.stdout and "128.7" in run.stdout  # the per-feature area table
     assert ("FAILED" in run.stdout) == broken
+
+
+def test_feature_names_must_be_quoted_whole(data_copy: Path) -> None:
+    """'甬江两岸片区' can be pieced together from the cited lines, but the plan never writes it."""
+    def rename(f: dict[str, Any]) -> None:
+        f["properties"]["name_zh"] = "甬江两岸片区"
+    edit(data_copy, "parks", "corridor-north", rename)
+    assert rules(data_copy)["verbatim"] == {"corridor-north"}
