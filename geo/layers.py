@@ -13,6 +13,7 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+import shapely.geometry
 
 from geo.io import read_json
 from geo.measure import geodesic_areas_km2
@@ -32,15 +33,15 @@ def read_features(path: Path, columns: tuple[str, ...] = ()) -> gpd.GeoDataFrame
     features = doc.get("features")
     if doc.get("type") != "FeatureCollection" or not isinstance(features, list):
         raise ValueError(f"{path}: not a GeoJSON FeatureCollection")
-    gdf = gpd.GeoDataFrame.from_features(features, crs=CRS)
-    if "id" not in gdf.columns:
-        gdf["id"] = [f.get("id") for f in features]
-    for col in columns:  # a layer always has its required columns, even when empty
-        if col not in gdf.columns:
-            gdf[col] = None
-    # A property one kind lacks is None, not NaN: the frames hold several kinds side by side.
-    props = [c for c in gdf.columns if c != "geometry"]
-    gdf[props] = gdf[props].astype(object).where(gdf[props].notna(), None)
+    # Object dtype keeps each value as written (33 stays 33, a list stays a list); a property
+    # that one kind lacks is None, not NaN, since a layer holds several kinds side by side.
+    props = pd.DataFrame([f.get("properties") or {} for f in features], dtype=object)
+    props = props.where(props.notna(), None)
+    for col in ("id", *columns):  # a layer always has its required columns, even when empty
+        if col not in props.columns:
+            props[col] = [f.get("id") for f in features] if col == "id" else None
+    geoms = [shapely.geometry.shape(f["geometry"]) if f.get("geometry") else None for f in features]
+    gdf = gpd.GeoDataFrame(props, geometry=gpd.GeoSeries(geoms, crs=CRS))
     gdf["area_km2"] = geodesic_areas_km2(gdf.geometry.values)
     return gdf.set_index("id", drop=False).rename_axis(None)
 
