@@ -77,7 +77,7 @@ def validate(data_dir: Path | str = DATA_DIR) -> Report:
     except (OSError, ValueError, KeyError, TypeError) as exc:  # unreadable or malformed file
         report.findings.append(Finding("load", str(data_dir), f"{type(exc).__name__}: {exc}"))
         return report
-    for check in (_required, _geometries, _counts, _placement, _areas, _overlaps, _corridor_units,
+    for check in (_required, _geometries, _counts, _placement, _areas, _blocks, _overlaps, _corridor_units,
                   _ids_and_kinds, _industries, _sources, _quotes):
         try:
             report.findings += list(check(layers))
@@ -201,6 +201,16 @@ def _areas(layers: Layers) -> Iterator[Finding]:
             yield Finding("area", fid, "a sub-park needs its planned_area_km2")
         if planned and abs(area / planned - 1) > AREA_TOLERANCE:
             yield Finding("area", fid, f"computed {area:.2f} km² is not within ±5 % of planned {planned} km²")
+
+
+def _blocks(layers: Layers) -> Iterator[Finding]:
+    """A sub-park's MultiPolygon has a part for every block drawn (a clip may split one into more)."""
+    sub = layers.kind("subpark")
+    for fid, geom, blocks in zip(sub["id"], sub.geometry, sub["blocks"]):
+        drawn = sum(1 for b in blocks or [] if b.get("drawn"))
+        parts = shapely.get_num_geometries(geom) if geom is not None else 0
+        if parts < drawn:
+            yield Finding("blocks", fid, f"{parts} polygon part(s) for {drawn} drawn blocks")
 
 
 def _overlaps(layers: Layers) -> Iterator[Finding]:

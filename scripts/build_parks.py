@@ -8,7 +8,8 @@ Method, in a local transverse Mercator (CM 121.5°E) so distances are metres:
 - a block between named roads is a box, a block known by its place a disc;
 - a sub-park's blocks are scaled together about their own centres until the
   sub-park, clipped to its host district and kept 5 m clear of the sub-parks
-  already drawn, has the plan's area (bisection to 0.01 %);
+  already drawn, has the plan's area (bisection to 0.01 %); blocks keep 5 m
+  apart too, so each stays a part of its own;
 - the 甬江—姚江 axis is traced from the district boundaries that run down the
   two rivers (江北/镇海 on the north bank, 海曙/鄞州/北仑 on the south);
 - belts are buffers of their named axis, clipped to the host district;
@@ -155,8 +156,14 @@ def build_subparks(ctx: Context) -> list[dict[str, Any]]:
         area = sp["planned_area_km2"]
 
         def grow(f: float, parts: list[shapely.Geometry] = parts, mask: shapely.Geometry = mask) -> shapely.Geometry:
-            scaled = [affinity.scale(p, f, f, origin="centroid") for p in parts]
-            return polygons_only(shapely.intersection(shapely.union_all(scaled), mask))
+            # each block stays its own part: a later block yields to an earlier one, with a gap
+            taken: list[shapely.Geometry] = []
+            for p in parts:
+                piece = shapely.intersection(affinity.scale(p, f, f, origin="centroid"), mask)
+                if taken:
+                    piece = shapely.difference(piece, shapely.union_all(taken).buffer(GAP_M))
+                taken.append(piece)
+            return polygons_only(shapely.union_all(taken))
 
         geom = bisect(grow, area)
         placed.append(geom)

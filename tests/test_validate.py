@@ -135,3 +135,10 @@ def test_feature_names_must_be_quoted_whole(data_copy: Path) -> None:
         f["properties"]["name_zh"] = "甬江两岸片区"
     edit(data_copy, "parks", "corridor-north", rename)
     assert rules(data_copy)["verbatim"] == {"corridor-north"}
+
+
+def test_each_drawn_block_needs_its_part(data_copy: Path) -> None:
+    def merge(f: dict[str, Any]) -> None:  # one hull for the four blocks of 江北分园
+        f["geometry"] = shapely.geometry.mapping(shapely.MultiPolygon([shape(f["geometry"]).convex_hull]))
+    edit(data_copy, "parks", "subpark-jiangbei", merge)
+    assert "subpark-jiangbei" in rules(data_copy)["blocks"]
