@@ -285,7 +285,7 @@ def build_simple(ctx: Context, kind: str, items: list[dict[str, Any]],
     return feats
 
 
-def main() -> None:
+def main(out: Path = DATA / "parks.geojson") -> None:
     ctx = Context()
     units, unit_geoms = build_units(ctx)
     features = (
@@ -300,7 +300,7 @@ def main() -> None:
         + build_simple(ctx, "qianwan-zone", spec.QIANWAN_ZONES,
                        lambda z: {"description_zh": spec.after_colon(*z["lines"]), "industries": z["industries"]})
     )
-    write_geojson_atomic(DATA / "parks.geojson", {
+    write_geojson_atomic(out, {
         "type": "FeatureCollection", "name": "parks",
         "description": "Schematic areas of Ningbo's 14th Five-Year S&T Innovation Plan; not surveyed boundaries.",
         "features": features,
@@ -313,4 +313,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else DATA / "parks.geojson")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 from shapely.geometry import Point, shape
@@ -665,10 +666,10 @@ def _check(features: list[dict]) -> list[tuple]:
     return rows
 
 
-def main() -> None:
+def main(out: Path = OUT) -> None:
     features = [_feature(p) for p in PLATFORMS]
     rows = _check(features)
-    write_geojson_atomic(OUT, {"type": "FeatureCollection", "name": "platforms", "features": features})
+    write_geojson_atomic(out, {"type": "FeatureCollection", "name": "platforms", "features": features})
     w = max(len(r[0]) for r in rows)
     print(f"{'id':<{w}}  {'type':<18}  point  district")
     for r in rows:
@@ -685,4 +686,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT)
