@@ -12,7 +12,8 @@ from geo.layers import DATA_DIR
 def _validate(args: argparse.Namespace) -> int:
     from geo.validate import validate
 
-    report = validate(args.path)
+    path = args.path.parent if args.path.is_file() else args.path  # a layer file: check its folder
+    report = validate(path)
     print(report.text())
     return 0 if report.ok else 1
 
@@ -50,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     v = sub.add_parser("validate", help="check every layer against the plan's rules; exit 1 on any problem")
     v.add_argument("path", nargs="?", type=Path, default=DATA_DIR,
-                   help=f"data directory holding parks.geojson and the other layers (default: {DATA_DIR})")
+                   help=f"data directory holding parks.geojson and the other layers, or one of those "
+                        f"files (default: {DATA_DIR})")
     v.set_defaults(run=_validate)
     e = sub.add_parser("export", help="write a collection (or all) as GeoJSON, GeoPackage, Shapefile, KML, "
                                       "FlatGeobuf, GeoParquet, CSV or DXF")
