@@ -211,6 +211,10 @@ def _blocks(layers: Layers) -> Iterator[Finding]:
         parts = shapely.get_num_geometries(geom) if geom is not None else 0
         if parts < drawn:
             yield Finding("blocks", fid, f"{parts} polygon part(s) for {drawn} drawn blocks")
+        for b in blocks or []:
+            point = b.get("label_point")
+            if b.get("drawn") and (point is None or geom is None or not geom.covers(shapely.Point(point))):
+                yield Finding("blocks", fid, f"block {b.get('name_zh')}: label_point must lie on the sub-park")
 
 
 def _overlaps(layers: Layers) -> Iterator[Finding]:

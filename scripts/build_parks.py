@@ -75,15 +75,15 @@ def draw(s: dict[str, Any]) -> shapely.Geometry:
 
 
 def bisect(build: Callable[[float], shapely.Geometry], target_km2: float,
-           lo: float = 0.05, hi: float = 8.0) -> shapely.Geometry:
-    """Find the scale at which build(scale) has the target area (metric area is monotone in scale)."""
+           lo: float = 0.05, hi: float = 8.0) -> tuple[shapely.Geometry, float]:
+    """The scale at which build(scale) has the target area (metric area is monotone in scale), and that shape."""
     for _ in range(60):
         mid = (lo + hi) / 2
         area = build(mid).area / 1e6
         if abs(area - target_km2) / target_km2 < 1e-4:
             break
         lo, hi = (mid, hi) if area < target_km2 else (lo, mid)
-    return build(mid)
+    return build(mid), mid
 
 
 class Context:
@@ -135,6 +135,13 @@ def feature(props: dict[str, Any], geom_m: shapely.Geometry) -> dict[str, Any]:
             "geometry": json.loads(shapely.to_geojson(g))}
 
 
+def label_point(piece_m: shapely.Geometry) -> list[float]:
+    """Where a block's name goes: a point inside its largest polygon, lon/lat."""
+    largest = max(shapely.get_parts(piece_m), key=lambda p: p.area)
+    lon, lat = to_ll(largest.point_on_surface()).coords[0]
+    return [round(lon, 6), round(lat, 6)]
+
+
 def polygons_only(g: shapely.Geometry) -> shapely.Geometry:
     """Drop the slivers of lines and points a clip can leave."""
     parts = [p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")]
@@ -155,21 +162,24 @@ def build_subparks(ctx: Context) -> list[dict[str, Any]]:
         parts = [draw(b["shape"]) for b in sp["blocks"] if b["shape"]]
         area = sp["planned_area_km2"]
 
-        def grow(f: float, parts: list[shapely.Geometry] = parts, mask: shapely.Geometry = mask) -> shapely.Geometry:
+        def pieces(f: float, parts: list[shapely.Geometry] = parts,
+                   mask: shapely.Geometry = mask) -> list[shapely.Geometry]:
             # each block stays its own part: a later block yields to an earlier one, with a gap
             taken: list[shapely.Geometry] = []
             for p in parts:
                 piece = shapely.intersection(affinity.scale(p, f, f, origin="centroid"), mask)
                 if taken:
                     piece = shapely.difference(piece, shapely.union_all(taken).buffer(GAP_M))
-                taken.append(piece)
-            return polygons_only(shapely.union_all(taken))
+                taken.append(polygons_only(piece))
+            return taken
 
-        geom = bisect(grow, area)
+        geom, scale = bisect(lambda f: polygons_only(shapely.union_all(pieces(f))), area)
         placed.append(geom)
+        labels = iter(label_point(p) for p in pieces(scale))
         industry_zh = sp.get("industry_zh") or spec.plan(*sp["industry_lines"])
         blocks = [{"name_zh": b["name_zh"], "name_en": b["name_en"], "boundary_zh": b["boundary_zh"],
-                   "drawn": b["shape"] is not None, "geometry_method": b["method"], "source": b["source"]}
+                   "drawn": b["shape"] is not None, "label_point": next(labels) if b["shape"] else None,
+                   "geometry_method": b["method"], "source": b["source"]}
                   for b in sp["blocks"]]
         props = base(sp["id"], "subpark", sp["name_zh"], sp["name_en"], sp["districts"], ctx,
                      spec.src(spec.S9, *sp["row_lines"]),
@@ -261,7 +271,7 @@ def build_nodes(ctx: Context) -> list[dict[str, Any]]:
             def widen(f: float, line: shapely.Geometry = line, host: shapely.Geometry = host) -> shapely.Geometry:
                 return polygons_only(shapely.intersection(line.buffer(f * 1000, cap_style="flat"), host))
 
-            g = bisect(widen, n["planned_area_km2"], 0.1, 10.0)
+            g, _ = bisect(widen, n["planned_area_km2"], 0.1, 10.0)
             del raw
         else:
             g = polygons_only(shapely.intersection(draw(s), host))
