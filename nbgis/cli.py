@@ -46,6 +46,50 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+MAP_KINDS = ("overview", "industry", "feature")
+
+
+def _map(args: argparse.Namespace) -> int:
+    from geo.layers import load_layers
+    from maps import builders
+    from maps.assets import AssetError
+    from maps.output import write_map
+
+    needs = {"overview": None, "industry": "an industry CODE", "feature": "a feature ID"}[args.kind]
+    if needs and not args.subject:
+        print(f"nbgis: error: map {args.kind} needs {needs}", file=sys.stderr)
+        return 2
+    if not needs and args.subject:
+        print(f"nbgis: error: map overview takes no argument (got {args.subject!r})", file=sys.stderr)
+        return 2
+    try:
+        layers = load_layers(args.data)
+        if args.kind == "overview":
+            m = builders.overview(layers, args.tiles, args.lang)
+        elif args.kind == "industry":
+            m = builders.industry(layers, args.subject, args.tiles, args.lang)
+        else:
+            m = builders.feature(layers, args.subject, args.tiles, args.lang)
+        written = write_map(m, args.output, self_contained=args.self_contained)
+    except KeyError as exc:  # unknown industry code or feature id
+        print(f"nbgis: error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 2
+    except (ValueError, AssetError) as exc:
+        print(f"nbgis: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"nbgis: error: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    line = f"wrote {written.path} ({written.html_bytes / 1024:.0f} KiB"
+    if written.asset_dir is not None:
+        line += (f"; {written.asset_files} asset files, {written.asset_bytes / 1024:.0f} KiB, "
+                 f"in {written.asset_dir.name}/")
+    else:
+        line += ", self-contained"
+    print(line + ")")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nbgis", description="GIS service for Ningbo's innovation layout.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -63,6 +107,20 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--output", required=True, type=Path, help="file to write (or a directory to write into)")
     e.add_argument("--data", type=Path, default=DATA_DIR, help=f"data directory (default: {DATA_DIR})")
     e.set_defaults(run=_export)
+    mp = sub.add_parser("map", help="draw an interactive web map (HTML, works offline): the overview, where an "
+                                    "industry sits, or one feature")
+    mp.add_argument("kind", choices=MAP_KINDS, help="overview, industry CODE or feature ID")
+    mp.add_argument("subject", nargs="?", help="the industry code (industry) or feature id (feature)")
+    mp.add_argument("-o", "--output", required=True, type=Path, help="HTML file to write")
+    mp.add_argument("--tiles", default="none", choices=("none", "osm", "tianditu", "amap"),
+                    help="basemap: none (no network), osm, tianditu (needs $TIANDITU_TOKEN) or amap (GCJ-02); "
+                         "default none")
+    mp.add_argument("--lang", default="zh", choices=("zh", "en"), help="language of the map's labels (default zh)")
+    mp.add_argument("--self-contained", action="store_true",
+                    help="inline every script, style, font and icon (one file); otherwise they are copied into "
+                         "<name>_files/ beside it")
+    mp.add_argument("--data", type=Path, default=DATA_DIR, help=f"data directory (default: {DATA_DIR})")
+    mp.set_defaults(run=_map)
     return parser
 
 

@@ -1,0 +1,146 @@
+"""The page's own script and style: small helpers every map shares, written here rather than fetched."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+# Leaflet is loaded after this script in the page head, so L is only touched inside functions.
+HELPERS_JS = r"""
+var nbgis = {
+  style: function (f) { return f.properties.style; },
+  point: function (f, latlng) {
+    var p = f.properties;
+    if (p.label) {
+      return L.marker(latlng, {icon: L.divIcon({className: 'nbgis-label ' + (p.labelClass || ''), html: p.label,
+        iconSize: [0, 0]}), interactive: false, keyboard: false});
+    }
+    return L.marker(latlng, {icon: L.AwesomeMarkers.icon(p.icon), riseOnHover: true, alt: p.search || ''});
+  },
+  bind: function (f, layer) {
+    var p = f.properties;
+    if (p.tip) layer.bindTooltip(p.tip, {sticky: !!layer.setStyle, direction: 'top', className: 'nbgis-tip'});
+    if (p.popup) layer.bindPopup(p.popup, {maxWidth: 380, className: 'nbgis-popup', autoPanPadding: [30, 30]});
+    if (p.popup && p.style && layer.setStyle) {
+      var w = p.style.weight || 1;
+      layer.on('mouseover', function () { layer.setStyle({weight: w + 2}); });
+      layer.on('mouseout', function () { layer.setStyle({weight: w}); });
+    }
+  },
+  options: function () {
+    return {style: nbgis.style, pointToLayer: nbgis.point, onEachFeature: nbgis.bind};
+  },
+  control: function (map, position, cls, html) {
+    var c = L.control({position: position});
+    c.onAdd = function () {
+      var d = L.DomUtil.create('div', cls);
+      d.innerHTML = html;
+      L.DomEvent.disableClickPropagation(d);
+      L.DomEvent.disableScrollPropagation(d);
+      return d;
+    };
+    return c.addTo(map);
+  },
+  search: function (map, sources, text) {
+    var entries = [];
+    sources.forEach(function (s) {
+      s[0].eachLayer(function (l) {
+        var p = l.feature && l.feature.properties;
+        if (p && p.search) {
+          entries.push({label: p.search, key: p.search.toLowerCase(), layer: l, group: s[1], cluster: s[2]});
+        }
+      });
+    });
+    var Search = L.Control.extend({
+      options: {position: 'topleft'},
+      onAdd: function () {
+        var box = L.DomUtil.create('div', 'nbgis-search leaflet-bar');
+        var input = L.DomUtil.create('input', '', box);
+        input.type = 'search';
+        input.placeholder = text.placeholder;
+        input.setAttribute('aria-label', text.placeholder);
+        var list = L.DomUtil.create('ul', '', box);
+        var hits = [];
+        L.DomEvent.disableClickPropagation(box);
+        L.DomEvent.disableScrollPropagation(box);
+        function show(e) {
+          if (!map.hasLayer(e.group)) map.addLayer(e.group);
+          list.innerHTML = '';
+          input.value = e.label;
+          var l = e.layer;
+          if (e.cluster) { e.cluster.zoomToShowLayer(l, function () { l.openPopup(); }); return; }
+          var b = l.getBounds ? l.getBounds() : L.latLngBounds([l.getLatLng(), l.getLatLng()]);
+          // open once the view has settled: a popup opened mid-animation lands in the wrong place
+          map.once('moveend', function () { l.openPopup(l.getCenter ? l.getCenter() : l.getLatLng()); });
+          map.fitBounds(b, {maxZoom: 14, padding: [20, 20]});
+        }
+        function update() {
+          var q = input.value.trim().toLowerCase();
+          list.innerHTML = '';
+          hits = q ? entries.filter(function (e) { return e.key.indexOf(q) >= 0; }).slice(0, 10) : [];
+          if (q && !hits.length) L.DomUtil.create('li', 'nbgis-none', list).textContent = text.none;
+          hits.forEach(function (e) {
+            var li = L.DomUtil.create('li', '', list);
+            li.textContent = e.label;
+            li.tabIndex = 0;
+            L.DomEvent.on(li, 'click', function () { show(e); });
+            L.DomEvent.on(li, 'keydown', function (ev) { if (ev.key === 'Enter') show(e); });
+          });
+        }
+        L.DomEvent.on(input, 'input', update);
+        L.DomEvent.on(input, 'keydown', function (ev) { if (ev.key === 'Enter' && hits.length) show(hits[0]); });
+        return box;
+      }
+    });
+    return new Search().addTo(map);
+  }
+};
+"""
+
+CSS = """
+.leaflet-container { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei",
+  "Helvetica Neue", Arial, sans-serif; }
+.nbgis-label { background: none; border: none; }
+.nbgis-label span { position: absolute; transform: translate(-50%, -50%); white-space: nowrap; font-size: 13px;
+  font-weight: 600; color: #4a4a4a; pointer-events: none;
+  text-shadow: 0 0 3px #fff, 0 0 3px #fff, 0 0 2px #fff; }
+.nbgis-label.nbgis-block span { font-size: 12px; color: #7f0000; }
+.nbgis-note { background: rgba(255, 255, 255, .92); padding: 3px 8px; border-radius: 4px; font-size: 12px;
+  color: #a50f15; font-weight: 600; box-shadow: 0 1px 4px rgba(0, 0, 0, .3); }
+.nbgis-box { background: rgba(255, 255, 255, .95); padding: 6px 10px; border-radius: 5px; font-size: 12px;
+  line-height: 1.45; box-shadow: 0 1px 5px rgba(0, 0, 0, .35); max-width: 300px; max-height: 45vh; overflow: auto; }
+.nbgis-box summary { font-weight: 700; cursor: pointer; }
+.nbgis-box ul { margin: 2px 0; padding-left: 16px; }
+.nbgis-box p { margin: 3px 0; }
+.nbgis-panel { max-width: 320px; max-height: 70vh; }
+.nbgis-swatch { display: inline-block; box-sizing: border-box; width: 18px; height: 12px; margin-right: 6px;
+  border: 1px solid #555; vertical-align: middle; }
+.nbgis-legend i.fa-solid { width: 16px; text-align: center; margin-right: 4px; }
+.nbgis-pop h4 { margin: 0 0 4px; font-size: 14px; }
+.nbgis-pop table { border-collapse: collapse; font-size: 12px; }
+.nbgis-pop th { text-align: left; vertical-align: top; padding: 2px 8px 2px 0; color: #555; font-weight: 600;
+  min-width: 5.2em; max-width: 9em; }
+.nbgis-pop td { padding: 2px 0; vertical-align: top; }
+.nbgis-pop ul { margin: 0; padding-left: 16px; }
+.nbgis-popup .leaflet-popup-content { max-height: 340px; overflow: auto; margin: 10px 12px; }
+.nbgis-search { background: #fff; }
+.nbgis-search input { width: 230px; padding: 5px 8px; border: none; font-size: 13px; border-radius: 4px; }
+.nbgis-search ul { list-style: none; margin: 0; padding: 0; max-height: 240px; overflow: auto; }
+.nbgis-search li { padding: 4px 8px; cursor: pointer; border-top: 1px solid #eee; font-size: 12px; }
+.nbgis-search li:hover, .nbgis-search li:focus { background: #eef4fb; }
+.nbgis-cluster-muted div { background-color: rgba(160, 160, 160, .85); color: #fff; }
+.nbgis-cluster-muted { background-color: rgba(200, 200, 200, .5); }
+.leaflet-control-layers-expanded { max-height: 45vh; overflow: auto; font-size: 12px; }
+"""
+# Without tiles the map's background is the sea around the districts.
+SEA_CSS = ".folium-map.leaflet-container { background: #dbe7f0; }"  # outranks leaflet.css, loaded later
+
+_SCRIPT_BREAK = re.compile(r"<(?=[/!])")
+
+
+def js_json(obj: Any) -> str:
+    """JSON for a <script> body: compact, UTF-8, and unable to close the script (no '</' or '<!')."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return _SCRIPT_BREAK.sub(r"\\u003c", text)
