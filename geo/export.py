@@ -19,7 +19,6 @@ import csv
 import html
 import io
 import json
-import os
 import shutil
 import tempfile
 import zipfile
@@ -38,6 +37,7 @@ import pyproj
 import shapely
 
 from geo.crs import OutputCRS, parse_crs, to_crs
+from geo.io import publish
 from geo.layers import Layers
 from geo.schema import KINDS
 
@@ -163,8 +163,7 @@ def export(layers: dict[str, gpd.GeoDataFrame], fmt: str, crs: OutputCRS | None,
             if len(files) != 1:  # pragma: no cover - a single-file writer that wrote several is a bug here
                 raise RuntimeError(f"{spec.name} writer produced {len(files)} files for one output")
             result = files[0]
-        os.chmod(result, 0o644 & ~_umask())
-        os.replace(result, path)
+        publish(result, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return path
@@ -178,12 +177,6 @@ def export_bytes(layers: dict[str, gpd.GeoDataFrame], fmt: str, crs: OutputCRS |
     with tempfile.TemporaryDirectory() as tmp:
         data = export(layers, fmt, crs, Path(tmp) / name).read_bytes()
     return data, spec.output_media_type(len(layers)), name
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _prepare(frame: gpd.GeoDataFrame, out: OutputCRS) -> gpd.GeoDataFrame:

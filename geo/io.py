@@ -26,11 +26,16 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644 & ~_umask())
-        os.replace(tmp, path)
+        publish(Path(tmp), path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def publish(staged: Path, path: Path) -> None:
+    """Give a finished temporary file ordinary permissions and rename it over `path` in one step."""
+    os.chmod(staged, 0o644 & ~_umask())
+    os.replace(staged, path)
 
 
 def _umask() -> int:
