@@ -27,6 +27,7 @@ from pathlib import Path
 from shapely.geometry import Point, shape
 
 from geo.io import write_geojson_atomic
+from geo.schema import PLATFORM_TYPES
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "data" / "platforms.geojson"
@@ -34,20 +35,10 @@ PLAN = ROOT / "data" / "sources" / "plan.txt"
 DISTRICTS_FILE = ROOT / "data" / "districts.geojson"
 INDUSTRIES_FILE = ROOT / "data" / "industries.json"
 
-PLATFORM_TYPES = ("laboratory", "science-facility", "research-institute", "innovation-centre", "university")
-
-DISTRICTS = {
-    "330203": "海曙区",
-    "330205": "江北区",
-    "330206": "北仑区",
-    "330211": "镇海区",
-    "330212": "鄞州区",
-    "330213": "奉化区",
-    "330225": "象山县",
-    "330226": "宁海县",
-    "330281": "余姚市",
-    "330282": "慈溪市",
-}
+_DISTRICT_FEATURES = json.loads(DISTRICTS_FILE.read_text(encoding="utf-8"))["features"]
+# adcode -> name, from the district layer itself (built first, see scripts/build_districts.py)
+DISTRICTS = {f["properties"]["adcode"]: f["properties"]["name_zh"] for f in _DISTRICT_FEATURES
+             if f["properties"]["kind"] == "district"}
 
 # Shared anchor: the New Materials Town (新材料小镇) cluster in Zhuangshi, Zhenhai, around
 # Zhongguan West Road (中官西路) and Zhuangshi Avenue (庄市大道): NIMTE, the UCAS Ningbo
@@ -629,10 +620,7 @@ def _feature(p: dict) -> dict:
 def _check(features: list[dict]) -> list[tuple]:
     lines = _plan_lines()
     codes = {i["code"] for i in json.loads(INDUSTRIES_FILE.read_text(encoding="utf-8"))["industries"]}
-    polys = {
-        f["properties"]["adcode"]: shape(f["geometry"])
-        for f in json.loads(DISTRICTS_FILE.read_text(encoding="utf-8"))["features"]
-    }
+    polys = {f["properties"]["adcode"]: shape(f["geometry"]) for f in _DISTRICT_FEATURES}
     ids = [f["id"] for f in features]
     if len(ids) != len(set(ids)):
         raise SystemExit("duplicate ids")
