@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import shapely
 from pyproj import CRS, Transformer
 from shapely import affinity
@@ -53,8 +54,6 @@ def to_ll(g: shapely.Geometry) -> shapely.Geometry:
 
 
 def _xy(t: Transformer, xy: Any) -> Any:
-    import numpy as np
-
     x, y = t.transform(xy[:, 0], xy[:, 1])
     return np.column_stack([x, y])
 
@@ -265,14 +264,12 @@ def build_nodes(ctx: Context) -> list[dict[str, Any]]:
             line = ctx.axis_between(ab["west"], ab["east"])
             g = polygons_only(shapely.intersection(line.buffer(ab["width_km"] * 1000), host))
         elif n["planned_area_km2"]:
-            raw = draw(s)
             line = to_m(LineString(s["belt"]["line"]))
 
             def widen(f: float, line: shapely.Geometry = line, host: shapely.Geometry = host) -> shapely.Geometry:
                 return polygons_only(shapely.intersection(line.buffer(f * 1000, cap_style="flat"), host))
 
             g, _ = bisect(widen, n["planned_area_km2"], 0.1, 10.0)
-            del raw
         else:
             g = polygons_only(shapely.intersection(draw(s), host))
         props = base(n["id"], "innovation-node", n["name_zh"], n["name_en"], n["districts"], ctx, n["source"],
