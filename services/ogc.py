@@ -1,0 +1,432 @@
+"""OGC API - Features: Part 1 (Core, GeoJSON, HTML, OpenAPI 3.0), Part 2 (CRS by reference) and
+Part 3 (queryables, CQL2 text filters), over the collections of services.catalog."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+
+from geo.crs import CRSError
+from geo.filters import FilterError, Queryable, cql2_mask, equals, sort_frame, within_bbox
+from services.catalog import Collection
+from services.crs import CRS84, SUPPORTED, ServiceCRS, service_crs
+from services.errors import ApiError, bad_parameter
+from services.render import GEOJSON, HTML, JSON, OPENAPI, SCHEMA, html_response, json_response, negotiate
+from services.state import Service, service_of
+
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 200  # larger limits are clamped to this, never refused (QGIS and GDAL ask for 1000)
+
+CONFORMANCE = (
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+)
+REL_QUERYABLES = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+REL_CONFORMANCE = "http://www.opengis.net/def/rel/ogc/1.0/conformance"
+REL_DATA = "http://www.opengis.net/def/rel/ogc/1.0/data"
+
+ITEMS_PARAMETERS = {"f", "bbox", "bbox-crs", "crs", "limit", "offset", "properties", "skipGeometry", "sortby",
+                    "filter", "filter-lang", "filter-crs"}
+
+router = APIRouter()
+CollectionId = Annotated[str, Path(alias="collectionId", description="A collection id, as /collections lists them")]
+F = Annotated[str | None, Query(description="Output format: json or html (or use the Accept header)")]
+
+
+def link(href: str, rel: str, media_type: str, title: str = "") -> dict[str, str]:
+    out = {"href": href, "rel": rel, "type": media_type}
+    if title:
+        out["title"] = title
+    return out
+
+
+def url(request: Request, path: str = "", **params: Any) -> str:
+    base = str(request.base_url).rstrip("/") + path
+    query = "&".join(f"{k}={v}" for k, v in params.items() if v is not None)
+    return f"{base}?{query}" if query else base
+
+
+def check_parameters(request: Request, allowed: set[str]) -> None:
+    """Part 1 requires a 400 for a query parameter the API does not define."""
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        raise ApiError(400, f"{', '.join(unknown)}: unknown query parameter{'s' if len(unknown) > 1 else ''}; "
+                            f"this resource takes {', '.join(sorted(allowed))}")
+
+
+def collection_of(service: Service, collection_id: str) -> Collection:
+    collection = service.collections.get(collection_id)
+    if collection is None:
+        raise ApiError(404, f"collectionId: no collection {collection_id!r}; collections: "
+                            f"{', '.join(service.collections)}")
+    return collection
+
+
+@router.get("/", summary="Landing page", tags=["OGC API - Features"])
+def landing(request: Request, f: F = None) -> Response:
+    check_parameters(request, {"f"})
+    service = service_of(request)
+    doc = {
+        "title": "Ningbo innovation layout (宁波市科技创新“十四五”规划空间布局)",
+        "description": ("The spatial part of Ningbo's 14th Five-Year Plan for Science and Technology Innovation "
+                        "as OGC API - Features, plus plan-aware queries. Boundaries are schematic, drawn from "
+                        "the plan's words, not surveyed."),
+        "links": [
+            link(url(request, "/"), "self", JSON, "This document"),
+            link(url(request, "/", f="html"), "alternate", HTML, "This document as HTML"),
+            link(url(request, "/api"), "service-desc", OPENAPI, "The API definition (OpenAPI 3.0)"),
+            link(url(request, "/api", f="html"), "service-doc", HTML, "The API documentation"),
+            link(url(request, "/conformance"), "conformance", JSON, "Conformance classes"),
+            link(url(request, "/conformance"), REL_CONFORMANCE, JSON, "Conformance classes"),
+            link(url(request, "/collections"), "data", JSON, "The collections"),
+            link(url(request, "/collections"), REL_DATA, JSON, "The collections"),
+        ],
+    }
+    if negotiate(request, (JSON, HTML)) == HTML:
+        return html_response("landing.html", request, doc=doc, collections=service.collections.values())
+    return json_response(doc)
+
+
+@router.get("/conformance", summary="Conformance classes implemented", tags=["OGC API - Features"])
+def conformance(request: Request, f: F = None) -> Response:
+    check_parameters(request, {"f"})
+    doc = {"conformsTo": list(CONFORMANCE)}
+    if negotiate(request, (JSON, HTML)) == HTML:
+        return html_response("conformance.html", request, doc=doc)
+    return json_response(doc)
+
+
+def collection_doc(request: Request, collection: Collection) -> dict[str, Any]:
+    path = f"/collections/{collection.id}"
+    return {
+        "id": collection.id,
+        "title": collection.title,
+        "description": collection.description,
+        "itemType": "feature",
+        "extent": {"spatial": {"bbox": [[round(v, 6) for v in collection.bbox]], "crs": CRS84}},
+        "crs": list(SUPPORTED),
+        "storageCrs": CRS84,
+        "links": [
+            link(url(request, path), "self", JSON, "This collection"),
+            link(url(request, path, f="html"), "alternate", HTML, "This collection as HTML"),
+            link(url(request, f"{path}/items"), "items", GEOJSON, "Its features"),
+            link(url(request, f"{path}/items", f="html"), "items", HTML, "Its features as HTML"),
+            link(url(request, f"{path}/schema"), "describedby", SCHEMA, "JSON Schema of its features"),
+            link(url(request, f"{path}/queryables"), REL_QUERYABLES, SCHEMA, "Properties to filter on"),
+        ],
+    }
+
+
+@router.get("/collections", summary="The collections", tags=["OGC API - Features"])
+def collections(request: Request, f: F = None) -> Response:
+    check_parameters(request, {"f"})
+    service = service_of(request)
+    doc = {
+        "links": [
+            link(url(request, "/collections"), "self", JSON, "This document"),
+            link(url(request, "/collections", f="html"), "alternate", HTML, "This document as HTML"),
+        ],
+        "collections": [collection_doc(request, c) for c in service.collections.values()],
+    }
+    if negotiate(request, (JSON, HTML)) == HTML:
+        return html_response("collections.html", request, doc=doc, collections=service.collections)
+    return json_response(doc)
+
+
+@router.get("/collections/{collectionId}", summary="One collection", tags=["OGC API - Features"])
+def collection(request: Request, collection_id: CollectionId, f: F = None) -> Response:
+    check_parameters(request, {"f"})
+    found = collection_of(service_of(request), collection_id)
+    doc = collection_doc(request, found)
+    if negotiate(request, (JSON, HTML)) == HTML:
+        return html_response("collection.html", request, doc=doc, collection=found)
+    return json_response(doc)
+
+
+def _schema_doc(request: Request, found: Collection, path: str, title: str, queryables: bool) -> dict[str, Any]:
+    properties: dict[str, Any] = {}
+    if queryables:
+        for name, q in found.queryables.items():
+            properties[name] = _queryable_schema(q, found)
+    else:
+        for name in found.properties:
+            schema = dict(found.property_types[name])
+            if "type" in schema:
+                schema["type"] = [schema["type"], "null"]
+            properties[name] = schema
+        properties["geometry"] = _geometry_schema(found)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": url(request, path),
+        "type": "object",
+        "title": title,
+        "properties": properties,
+        "additionalProperties": not queryables,
+    }
+
+
+def _queryable_schema(q: Queryable, found: Collection) -> dict[str, Any]:
+    if q.type == "geometry":
+        return _geometry_schema(found)
+    if q.type == "array":
+        return {"type": "array", "items": {"type": "string"}, "title": q.title}
+    return {"type": q.type, "title": q.title}
+
+
+def _geometry_schema(found: Collection) -> dict[str, Any]:
+    formats = {"Point": "geometry-point", "LineString": "geometry-linestring", "Polygon": "geometry-polygon",
+               "MultiPolygon": "geometry-multipolygon"}
+    kinds = set(found.geometry_types)
+    fmt = formats[next(iter(kinds))] if len(kinds) == 1 else (
+        "geometry-polygon-or-multipolygon" if kinds <= {"Polygon", "MultiPolygon"} else "geometry-any")
+    return {"format": fmt, "x-ogc-role": "primary-geometry", "title": "The feature's geometry"}
+
+
+@router.get("/collections/{collectionId}/queryables", summary="Properties to filter and sort on",
+            tags=["OGC API - Features"])
+def queryables(request: Request, collection_id: CollectionId, f: F = None) -> Response:
+    check_parameters(request, {"f"})
+    found = collection_of(service_of(request), collection_id)
+    path = f"/collections/{found.id}/queryables"
+    doc = _schema_doc(request, found, path, f"Queryables of {found.title}", queryables=True)
+    media = negotiate(request, (SCHEMA, HTML))
+    if media == HTML:
+        return html_response("schema.html", request, doc=doc, collection=found, heading="Queryables")
+    return json_response(doc, media)
+
+
+@router.get("/collections/{collectionId}/schema", summary="JSON Schema of the features",
+            tags=["OGC API - Features"])
+def schema(request: Request, collection_id: CollectionId, f: F = None) -> Response:
+    check_parameters(request, {"f"})
+    found = collection_of(service_of(request), collection_id)
+    path = f"/collections/{found.id}/schema"
+    doc = _schema_doc(request, found, path, f"Features of {found.title}", queryables=False)
+    media = negotiate(request, (SCHEMA, HTML))
+    if media == HTML:
+        return html_response("schema.html", request, doc=doc, collection=found, heading="Schema")
+    return json_response(doc, media)
+
+
+def parse_crs_parameter(name: str, value: str | None) -> ServiceCRS:
+    if value is None:
+        return service_crs(CRS84)
+    try:
+        return service_crs(value)
+    except CRSError as exc:
+        raise bad_parameter(name, str(exc)) from exc
+
+
+def parse_bbox(value: str, crs: ServiceCRS) -> tuple[float, float, float, float]:
+    """A bbox in `crs`'s axis order as lon/lat (west, south, east, north)."""
+    try:
+        numbers = [float(v) for v in value.split(",")]
+    except ValueError as exc:
+        raise bad_parameter("bbox", f"{value!r} is not 4 or 6 comma-separated numbers") from exc
+    if len(numbers) not in (4, 6) or not all(math.isfinite(v) for v in numbers):
+        raise bad_parameter("bbox", f"{value!r} is not 4 or 6 comma-separated finite numbers")
+    if len(numbers) == 6:  # minimum and maximum heights are ignored: every layer is 2D
+        numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
+    a, b, c, d = numbers
+    first, second = ("latitude", "longitude") if crs.lat_first else ("longitude", "latitude")
+    if not crs.output.is_geographic:
+        first, second = ("northing", "easting") if crs.lat_first else ("easting", "northing")
+    if a > c or b > d:
+        raise bad_parameter("bbox", f"{value!r} is inverted: give the lower {first} and {second} first, "
+                                    f"then the upper (boxes across the antimeridian are not supported)")
+    if crs.output.is_geographic:
+        lats, lons = ((a, c), (b, d)) if crs.lat_first else ((b, d), (a, c))
+        if any(abs(v) > 90 for v in lats) or any(abs(v) > 180 for v in lons):
+            raise bad_parameter("bbox", f"{value!r} is out of range: latitude must be within ±90 and longitude "
+                                        f"within ±180 (axis order of {crs.uri}: {first}, {second})")
+    return crs.bbox_to_crs84((a, b, c, d))
+
+
+def parse_sortby(value: str) -> list[tuple[str, bool]]:
+    keys = []
+    for part in value.split(","):
+        # "+name" arrives as " name" when a client does not encode the plus sign
+        name = part.strip()
+        ascending = not name.startswith("-")
+        name = name.lstrip("+-").strip()
+        if not name:
+            raise bad_parameter("sortby", f"{value!r} has an empty key; write e.g. sortby=-area_km2,name_en")
+        keys.append((name, ascending))
+    return keys
+
+
+def select(service: Service, found: Collection, request: Request, bbox: str | None, bbox_crs: str | None,
+           filter_text: str | None, filter_lang: str | None, filter_crs: str | None, sortby: str | None
+           ) -> np.ndarray:
+    """Row positions of the features matching the query, in output order."""
+    frame = found.frame
+    mask = np.ones(len(frame), dtype=bool)
+    if bbox is not None:
+        mask &= within_bbox(frame, parse_bbox(bbox, parse_crs_parameter("bbox-crs", bbox_crs)))
+    elif bbox_crs is not None:
+        parse_crs_parameter("bbox-crs", bbox_crs)
+    for name, value in request.query_params.items():
+        queryable = found.queryables.get(name)
+        if name in ITEMS_PARAMETERS or queryable is None:
+            continue
+        if queryable.type == "geometry":
+            raise bad_parameter(name, "filter on the geometry with bbox or filter=S_INTERSECTS(geometry, ...)")
+        expand = service.layers.taxonomy.narrower if name == "industries" else None
+        if expand is not None and value not in service.layers.taxonomy:
+            raise bad_parameter(name, f"unknown industry code {value!r}; /industries lists them")
+        try:
+            mask &= equals(frame, queryable, value, expand)
+        except FilterError as exc:
+            raise bad_parameter(name, str(exc)) from exc
+    if filter_lang is not None and filter_lang != "cql2-text":
+        raise bad_parameter("filter-lang", f"{filter_lang!r} is not supported; use cql2-text")
+    if filter_text is not None:
+        geometry_crs = parse_crs_parameter("filter-crs", filter_crs)
+        try:
+            mask &= cql2_mask(frame, filter_text, found.queryables, geometry_crs.to_crs84)
+        except FilterError as exc:
+            raise bad_parameter("filter", str(exc)) from exc
+    positions = np.flatnonzero(mask)
+    if sortby is not None:
+        positions_frame = frame.iloc[positions].assign(_position=positions)
+        try:
+            ordered = sort_frame(positions_frame, parse_sortby(sortby), found.queryables)
+        except FilterError as exc:
+            raise bad_parameter("sortby", str(exc)) from exc
+        positions = ordered["_position"].to_numpy()
+    return positions
+
+
+def feature(found: Collection, position: int, crs: ServiceCRS, names: list[str] | None, skip_geometry: bool
+            ) -> dict[str, Any]:
+    record = found.record(position)
+    properties = record if names is None else {n: record.get(n) for n in names}
+    return {
+        "type": "Feature",
+        "id": record["id"],
+        "geometry": None if skip_geometry else found.geometry(position, crs),
+        "properties": properties,
+    }
+
+
+def parse_properties(value: str | None, found: Collection) -> list[str] | None:
+    if value is None:
+        return None
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    unknown = [n for n in names if n not in found.properties]
+    if unknown:
+        raise bad_parameter("properties", f"{', '.join(unknown)} not in {found.id}; its properties: "
+                                          f"{', '.join(found.properties)}")
+    return names
+
+
+def crs_headers(crs: ServiceCRS) -> dict[str, str]:
+    return {"Content-Crs": f"<{crs.uri}>"}
+
+
+@router.get("/collections/{collectionId}/items", summary="Features of a collection", tags=["OGC API - Features"])
+def items(
+    request: Request,
+    collection_id: CollectionId,
+    bbox: Annotated[str | None, Query(description="west,south,east,north (in bbox-crs axis order)")] = None,
+    bbox_crs: Annotated[str | None, Query(alias="bbox-crs", description="CRS of bbox (URI); CRS84 by default")
+                        ] = None,
+    crs: Annotated[str | None, Query(description="CRS of the output geometry (URI); CRS84 by default")] = None,
+    limit: Annotated[int, Query(ge=1, description=f"Features per page; at most {MAX_LIMIT}, larger values "
+                                                  f"are reduced to {MAX_LIMIT}")] = DEFAULT_LIMIT,
+    offset: Annotated[int, Query(ge=0, description="Features to skip")] = 0,
+    properties: Annotated[str | None, Query(description="Comma-separated properties to include")] = None,
+    skip_geometry: Annotated[bool, Query(alias="skipGeometry", description="Leave geometry out")] = False,
+    sortby: Annotated[str | None, Query(description="Comma-separated queryables, - for descending")] = None,
+    filter_text: Annotated[str | None, Query(alias="filter", description="A CQL2 text filter")] = None,
+    filter_lang: Annotated[str | None, Query(alias="filter-lang", description="cql2-text")] = None,
+    filter_crs: Annotated[str | None, Query(alias="filter-crs", description="CRS of filter geometries")] = None,
+    industries: Annotated[str | None, Query(description="An industry code: features hosting it or a narrower "
+                                                        "industry")] = None,
+    district_adcode: Annotated[str | None, Query(description="Features in the district of this adcode")] = None,
+    kind: Annotated[str | None, Query(description="Features of this kind")] = None,
+    f: F = None,
+) -> Response:
+    service = service_of(request)
+    found = collection_of(service, collection_id)
+    check_parameters(request, ITEMS_PARAMETERS | set(found.queryables) - {"geometry"})
+    media = negotiate(request, (GEOJSON, HTML))
+    output_crs = parse_crs_parameter("crs", crs)
+    names = parse_properties(properties, found)
+    positions = select(service, found, request, bbox, bbox_crs, filter_text, filter_lang, filter_crs, sortby)
+    page_size = min(limit, MAX_LIMIT)
+    page = positions[offset:offset + page_size]
+    features = [feature(found, int(p), output_crs, names, skip_geometry) for p in page]
+    json_type = GEOJSON if media == HTML else media
+    links = [
+        link(str(request.url.remove_query_params("f")), "self", json_type, "This page"),
+        link(str(request.url.include_query_params(f="html")), "alternate", HTML, "This page as HTML"),
+        link(url(request, f"/collections/{found.id}"), "collection", JSON, "The collection"),
+    ]
+    if offset + page_size < len(positions):
+        links.append(link(str(request.url.include_query_params(offset=offset + page_size)), "next", json_type,
+                          "Next page"))
+    if offset > 0:
+        links.append(link(str(request.url.include_query_params(offset=max(0, offset - page_size))), "prev",
+                          json_type, "Previous page"))
+    doc = {
+        "type": "FeatureCollection",
+        "numberMatched": len(positions),
+        "numberReturned": len(features),
+        "timeStamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "links": links,
+        "features": features,
+    }
+    if media == HTML:
+        return html_response("items.html", request, doc=doc, collection=found, offset=offset, crs=output_crs,
+                             map_features=[feature(found, int(p), service_crs(CRS84), ["id", "name_zh", "name_en",
+                                                                                      "kind"], False)
+                                           for p in page])
+    return json_response(doc, json_type, headers=crs_headers(output_crs))
+
+
+@router.get("/collections/{collectionId}/items/{featureId}", summary="One feature", tags=["OGC API - Features"])
+def item(
+    request: Request,
+    collection_id: CollectionId,
+    feature_id: Annotated[str, Path(alias="featureId", description="The feature's id")],
+    crs: Annotated[str | None, Query(description="CRS of the output geometry (URI); CRS84 by default")] = None,
+    f: F = None,
+) -> Response:
+    check_parameters(request, {"f", "crs"})
+    service = service_of(request)
+    found = collection_of(service, collection_id)
+    media = negotiate(request, (GEOJSON, HTML))
+    output_crs = parse_crs_parameter("crs", crs)
+    position = found.position(feature_id)
+    if position is None:
+        raise ApiError(404, f"featureId: no feature {feature_id!r} in {found.id}")
+    doc = feature(found, position, output_crs, None, False)
+    path = f"/collections/{found.id}/items/{feature_id}"
+    json_type = GEOJSON if media == HTML else media
+    doc["links"] = [
+        link(url(request, path), "self", json_type, "This feature"),
+        link(url(request, path, f="html"), "alternate", HTML, "This feature as HTML"),
+        link(url(request, f"/collections/{found.id}"), "collection", JSON, "The collection"),
+    ]
+    if media == HTML:
+        return html_response("item.html", request, doc=doc, collection=found,
+                             map_feature=feature(found, position, service_crs(CRS84), ["id", "name_zh"], False))
+    return json_response(doc, json_type, headers=crs_headers(output_crs))

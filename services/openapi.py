@@ -1,0 +1,85 @@
+"""The OpenAPI 3.0 document at /api (OGC API - Features' oas30 class), from FastAPI's routes.
+
+FastAPI writes OpenAPI 3.1; OGC clients and validators read 3.0, so the few 3.1 spellings FastAPI uses
+(null in anyOf, `examples` arrays, `const`, numeric exclusive bounds) are rewritten in their 3.0 form.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from services.render import GEOJSON, HTML, JSON, OPENAPI, SCHEMA
+
+# Media types each path answers with, besides JSON error bodies.
+MEDIA_TYPES = {
+    "/": (JSON, HTML),
+    "/api": (OPENAPI, HTML),
+    "/conformance": (JSON, HTML),
+    "/collections": (JSON, HTML),
+    "/collections/{collectionId}": (JSON, HTML),
+    "/collections/{collectionId}/items": (GEOJSON, JSON, HTML),
+    "/collections/{collectionId}/items/{featureId}": (GEOJSON, JSON, HTML),
+    "/collections/{collectionId}/queryables": (SCHEMA, JSON, HTML),
+    "/collections/{collectionId}/schema": (SCHEMA, JSON, HTML),
+}
+ERROR = {
+    "description": "Bad input or nothing found: an OGC API exception",
+    "content": {JSON: {"schema": {
+        "type": "object", "required": ["code", "description"],
+        "properties": {"code": {"type": "string"}, "description": {"type": "string"}},
+    }}},
+}
+
+
+def openapi_document(app: FastAPI, collection_ids: list[str], max_limit: int) -> dict[str, Any]:
+    doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes,
+                      openapi_version="3.0.3", tags=app.openapi_tags)
+    doc = _to_30(doc)
+    for path, operations in doc["paths"].items():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["name"] == "collectionId":
+                    parameter["schema"]["enum"] = collection_ids
+                if parameter["name"] == "limit":
+                    parameter["schema"].update({"minimum": 1, "maximum": max_limit})
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)  # FastAPI's validation errors are answered as 400 (services.errors)
+            for status in ("400", "404", "406"):
+                responses.setdefault(status, ERROR)
+            if path in MEDIA_TYPES and "200" in responses:
+                schema = responses["200"].get("content", {}).get(JSON, {}).get("schema", {})
+                responses["200"]["content"] = {
+                    media: {"schema": {"type": "string"} if media == HTML else schema} for media in MEDIA_TYPES[path]
+                }
+    return doc
+
+
+def _to_30(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_to_30(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _to_30(value) for key, value in node.items()}
+    options = out.get("anyOf")
+    if isinstance(options, list) and any(o == {"type": "null"} for o in options):
+        rest = [o for o in options if o != {"type": "null"}]
+        del out["anyOf"]
+        if len(rest) == 1:
+            out.update(rest[0])
+        else:
+            out["anyOf"] = rest
+        out["nullable"] = True
+    if "const" in out:
+        out["enum"] = [out.pop("const")]
+    if isinstance(out.get("examples"), list) and "in" not in out and "schema" not in out:
+        examples = out.pop("examples")
+        if examples:
+            out["example"] = examples[0]
+    for bound, flag in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if isinstance(out.get(bound), int | float) and not isinstance(out.get(bound), bool):
+            out[flag] = out.pop(bound)
+            out[bound] = True
+    return out

@@ -1,0 +1,100 @@
+"""Responses: JSON through orjson, HTML through Jinja2 templates, and choosing between them (`f` and Accept)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from services.errors import ApiError
+
+GEOJSON = "application/geo+json"
+JSON = "application/json"
+HTML = "text/html"
+OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
+SCHEMA = "application/schema+json"
+
+# `f` values: json asks for the resource's JSON type; `geojson` is a common alias of it for features.
+F_VALUES = {"json": JSON, "geojson": GEOJSON, "html": HTML}
+
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+# Pages embed features whose geometry is a pre-serialised orjson fragment: let `tojson` use orjson too.
+_templates.policies["json.dumps_function"] = lambda obj, **kwargs: orjson.dumps(
+    obj, option=orjson.OPT_INDENT_2 if kwargs.get("indent") else 0).decode()
+
+
+class JSONBytes(Response):
+    """JSON serialised by orjson: numpy values, non-string keys and pre-serialised fragments included."""
+
+    media_type = JSON
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+
+
+def negotiate(request: Request, offers: tuple[str, ...]) -> str:
+    """The media type to answer with, out of `offers` (the first is the default, HTML the alternative).
+
+    `f=json` asks for the resource's own JSON type (GeoJSON for features); an Accept header naming plain
+    `application/json` gets that type back in Content-Type, since clients that send it want JSON either way.
+    """
+    data = next(o for o in offers if o != HTML)
+    f = request.query_params.get("f")
+    if f is not None:
+        wanted = F_VALUES.get(f.lower())
+        if wanted is None or (wanted == HTML and HTML not in offers):
+            names = ["json", "html"] if HTML in offers else ["json"]
+            raise ApiError(400, f"f: {f!r} is not a format of this resource; use {' or '.join(names)}")
+        return HTML if wanted == HTML else data
+    accept = request.headers.get("accept", "").strip()
+    if not accept:
+        return offers[0]
+    for media, quality in sorted(_parse_accept(accept), key=lambda item: -item[1]):  # stable: order breaks ties
+        if quality <= 0:
+            continue
+        if media in ("*/*", "application/*"):
+            return offers[0]
+        if media in ("text/html", "text/*") and HTML in offers:
+            return HTML
+        if media == data:
+            return data
+        if media in (JSON, GEOJSON):
+            return media if data in (JSON, GEOJSON) else data
+    raise ApiError(406, f"Accept: none of {accept!r} is offered here; this resource is available as "
+                        f"{', '.join(offers)}")
+
+
+def _parse_accept(header: str) -> list[tuple[str, float]]:
+    out = []
+    for part in header.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        quality = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if media:
+            out.append((media.lower(), quality))
+    return out
+
+
+def json_response(content: Any, media_type: str = JSON, status: int = 200,
+                  headers: dict[str, str] | None = None) -> JSONBytes:
+    return JSONBytes(content, status_code=status, media_type=media_type, headers=headers)
+
+
+def html_response(template: str, request: Request, **context: Any) -> HTMLResponse:
+    page = _templates.get_template(template).render(request=request, **context)
+    return HTMLResponse(page)
