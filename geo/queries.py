@@ -1,13 +1,33 @@
-"""Questions people ask of the layout: where does an industry cluster, and how much room does it have."""
+"""Questions people ask of the layout: where does an industry cluster, how much room does it have, what lies
+near a site, and how the plan's areas share out among the districts.
+
+``hosting_industry`` and ``summarise`` answer in GeoDataFrames for the maps. The plan-aware queries a web
+service exposes (``industry_catalogue``, ``industry_detail``)
+answer in JSON-ready plain values: dict, list, str, int, float, bool and None, never numpy scalars or NaN.
+Areas are in km² and distances in km, both geodesic (WGS 84 ellipsoid) and rounded to 3 decimals
+(1,000 m², 1 m); shares are rounded to 4. A feature is referred to as
+``{"id", "kind", "collection", "name_zh", "name_en"}``, ``collection`` being the service's collection id.
+"""
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 
 from geo.layers import Layers
+from geo.measure import geodesic_area_km2
+from geo.schema import KINDS
+
+AREA_DIGITS = 3  # km²: 1,000 m², far finer than the schematic boundaries
+AREAL_TYPES = ("Polygon", "MultiPolygon")
+AREAL_TYPE_IDS = (3, 6)  # shapely.get_type_id of those
 
 
 def hosting_industry(layers: Layers, code: str) -> gpd.GeoDataFrame:
@@ -15,16 +35,8 @@ def hosting_industry(layers: Layers, code: str) -> gpd.GeoDataFrame:
 
     Adds a `matched` column with the codes that matched. Raises KeyError for an unknown code.
     """
-    if code not in layers.taxonomy:
-        raise KeyError(f"unknown industry code {code!r}")
-    wanted = layers.taxonomy.narrower(code)
-    frames = []
-    for frame in (layers.parks, layers.platforms):
-        matched = frame["industries"].map(lambda codes: sorted(wanted.intersection(codes or [])))
-        hits = frame[matched.map(bool)].copy()
-        hits["matched"] = matched[matched.map(bool)]
-        frames.append(hits)
-    return gpd.GeoDataFrame(pd.concat(frames), geometry="geometry", crs=layers.parks.crs)
+    _check_industry(layers, code)
+    return _hosts(_candidates(layers), layers.taxonomy.narrower(code))
 
 
 @dataclass(frozen=True)
@@ -45,3 +57,139 @@ def summarise(layers: Layers, hosts: gpd.GeoDataFrame, code: str) -> IndustrySum
         for adcode in codes or []:
             counts[adcode] = counts.get(adcode, 0) + 1
     return IndustrySummary(code, len(hosts), float(planned), float(areas["area_km2"].sum()), counts)
+
+
+def industry_catalogue(layers: Layers) -> list[dict[str, Any]]:
+    """One entry per taxonomy code, in the order of industries.json.
+
+    Each entry: ``code``, ``name_zh``, ``name_en``, ``broader`` (a code or None), ``narrower`` (the direct
+    children's codes), ``groups`` (the group codes industries.json lists), ``source``, and over the features
+    hosting the code or a narrower term:
+
+    - ``features``: how many, of any kind, platforms included;
+    - ``planned_area_km2``: the sum of the plan's area figures among the hosting areas, None when the plan
+      gives a figure for none of them (the plan being silent is not an area of 0);
+    - ``computed_area_km2``: the geodesic area of the *union* of the hosting areas (polygons only, so not
+      the platforms' points). Kinds overlap (the corridor zone holds its areas and units, nodes cross
+      sub-parks), so summing their areas would count the same ground twice or more; the union counts it
+      once. The union is taken in lon/lat, where every stored area is drawn, and measured on the
+      ellipsoid like every other area. 0 when no hosting feature is an area.
+    """
+    frame = _candidates(layers)
+    # Plain arrays: 69 codes over ~80 features, where pandas' per-selection overhead would dominate.
+    named = [frozenset(codes or ()) for codes in frame["industries"]]
+    areal, geoms, figures = _areal(frame), frame.geometry.to_numpy(), _figures(frame)
+    entries = []
+    for code in layers.taxonomy.industries:
+        wanted = layers.taxonomy.narrower(code)
+        hits = np.array([not wanted.isdisjoint(codes) for codes in named], dtype=bool)
+        entries.append(_entry(layers, code, int(hits.sum()), geoms[hits & areal], figures[hits & areal]))
+    return entries
+
+
+def industry_detail(layers: Layers, code: str) -> dict[str, Any]:
+    """The catalogue entry of `code`, plus its ``hosts`` and their count ``per_district``.
+
+    ``hosts``: every hosting feature (areas in the order of parks.geojson, then platforms) as a feature
+    reference with ``matched`` (the codes it names among `code` and its narrower terms), ``planned_area_km2``
+    (None where the plan gives none), ``area_km2`` (computed; None for a platform), ``district_adcodes``,
+    ``geometry_quality`` (areas) and ``location_quality`` (platforms), the other None.
+    ``per_district``: ``{adcode: {"name_zh", "features"}}`` by the features' ``district_adcodes``, a feature
+    in two districts counting in both; platforms whose district is unknown count in none.
+    Raises KeyError for an unknown code.
+    """
+    _check_industry(layers, code)
+    hosts = _hosts(_candidates(layers), layers.taxonomy.narrower(code))
+    names = _district_names(layers)
+    areal = _areal(hosts)
+    per_district = Counter(a for adcodes in hosts["district_adcodes"] for a in adcodes or [])
+    return {
+        **_entry(layers, code, len(hosts), hosts.geometry.to_numpy()[areal], _figures(hosts)[areal]),
+        "hosts": [{
+            **_ref(row),
+            "matched": list(row["matched"]),
+            "planned_area_km2": _rounded(row.get("planned_area_km2"), AREA_DIGITS),
+            "area_km2": _rounded(row["area_km2"], AREA_DIGITS) if is_area else None,
+            "district_adcodes": list(row["district_adcodes"] or []),
+            "geometry_quality": row.get("geometry_quality"),
+            "location_quality": row.get("location_quality"),
+        } for (_, row), is_area in zip(hosts.iterrows(), areal)],
+        "per_district": {a: {"name_zh": names.get(a), "features": n} for a, n in sorted(per_district.items())},
+    }
+
+
+def _candidates(layers: Layers) -> gpd.GeoDataFrame:
+    """Every feature that can host an industry: the plan's areas, then the platforms."""
+    frame = gpd.GeoDataFrame(pd.concat([layers.parks, layers.platforms]), geometry="geometry", crs=layers.parks.crs)
+    # A property one layer lacks (a platform's geometry_quality) is None, as within a layer, not NaN.
+    props = frame.select_dtypes(include="object").columns.drop("geometry", errors="ignore")
+    frame[props] = frame[props].where(frame[props].notna(), None)
+    return frame
+
+
+def _hosts(frame: gpd.GeoDataFrame, wanted: set[str]) -> gpd.GeoDataFrame:
+    """The rows of `frame` naming any code of `wanted`, with a `matched` column of those codes, sorted."""
+    matched = frame["industries"].map(lambda codes: sorted(wanted.intersection(codes or [])))
+    hits = matched.map(bool)
+    return frame[hits].assign(matched=matched[hits])
+
+
+def _entry(layers: Layers, code: str, features: int, areas: np.ndarray, figures: np.ndarray) -> dict[str, Any]:
+    """A catalogue entry from the count of hosting features and their areas' shapes and plan figures."""
+    industry = layers.taxonomy.industries[code]
+    return {
+        "code": code,
+        "name_zh": industry.zh,
+        "name_en": industry.en,
+        "broader": industry.broader,
+        "narrower": [c for c, i in layers.taxonomy.industries.items() if i.broader == code],
+        "groups": list(industry.groups),
+        "source": industry.source,
+        "features": features,
+        "planned_area_km2": _planned(figures),
+        "computed_area_km2": _rounded(geodesic_area_km2(shapely.union_all(areas)), AREA_DIGITS),
+    }
+
+
+def _figures(frame: gpd.GeoDataFrame) -> np.ndarray:
+    """Each row's planned area in km², NaN where the plan gives none."""
+    if "planned_area_km2" not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame["planned_area_km2"], errors="coerce").to_numpy(dtype=float)
+
+
+def _planned(figures: np.ndarray) -> float | None:
+    """The sum of the plan's figures; None when it gives none (the plan being silent is not 0 km²)."""
+    given = figures[np.isfinite(figures)]
+    return _rounded(given.sum(), AREA_DIGITS) if len(given) else None
+
+
+def _ref(row: pd.Series) -> dict[str, Any]:
+    return {"id": row["id"], "kind": row["kind"], "collection": KINDS[row["kind"]].collection,
+            "name_zh": row["name_zh"], "name_en": row["name_en"]}
+
+
+def _areal(frame: gpd.GeoDataFrame) -> np.ndarray:
+    """Which rows are (multi)polygons: the areas, not the axis line or a platform's point or null."""
+    geoms = frame.geometry.to_numpy()
+    return np.isin(shapely.get_type_id(geoms), AREAL_TYPE_IDS) & ~shapely.is_empty(geoms)
+
+
+def _district_names(layers: Layers) -> dict[str, str]:
+    districts = layers.kind("district")
+    return dict(zip(districts["adcode"], districts["name_zh"]))
+
+
+def _check_industry(layers: Layers, code: str) -> None:
+    if code not in layers.taxonomy:
+        raise KeyError(f"unknown industry code {code!r}")
+
+
+def _rounded(value: Any, digits: int) -> float | None:
+    """A plain float rounded to `digits`; None for a missing or non-finite value (JSON has no NaN)."""
+    if value is None:
+        return None
+    number = float(value)
+    return round(number, digits) if math.isfinite(number) else None
+
+

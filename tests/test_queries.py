@@ -1,9 +1,23 @@
 from __future__ import annotations
 
-import pytest
+import itertools
+import json
+import math
+from typing import Any
 
-from geo.layers import Layers
-from geo.queries import hosting_industry, summarise
+import pytest
+import shapely
+import shapely.geometry
+import shapely.ops
+from pyproj import Geod
+
+from geo.layers import DATA_DIR, Layers
+from geo.queries import (
+    hosting_industry,
+    industry_catalogue,
+    industry_detail,
+    summarise,
+)
 
 
 def test_biomedicine_is_found_in_ninghai_and_qianwan(layers: Layers) -> None:
@@ -32,3 +46,169 @@ def test_summary_adds_planned_and_computed_areas(layers: Layers) -> None:
 def test_unknown_code(layers: Layers) -> None:
     with pytest.raises(KeyError):
         hosting_industry(layers, "no-such-industry")
+
+
+# The service's queries, checked against the data files read with json alone.
+
+GEOD = Geod(ellps="WGS84")
+
+
+def read(name: str) -> Any:
+    return json.loads((DATA_DIR / name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def parks() -> dict[str, dict[str, Any]]:
+    return {f["properties"]["id"]: f for f in read("parks.geojson")["features"]}
+
+
+@pytest.fixture(scope="module")
+def platforms() -> dict[str, dict[str, Any]]:
+    return {f["properties"]["id"]: f for f in read("platforms.geojson")["features"]}
+
+
+@pytest.fixture(scope="module")
+def catalogue(layers: Layers) -> list[dict[str, Any]]:
+    return industry_catalogue(layers)
+
+
+def below(code: str) -> set[str]:
+    """`code` and every code whose chain of broader terms reaches it, from industries.json."""
+    broader = {i["code"]: i["broader"] for i in read("industries.json")["industries"]}
+
+    def reaches(c: str | None) -> bool:
+        while c is not None:
+            if c == code:
+                return True
+            c = broader[c]
+        return False
+    return {c for c in broader if reaches(c)}
+
+
+def hosts_in_files(code: str, *collections: dict[str, dict[str, Any]]) -> set[str]:
+    wanted = below(code)
+    return {fid for features in collections for fid, f in features.items()
+            if wanted & set(f["properties"]["industries"])}
+
+
+def area_km2(geometry: dict[str, Any]) -> float:
+    return abs(GEOD.geometry_area_perimeter(shapely.geometry.shape(geometry))[0]) / 1e6
+
+
+def assert_plain_json(value: Any) -> None:
+    """Only the types json.dumps writes as they are: no numpy scalars, no NaN."""
+    if isinstance(value, dict):
+        assert all(isinstance(k, str) for k in value)
+        for v in value.values():
+            assert_plain_json(v)
+    elif isinstance(value, list):
+        for v in value:
+            assert_plain_json(v)
+    else:
+        assert value is None or type(value) in (str, int, float, bool), repr(value)
+        assert not (isinstance(value, float) and not math.isfinite(value))
+
+
+def test_every_answer_is_plain_json(layers: Layers, catalogue: list[dict[str, Any]]) -> None:
+    answers: list[Any] = [catalogue]
+    answers += [industry_detail(layers, c) for c in ("new-materials", "biomedicine", "smart-appliances")]
+    for answer in answers:
+        assert_plain_json(answer)
+        json.dumps(answer, allow_nan=False)
+
+
+def test_catalogue_has_every_code_in_file_order(catalogue: list[dict[str, Any]]) -> None:
+    industries = read("industries.json")["industries"]
+    assert len(catalogue) == len(industries) == 69
+    assert [e["code"] for e in catalogue] == [i["code"] for i in industries]
+    for entry, ind in zip(catalogue, industries):
+        assert (entry["name_zh"], entry["name_en"], entry["broader"], entry["groups"], entry["source"]) == (
+            ind["zh"], ind["en"], ind["broader"], ind["groups"], ind["source"])
+        assert entry["narrower"] == [i["code"] for i in industries if i["broader"] == ind["code"]]
+
+
+def test_catalogue_lists_direct_children_only(catalogue: list[dict[str, Any]]) -> None:
+    life = next(e for e in catalogue if e["code"] == "life-health")
+    assert "biomedicine" in life["narrower"]
+    assert "marine-biomedicine" not in life["narrower"]  # a grandchild, under biomedicine
+
+
+def test_catalogue_counts_hosts_with_narrower_terms(catalogue: list[dict[str, Any]], parks: dict[str, Any],
+                                                    platforms: dict[str, Any]) -> None:
+    for entry in catalogue:
+        assert entry["features"] == len(hosts_in_files(entry["code"], parks, platforms)), entry["code"]
+    new_materials = next(e for e in catalogue if e["code"] == "new-materials")
+    # 江北 names only membrane materials, 海曙 only new-energy materials: both narrower terms
+    assert new_materials["planned_area_km2"] == pytest.approx(128.7 + 33 + 13)
+
+
+def test_planned_area_is_none_where_the_plan_gives_none(catalogue: list[dict[str, Any]]) -> None:
+    by_code = {e["code"]: e for e in catalogue}
+    assert by_code["industrial-internet"]["planned_area_km2"] is None  # corridor, units, nodes: no figure
+    assert by_code["smart-appliances"]["features"] == 0
+    assert by_code["smart-appliances"]["computed_area_km2"] == 0.0
+
+
+def test_computed_area_counts_overlaps_once(catalogue: list[dict[str, Any]], parks: dict[str, Any]) -> None:
+    disjoint_codes = set()
+    for entry in catalogue:
+        areas = [parks[fid]["geometry"] for fid in hosts_in_files(entry["code"], parks)
+                 if parks[fid]["geometry"]["type"] in ("Polygon", "MultiPolygon")]
+        total = sum(area_km2(g) for g in areas)
+        assert entry["computed_area_km2"] <= total + 1e-3, entry["code"]
+        shapes = [shapely.geometry.shape(g) for g in areas]
+        if all(a.disjoint(b) for a, b in itertools.combinations(shapes, 2)):
+            disjoint_codes.add(entry["code"])
+            assert entry["computed_area_km2"] == pytest.approx(total, abs=2e-3), entry["code"]
+    # 宁海分园 and a 前湾 zone; 鄞州分园 and a 前湾 zone: two disjoint areas each, counted in full
+    assert {"biomedicine", "auto-parts"} <= disjoint_codes
+    by_code = {e["code"]: e for e in catalogue}
+    # the corridor zone holds both new-materials units and overlaps nodes: counted once, so less than the sum
+    new_materials = [parks[f]["geometry"] for f in hosts_in_files("new-materials", parks)]
+    assert by_code["new-materials"]["computed_area_km2"] < sum(area_km2(g) for g in new_materials) - 50
+    assert by_code["energy-trade"]["computed_area_km2"] == pytest.approx(
+        area_km2(parks["subpark-daxie"]["geometry"]), abs=1e-3)
+
+
+def test_detail_lists_the_hosting_subparks(layers: Layers, parks: dict[str, Any],
+                                           platforms: dict[str, Any]) -> None:
+    detail = industry_detail(layers, "new-materials")
+    subparks = {fid for fid in hosts_in_files("new-materials", parks) if parks[fid]["properties"]["kind"] == "subpark"}
+    assert subparks == {"subpark-yinzhou", "subpark-jiangbei", "subpark-haishu"}
+    assert {h["id"] for h in detail["hosts"] if h["kind"] == "subpark"} == subparks
+    assert {h["id"] for h in detail["hosts"]} == hosts_in_files("new-materials", parks, platforms)
+    hosts = {h["id"]: h for h in detail["hosts"]}
+    jiangbei = hosts["subpark-jiangbei"]
+    assert jiangbei["matched"] == ["membrane-materials"]
+    assert set(jiangbei) == {"id", "kind", "collection", "name_zh", "name_en", "matched", "planned_area_km2",
+                             "area_km2", "district_adcodes", "geometry_quality", "location_quality"}
+    assert (jiangbei["collection"], jiangbei["name_zh"], jiangbei["planned_area_km2"]) == ("subparks", "江北分园", 33)
+    assert jiangbei["area_km2"] == pytest.approx(area_km2(parks["subpark-jiangbei"]["geometry"]), abs=1e-3)
+    assert (jiangbei["geometry_quality"], jiangbei["location_quality"]) == ("schematic", None)
+    lab = hosts["platform-yongjiang-lab"]
+    assert (lab["area_km2"], lab["planned_area_km2"], lab["geometry_quality"]) == (None, None, None)
+    assert lab["location_quality"] == "approximate"
+    assert detail["features"] == len(hosts)
+
+
+def test_detail_extends_the_catalogue_entry(layers: Layers, catalogue: list[dict[str, Any]]) -> None:
+    for entry in catalogue:
+        detail = industry_detail(layers, entry["code"])
+        assert {k: v for k, v in detail.items() if k not in ("hosts", "per_district")} == entry
+
+
+def test_detail_counts_per_district(layers: Layers, parks: dict[str, Any], platforms: dict[str, Any]) -> None:
+    detail = industry_detail(layers, "biomedicine")
+    expected: dict[str, int] = {}
+    for fid in hosts_in_files("biomedicine", parks, platforms):
+        for adcode in (parks.get(fid) or platforms[fid])["properties"]["district_adcodes"]:
+            expected[adcode] = expected.get(adcode, 0) + 1
+    assert {a: d["features"] for a, d in detail["per_district"].items()} == expected
+    assert detail["per_district"]["330226"]["name_zh"] == "宁海县"
+
+
+def test_detail_of_unknown_code(layers: Layers) -> None:
+    with pytest.raises(KeyError, match="no-such-industry"):
+        industry_detail(layers, "no-such-industry")
+
+
