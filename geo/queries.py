@@ -2,10 +2,10 @@
 near a site, and how the plan's areas share out among the districts.
 
 ``hosting_industry`` and ``summarise`` answer in GeoDataFrames for the maps. The plan-aware queries a web
-service exposes (``industry_catalogue``, ``industry_detail``)
+service exposes (``industry_catalogue``, ``industry_detail``, ``nearest``)
 answer in JSON-ready plain values: dict, list, str, int, float, bool and None, never numpy scalars or NaN.
 Areas are in km² and distances in km, both geodesic (WGS 84 ellipsoid) and rounded to 3 decimals
-(1,000 m², 1 m); shares are rounded to 4. A feature is referred to as
+(1,000 m², 1 m). A feature is referred to as
 ``{"id", "kind", "collection", "name_zh", "name_en"}``, ``collection`` being the service's collection id.
 """
 
@@ -22,12 +22,16 @@ import pandas as pd
 import shapely
 
 from geo.layers import Layers
-from geo.measure import geodesic_area_km2
-from geo.schema import KINDS
+from geo.measure import geodesic_area_km2, geodesic_distances_km
+from geo.schema import KINDS, PARK_KINDS
 
 AREA_DIGITS = 3  # km²: 1,000 m², far finer than the schematic boundaries
+DISTANCE_DIGITS = 3  # km: 1 m
 AREAL_TYPES = ("Polygon", "MultiPolygon")
 AREAL_TYPE_IDS = (3, 6)  # shapely.get_type_id of those
+# The kinds `nearest` ranks: the plan's areas, not the axis line, the platforms' points or the districts.
+AREAL_KINDS = tuple(k.name for k in PARK_KINDS if set(k.geometry_types) <= set(AREAL_TYPES))
+NEAREST_KINDS = ("subpark", "corridor-unit", "innovation-node")
 
 
 def hosting_industry(layers: Layers, code: str) -> gpd.GeoDataFrame:
@@ -118,6 +122,47 @@ def industry_detail(layers: Layers, code: str) -> dict[str, Any]:
     }
 
 
+def nearest(layers: Layers, lon: float, lat: float, industry: str | None = None, k: int = 5,
+            kinds: tuple[str, ...] = NEAREST_KINDS) -> list[dict[str, Any]]:
+    """The `k` areas of `kinds` nearest to the site (lon, lat), nearest first, ties by id.
+
+    With `industry`, only areas hosting it or a narrower term. Each: a feature reference, ``distance_km``
+    (geodesic, from the site to the nearest point of the area; 0 inside or on the edge), ``inside``,
+    ``matched`` (the industry codes the area names; None without `industry`) and ``area_km2``.
+    Distances hold within Ningbo, where the nearest point is found (see geo.measure.geodesic_distances_km).
+    Raises ValueError for a bad `lon`, `lat`, `k` or kind (`kinds` must be areal kinds of the plan),
+    KeyError for an unknown industry.
+    """
+    lon = _coordinate("lon", lon, 180.0)
+    lat = _coordinate("lat", lat, 90.0)
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    kinds = tuple(dict.fromkeys(kinds))  # a kind asked twice is still one kind
+    if not kinds:
+        raise ValueError("kinds must name at least one kind")
+    for name in kinds:
+        if name not in AREAL_KINDS:
+            raise ValueError(f"kinds: {name!r} is not an area kind; choose from {', '.join(AREAL_KINDS)}")
+    areas = layers.parks[layers.parks["kind"].isin(kinds)]
+    if industry is not None:
+        _check_industry(layers, industry)
+        areas = _hosts(areas, layers.taxonomy.narrower(industry))
+    if areas.empty:
+        return []
+    n = len(areas)
+    distances = np.round(geodesic_distances_km(np.full(n, lon), np.full(n, lat), areas.geometry.to_numpy()),
+                         DISTANCE_DIGITS)
+    ids = areas["id"].to_numpy(dtype=str)
+    order = np.lexsort((ids, distances))[:k]  # ties (every area the site is in, at 0) by id
+    return [{
+        **_ref(areas.iloc[i]),
+        "distance_km": _rounded(distances[i], DISTANCE_DIGITS),
+        "inside": bool(distances[i] == 0.0),
+        "matched": list(areas.iloc[i]["matched"]) if industry is not None else None,
+        "area_km2": _rounded(areas.iloc[i]["area_km2"], AREA_DIGITS),
+    } for i in order]
+
+
 def _candidates(layers: Layers) -> gpd.GeoDataFrame:
     """Every feature that can host an industry: the plan's areas, then the platforms."""
     frame = gpd.GeoDataFrame(pd.concat([layers.parks, layers.platforms]), geometry="geometry", crs=layers.parks.crs)
@@ -183,6 +228,16 @@ def _district_names(layers: Layers) -> dict[str, str]:
 def _check_industry(layers: Layers, code: str) -> None:
     if code not in layers.taxonomy:
         raise KeyError(f"unknown industry code {code!r}")
+
+
+def _coordinate(name: str, value: float, limit: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not -limit <= number <= limit:  # also refuses NaN
+        raise ValueError(f"{name} must lie in [-{limit:g}, {limit:g}], got {value!r}")
+    return number
 
 
 def _rounded(value: Any, digits: int) -> float | None:

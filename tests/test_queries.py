@@ -9,13 +9,16 @@ import pytest
 import shapely
 import shapely.geometry
 import shapely.ops
-from pyproj import Geod
+from pyproj import Geod, Transformer
 
 from geo.layers import DATA_DIR, Layers
 from geo.queries import (
+    AREAL_KINDS,
+    NEAREST_KINDS,
     hosting_industry,
     industry_catalogue,
     industry_detail,
+    nearest,
     summarise,
 )
 
@@ -51,6 +54,7 @@ def test_unknown_code(layers: Layers) -> None:
 # The service's queries, checked against the data files read with json alone.
 
 GEOD = Geod(ellps="WGS84")
+TO_LOCAL = Transformer.from_crs("EPSG:4326", "EPSG:4549", always_xy=True)
 
 
 def read(name: str) -> Any:
@@ -110,7 +114,8 @@ def assert_plain_json(value: Any) -> None:
 
 
 def test_every_answer_is_plain_json(layers: Layers, catalogue: list[dict[str, Any]]) -> None:
-    answers: list[Any] = [catalogue]
+    answers = [catalogue, nearest(layers, 121.55, 29.87, k=40),
+               nearest(layers, 121.55, 29.87, industry="biomedicine", kinds=AREAL_KINDS)]
     answers += [industry_detail(layers, c) for c in ("new-materials", "biomedicine", "smart-appliances")]
     for answer in answers:
         assert_plain_json(answer)
@@ -210,5 +215,74 @@ def test_detail_counts_per_district(layers: Layers, parks: dict[str, Any], platf
 def test_detail_of_unknown_code(layers: Layers) -> None:
     with pytest.raises(KeyError, match="no-such-industry"):
         industry_detail(layers, "no-such-industry")
+
+
+def reference_distance_km(lon: float, lat: float, geometry: dict[str, Any]) -> float:
+    """Site to shape: nearest point in EPSG:4549 (shapely.ops.nearest_points), distance on the ellipsoid."""
+    local = shapely.transform(shapely.geometry.shape(geometry), TO_LOCAL.transform, interleaved=False)
+    site = shapely.geometry.Point(*TO_LOCAL.transform(lon, lat))
+    if local.contains(site):
+        return 0.0
+    near = shapely.ops.nearest_points(site, local)[1]
+    nlon, nlat = TO_LOCAL.transform(near.x, near.y, direction="INVERSE")
+    return float(GEOD.inv(lon, lat, nlon, nlat)[2]) / 1e3
+
+
+def test_nearest_inside_a_subpark(layers: Layers, parks: dict[str, Any]) -> None:
+    site = shapely.geometry.shape(parks["subpark-jiangbei"]["geometry"]).representative_point()
+    first = nearest(layers, site.x, site.y, kinds=("subpark",))[0]
+    assert (first["id"], first["distance_km"], first["inside"]) == ("subpark-jiangbei", 0.0, True)
+    found = nearest(layers, site.x, site.y, k=40)
+    inside = [r["id"] for r in found if r["inside"]]
+    assert "subpark-jiangbei" in inside
+    assert [r["id"] for r in found[:len(inside)]] == sorted(inside)  # every area holding the site first, by id
+    assert all(r["distance_km"] == 0 for r in found[:len(inside)])
+
+
+def test_nearest_distances_match_an_independent_measure(layers: Layers, parks: dict[str, Any]) -> None:
+    lon, lat = 121.40, 29.70  # open country between 海曙 and 奉化, in no area
+    found = nearest(layers, lon, lat, k=40)
+    candidates = [f for f in parks if parks[f]["properties"]["kind"] in NEAREST_KINDS]
+    assert len(found) == len(candidates) == 32
+    assert not any(r["inside"] for r in found)
+    reference = {f: reference_distance_km(lon, lat, parks[f]["geometry"]) for f in candidates}
+    for r in found:
+        assert r["distance_km"] == pytest.approx(reference[r["id"]], rel=0.01), r["id"]
+        assert set(r) == {"id", "kind", "collection", "name_zh", "name_en", "distance_km", "inside", "matched",
+                          "area_km2"}
+        assert r["matched"] is None
+    assert found[0]["id"] == min(reference, key=lambda f: reference[f])
+    ranked = [(r["distance_km"], r["id"]) for r in found]
+    assert ranked == sorted(ranked)
+
+
+def test_nearest_respects_k_kinds_and_industry(layers: Layers, parks: dict[str, Any]) -> None:
+    assert len(nearest(layers, 121.55, 29.87, k=1)) == 1
+    assert len(nearest(layers, 121.55, 29.87, k=3)) == 3
+    units = nearest(layers, 121.55, 29.87, k=100, kinds=("corridor-unit",))
+    assert len(units) == 12 and {r["kind"] for r in units} == {"corridor-unit"}
+    found = nearest(layers, 121.55, 29.87, industry="new-materials", k=100)
+    expected = {f for f in hosts_in_files("new-materials", parks) if parks[f]["properties"]["kind"] in NEAREST_KINDS}
+    assert {r["id"] for r in found} == expected
+    assert {r["id"]: r["matched"] for r in found}["subpark-jiangbei"] == ["membrane-materials"]
+    assert nearest(layers, 121.55, 29.87, industry="smart-appliances") == []  # no area hosts it
+
+
+@pytest.mark.parametrize(("args", "error", "named"), [
+    ({"k": 0}, ValueError, "k"),
+    ({"k": -3}, ValueError, "k"),
+    ({"lon": 181.0}, ValueError, "lon"),
+    ({"lon": math.nan}, ValueError, "lon"),
+    ({"lat": -90.5}, ValueError, "lat"),
+    ({"industry": "no-such-industry"}, KeyError, "no-such-industry"),
+    ({"kinds": ("no-such-kind",)}, ValueError, "no-such-kind"),
+    ({"kinds": ("platform",)}, ValueError, "platform"),  # points, not areas
+    ({"kinds": ()}, ValueError, "kinds"),
+])
+def test_nearest_refuses_bad_arguments(layers: Layers, args: dict[str, Any], error: type[Exception],
+                                       named: str) -> None:
+    call: dict[str, Any] = {"lon": 121.55, "lat": 29.87, **args}
+    with pytest.raises(error, match=named):
+        nearest(layers, **call)
 
 
