@@ -2,10 +2,10 @@
 near a site, and how the plan's areas share out among the districts.
 
 ``hosting_industry`` and ``summarise`` answer in GeoDataFrames for the maps. The plan-aware queries a web
-service exposes (``industry_catalogue``, ``industry_detail``, ``nearest``)
+service exposes (``industry_catalogue``, ``industry_detail``, ``nearest``, ``stats``, ``indicators``)
 answer in JSON-ready plain values: dict, list, str, int, float, bool and None, never numpy scalars or NaN.
 Areas are in km² and distances in km, both geodesic (WGS 84 ellipsoid) and rounded to 3 decimals
-(1,000 m², 1 m). A feature is referred to as
+(1,000 m², 1 m); shares are rounded to 4. A feature is referred to as
 ``{"id", "kind", "collection", "name_zh", "name_en"}``, ``collection`` being the service's collection id.
 """
 
@@ -22,11 +22,12 @@ import pandas as pd
 import shapely
 
 from geo.layers import Layers
-from geo.measure import geodesic_area_km2, geodesic_distances_km
+from geo.measure import geodesic_area_km2, geodesic_areas_km2, geodesic_distances_km
 from geo.schema import KINDS, PARK_KINDS
 
 AREA_DIGITS = 3  # km²: 1,000 m², far finer than the schematic boundaries
 DISTANCE_DIGITS = 3  # km: 1 m
+SHARE_DIGITS = 4
 AREAL_TYPES = ("Polygon", "MultiPolygon")
 AREAL_TYPE_IDS = (3, 6)  # shapely.get_type_id of those
 # The kinds `nearest` ranks: the plan's areas, not the axis line, the platforms' points or the districts.
@@ -163,6 +164,87 @@ def nearest(layers: Layers, lon: float, lat: float, industry: str | None = None,
     } for i in order]
 
 
+def stats(layers: Layers) -> dict[str, Any]:
+    """How the plan's areas share out among the ten districts, with per-industry totals.
+
+    ``districts``: per district (layer order) ``adcode``, ``name_zh``, ``name_en``, ``area_km2``; for each
+    group ``subparks``, ``innovation_nodes`` and ``corridor`` (the corridor zone, which holds its two areas
+    and its units) ``{"area_km2", "share"}``: the geodesic area of the group's union inside the district and
+    its share of the district (0..1); ``counts`` of sub-parks, innovation nodes, corridor units and
+    platforms there, by their ``district_adcodes`` (a feature in two districts counts in both; platforms
+    of unknown district in none).
+    ``industries``: per code ``code``, ``features``, ``planned_area_km2``, ``computed_area_km2`` as in
+    `industry_catalogue`. ``totals``: per group its feature count, the area of its union, the plan's
+    figures (None where there are none) and the part inside the districts; counts of units, platforms
+    (and those with a point) and industries; the districts' total area.
+    """
+    districts = layers.kind("district")
+    district_geoms = districts.geometry.to_numpy()
+    district_areas = districts["area_km2"].to_numpy(dtype=float)
+    corridor = layers.kind("corridor")
+    groups = {
+        "subparks": layers.kind("subpark"),
+        "innovation_nodes": layers.kind("innovation-node"),
+        "corridor": corridor[corridor["role"] == "zone"],
+    }
+    unions = {name: shapely.union_all(frame.geometry.to_numpy()) for name, frame in groups.items()}
+    # One vectorised intersection per group against every district at once.
+    inside = {name: geodesic_areas_km2(shapely.intersection(district_geoms, union))
+              for name, union in unions.items()}
+    counted = {"subparks": groups["subparks"], "innovation_nodes": groups["innovation_nodes"],
+               "corridor_units": layers.kind("corridor-unit"), "platforms": layers.platforms}
+    counts = {name: Counter(a for adcodes in frame["district_adcodes"] for a in adcodes or [])
+              for name, frame in counted.items()}
+    rows = []
+    for i, (_, district) in enumerate(districts.iterrows()):
+        row: dict[str, Any] = {
+            "adcode": district["adcode"], "name_zh": district["name_zh"], "name_en": district["name_en"],
+            "area_km2": _rounded(district_areas[i], AREA_DIGITS),
+        }
+        for name in groups:
+            row[name] = {"area_km2": _rounded(inside[name][i], AREA_DIGITS),
+                         "share": _rounded(inside[name][i] / district_areas[i], SHARE_DIGITS)}
+        row["counts"] = {name: counts[name][district["adcode"]] for name in counted}
+        rows.append(row)
+    totals: dict[str, Any] = {
+        name: {"count": len(frame),
+               "area_km2": _rounded(geodesic_area_km2(unions[name]), AREA_DIGITS),
+               "planned_area_km2": _planned(_figures(frame)),
+               "in_districts_km2": _rounded(inside[name].sum(), AREA_DIGITS)}
+        for name, frame in groups.items()
+    }
+    totals.update({
+        "district_area_km2": _rounded(district_areas.sum(), AREA_DIGITS),
+        "corridor_units": len(counted["corridor_units"]),
+        "platforms": len(layers.platforms),
+        "platforms_with_point": int(layers.platforms.geometry.notna().sum()),
+        "industries": len(layers.taxonomy.industries),
+    })
+    industries = [{key: entry[key] for key in ("code", "features", "planned_area_km2", "computed_area_km2")}
+                  for entry in industry_catalogue(layers)]
+    return {"districts": rows, "industries": industries, "totals": totals}
+
+
+def indicators(layers: Layers) -> dict[str, Any]:
+    """indicators.json as written: ``document``, ``table1`` (表 1's rows), ``table1_note_zh``,
+    ``table1_note_source`` and ``targets`` (the corridor and high-tech-zone 2025 targets).
+
+    Checked first: every row of ``table1`` and ``targets`` is an object citing its ``source``, and every
+    value is plain JSON (a NaN or infinite number becomes None). A fresh copy, so a caller may change it.
+    Raises ValueError when the file breaks that shape.
+    """
+    doc = layers.indicators
+    for key in ("table1", "targets"):
+        rows = doc.get(key)
+        if not isinstance(rows, list):
+            raise ValueError(f"indicators.json: {key!r} is not a list")
+        for i, row in enumerate(rows):
+            if not isinstance(row, dict) or not isinstance(row.get("source"), str) or not row["source"]:
+                raise ValueError(f"indicators.json: {key}[{i}] cites no source")
+    clean: dict[str, Any] = _json_ready(doc)
+    return clean
+
+
 def _candidates(layers: Layers) -> gpd.GeoDataFrame:
     """Every feature that can host an industry: the plan's areas, then the platforms."""
     frame = gpd.GeoDataFrame(pd.concat([layers.parks, layers.platforms]), geometry="geometry", crs=layers.parks.crs)
@@ -247,4 +329,22 @@ def _rounded(value: Any, digits: int) -> float | None:
     number = float(value)
     return round(number, digits) if math.isfinite(number) else None
 
+
+def _json_ready(value: Any) -> Any:
+    """A copy of `value` in plain JSON types; non-finite numbers become None. TypeError for anything else."""
+    if isinstance(value, dict):
+        if not all(isinstance(key, str) for key in value):
+            raise TypeError(f"JSON object keys must be strings: {list(value)!r}")
+        return {key: _json_ready(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(item) for item in value]
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool | np.bool_):  # before int: a bool is an int to Python
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    raise TypeError(f"not a JSON value: {value!r}")
 

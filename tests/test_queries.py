@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -16,9 +17,11 @@ from geo.queries import (
     AREAL_KINDS,
     NEAREST_KINDS,
     hosting_industry,
+    indicators,
     industry_catalogue,
     industry_detail,
     nearest,
+    stats,
     summarise,
 )
 
@@ -76,6 +79,11 @@ def catalogue(layers: Layers) -> list[dict[str, Any]]:
     return industry_catalogue(layers)
 
 
+@pytest.fixture(scope="module")
+def statistics(layers: Layers) -> dict[str, Any]:
+    return stats(layers)
+
+
 def below(code: str) -> set[str]:
     """`code` and every code whose chain of broader terms reaches it, from industries.json."""
     broader = {i["code"]: i["broader"] for i in read("industries.json")["industries"]}
@@ -113,8 +121,9 @@ def assert_plain_json(value: Any) -> None:
         assert not (isinstance(value, float) and not math.isfinite(value))
 
 
-def test_every_answer_is_plain_json(layers: Layers, catalogue: list[dict[str, Any]]) -> None:
-    answers = [catalogue, nearest(layers, 121.55, 29.87, k=40),
+def test_every_answer_is_plain_json(layers: Layers, catalogue: list[dict[str, Any]],
+                                    statistics: dict[str, Any]) -> None:
+    answers = [catalogue, statistics, indicators(layers), nearest(layers, 121.55, 29.87, k=40),
                nearest(layers, 121.55, 29.87, industry="biomedicine", kinds=AREAL_KINDS)]
     answers += [industry_detail(layers, c) for c in ("new-materials", "biomedicine", "smart-appliances")]
     for answer in answers:
@@ -286,3 +295,52 @@ def test_nearest_refuses_bad_arguments(layers: Layers, args: dict[str, Any], err
         nearest(layers, **call)
 
 
+def test_stats_share_subparks_among_districts(statistics: dict[str, Any], parks: dict[str, Any]) -> None:
+    districts = statistics["districts"]
+    files = [f["properties"] for f in read("districts.geojson")["features"] if f["properties"]["kind"] == "district"]
+    assert [d["adcode"] for d in districts] == [p["adcode"] for p in files]
+    subparks = [f for f in parks.values() if f["properties"]["kind"] == "subpark"]
+    total = sum(area_km2(f["geometry"]) for f in subparks)
+    assert sum(d["subparks"]["area_km2"] for d in districts) == pytest.approx(total, rel=0.02)
+    zone = area_km2(parks["corridor-zone"]["geometry"])
+    assert sum(d["corridor"]["area_km2"] for d in districts) == pytest.approx(zone, rel=0.02)
+    for d in districts:
+        for group in ("subparks", "innovation_nodes", "corridor"):
+            assert 0 <= d[group]["share"] <= 1
+            assert d[group]["share"] == pytest.approx(d[group]["area_km2"] / d["area_km2"], abs=1e-4)
+    by_adcode = {d["adcode"]: d for d in districts}
+    # 北仑 holds two sub-parks (北仑, 大榭); 鄞州 most corridor units
+    assert by_adcode["330206"]["counts"]["subparks"] == 2
+    assert by_adcode["330206"]["subparks"]["area_km2"] == pytest.approx(130 + 12.3, rel=0.01)
+    assert sum(d["counts"]["subparks"] for d in districts) == 10
+    assert sum(d["counts"]["innovation_nodes"] for d in districts) == 10
+    totals = statistics["totals"]
+    assert totals["subparks"]["count"] == 10
+    assert totals["subparks"]["area_km2"] == pytest.approx(total, abs=1e-2)  # 5 m apart: the union is the sum
+    assert totals["subparks"]["planned_area_km2"] == pytest.approx(420.9)
+    assert totals["corridor"]["planned_area_km2"] is None
+
+
+def test_stats_industries_match_the_catalogue(statistics: dict[str, Any], catalogue: list[dict[str, Any]]) -> None:
+    assert statistics["industries"] == [
+        {k: e[k] for k in ("code", "features", "planned_area_km2", "computed_area_km2")} for e in catalogue]
+
+
+def test_indicators_are_the_file(layers: Layers) -> None:
+    doc = read("indicators.json")
+    got = indicators(layers)
+    assert len(got["table1"]) == len(doc["table1"]) == 18
+    assert len(got["targets"]) == len(doc["targets"]) == 10
+    assert got == doc
+    assert all(row["source"] for row in got["table1"] + got["targets"])
+    got["table1"].clear()  # a copy: the loaded layers keep theirs
+    assert len(indicators(layers)["table1"]) == 18
+
+
+def test_indicators_clean_nan_and_refuse_rows_without_source(layers: Layers) -> None:
+    doc = read("indicators.json")
+    doc["table1"][0]["baseline"]["value"] = math.nan
+    assert indicators(dataclasses.replace(layers, indicators=doc))["table1"][0]["baseline"]["value"] is None
+    del doc["targets"][2]["source"]
+    with pytest.raises(ValueError, match=r"targets\[2\]"):
+        indicators(dataclasses.replace(layers, indicators=doc))
