@@ -395,7 +395,8 @@ def items(
         "features": features,
     }
     if media == HTML:
-        return html_response("items.html", request, doc=doc, collection=found, offset=offset, crs=output_crs,
+        return html_response("items.html", request, doc=doc, collection=found, offset=offset,
+                             backdrop=service.backdrop,
                              map_features=[feature(found, int(p), service_crs(CRS84), ["id", "name_zh", "name_en",
                                                                                       "kind"], False)
                                            for p in page])
@@ -427,6 +428,6 @@ def item(
         link(url(request, f"/collections/{found.id}"), "collection", JSON, "The collection"),
     ]
     if media == HTML:
-        return html_response("item.html", request, doc=doc, collection=found,
+        return html_response("item.html", request, doc=doc, collection=found, backdrop=service.backdrop,
                              map_feature=feature(found, position, service_crs(CRS84), ["id", "name_zh"], False))
     return json_response(doc, json_type, headers=crs_headers(output_crs))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+import shapely
 from fastapi import Request
 
 from geo.layers import Layers
@@ -14,10 +16,22 @@ from services.catalog import Collection, build_collections
 class Service:
     layers: Layers
     collections: dict[str, Collection]
+    backdrop: dict[str, Any]  # district outlines for the HTML pages' maps, which have no tiles offline
 
     @classmethod
     def build(cls, layers: Layers) -> Service:
-        return cls(layers, build_collections(layers))
+        return cls(layers, build_collections(layers), _backdrop(layers))
+
+
+def _backdrop(layers: Layers) -> dict[str, Any]:
+    """District boundaries simplified to ~200 m (a few KB), as GeoJSON."""
+    districts = layers.districts[layers.districts["kind"] == "district"]
+    shapes = shapely.simplify(districts.geometry.values, 0.002, preserve_topology=True)
+    shapes = shapely.transform(shapes, lambda xy: xy.round(4))
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name_zh": name}, "geometry": shapely.geometry.mapping(shape)}
+        for name, shape in zip(districts["name_zh"], shapes)
+    ]}
 
 
 def service_of(request: Request) -> Service:
