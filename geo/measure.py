@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import shapely
 import pyproj
+import shapely
 from pyproj import Geod
 
 WGS84 = Geod(ellps="WGS84")
