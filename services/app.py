@@ -14,7 +14,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import FileResponse, Response
 
 from geo.layers import DATA_DIR, Layers, load_layers
-from services import errors, ogc
+from services import errors, ogc, plan
 from services.assets import asset_file
 from services.openapi import openapi_document
 from services.render import HTML, OPENAPI, html_response, json_response, negotiate
@@ -37,11 +37,14 @@ def create_app(layers: Layers | None = None, data_dir: Path | str = DATA_DIR) ->
         yield
 
     app = FastAPI(title="Ningbo innovation layout", version="1.0.0", description=DESCRIPTION, lifespan=lifespan,
-                  docs_url=None, redoc_url=None, openapi_url=None)
+                  docs_url=None, redoc_url=None, openapi_url=None,
+                  openapi_tags=[{"name": "OGC API - Features", "description": "The layers, as GIS clients read them"},
+                                {"name": "Plan-aware queries", "description": "Answers only the plan can give"}])
     if layers is not None:  # tests pass loaded layers: build now, so a TestClient without lifespan works
         app.state.service = Service.build(layers)
     errors.install(app)
     app.include_router(ogc.router)
+    app.include_router(plan.router)
 
     @app.get("/api", summary="This API's definition (OpenAPI 3.0), or its documentation as HTML",
              tags=["OGC API - Features"])

@@ -9,6 +9,7 @@ import shapely
 from fastapi import Request
 
 from geo.layers import Layers
+from geo.queries import indicators, industry_catalogue, stats
 from services.catalog import Collection, build_collections
 
 
@@ -17,10 +18,14 @@ class Service:
     layers: Layers
     collections: dict[str, Collection]
     backdrop: dict[str, Any]  # district outlines for the HTML pages' maps, which have no tiles offline
+    catalogue: list[dict[str, Any]]  # the answers that do not depend on the request, computed once
+    stats: dict[str, Any]
+    indicators: dict[str, Any]
 
     @classmethod
     def build(cls, layers: Layers) -> Service:
-        return cls(layers, build_collections(layers), _backdrop(layers))
+        return cls(layers, build_collections(layers), _backdrop(layers), industry_catalogue(layers), stats(layers),
+                   indicators(layers))
 
 
 def _backdrop(layers: Layers) -> dict[str, Any]:

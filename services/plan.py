@@ -1,0 +1,120 @@
+"""Plan-aware queries: what lies at a site, where an industry clusters and how far, areas per district,
+and the plan's targets. Thin over geo.queries and geo.locate; the answers are computed, never canned."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+
+from geo.queries import AREAL_KINDS, NEAREST_KINDS, industry_detail, nearest
+from services.crs import CRS84, ServiceCRS
+from services.errors import ApiError, bad_parameter
+from services.ogc import check_parameters, link, parse_crs_parameter, url
+from services.render import HTML, JSON, html_response, json_response, negotiate
+from services.state import service_of
+
+router = APIRouter(tags=["Plan-aware queries"])
+MAX_K = 50
+
+Lon = Annotated[float, Query(description="Longitude of the site (or easting/x when `crs` is projected)")]
+Lat = Annotated[float, Query(description="Latitude of the site (or northing/y when `crs` is projected)")]
+SiteCRS = Annotated[str | None, Query(description="CRS of lon/lat (URI), read x then y whatever its axis order; "
+                                                  "CRS84 by default")]
+F = Annotated[str | None, Query(description="json or html")]
+
+
+def site_lonlat(lon: float, lat: float, crs_text: str | None) -> tuple[float, float]:
+    """A site given as x, y in the request's CRS, as WGS 84 lon/lat; 400 when out of range."""
+    crs: ServiceCRS = parse_crs_parameter("crs", crs_text)
+    if not (math.isfinite(lon) and math.isfinite(lat)):
+        raise bad_parameter("lon" if not math.isfinite(lon) else "lat", "must be a finite number")
+    if crs.output.is_geographic:
+        if not -180 <= lon <= 180:
+            raise bad_parameter("lon", f"{lon} is out of range: longitude must be within -180..180")
+        if not -90 <= lat <= 90:
+            raise bad_parameter("lat", f"{lat} is out of range: latitude must be within -90..90")
+    if crs.uri == CRS84:
+        return lon, lat
+    x, y = crs.transformer(inverse=True).transform(lon, lat)
+    area = crs.output.crs.area_of_use if crs.output.crs is not None else None
+    inside = area is None or (area.west <= x <= area.east and area.south <= y <= area.north)
+    if not (math.isfinite(x) and math.isfinite(y) and inside):
+        raise bad_parameter("lon", f"({lon}, {lat}) lies outside the area of use of {crs.uri}; give x (easting) "
+                                   f"as lon and y (northing) as lat")
+    return float(x), float(y)
+
+
+@router.get("/industries", summary="The plan's industries and where each clusters")
+def industries(request: Request, f: F = None) -> Response:
+    check_parameters(request, {"f"})
+    service = service_of(request)
+    doc = {
+        "industries": service.catalogue,
+        "links": [link(url(request, "/industries"), "self", JSON, "This document"),
+                  link(url(request, "/industries", f="html"), "alternate", HTML, "This document as HTML")],
+    }
+    if negotiate(request, (JSON, HTML)) == HTML:
+        return html_response("industries.html", request, doc=doc)
+    return json_response(doc)
+
+
+@router.get("/industries/{code}", summary="One industry: every feature hosting it, areas and districts")
+def industry(request: Request, code: Annotated[str, Path(description="An industry code from /industries")],
+             f: F = None) -> Response:
+    check_parameters(request, {"f"})
+    service = service_of(request)
+    if code not in service.layers.taxonomy:
+        raise ApiError(404, f"code: no industry {code!r}; /industries lists them")
+    doc: dict[str, Any] = industry_detail(service.layers, code)
+    for host in doc["hosts"]:
+        host["href"] = url(request, f"/collections/{host['collection']}/items/{host['id']}")
+    doc["links"] = [link(url(request, f"/industries/{code}"), "self", JSON, "This document"),
+                    link(url(request, f"/industries/{code}", f="html"), "alternate", HTML, "This document as HTML"),
+                    link(url(request, "/industries"), "up", JSON, "All industries")]
+    if negotiate(request, (JSON, HTML)) == HTML:
+        return html_response("industry.html", request, doc=doc)
+    return json_response(doc)
+
+
+@router.get("/nearest", summary="Areas hosting an industry, nearest a site first (geodesic km, 0 inside)")
+def nearest_hosts(
+    request: Request,
+    lon: Lon,
+    lat: Lat,
+    industry: Annotated[str | None, Query(description="An industry code; a broader one matches its narrower "
+                                                      "ones. Without it, every area of `kinds`")] = None,
+    k: Annotated[int, Query(ge=1, le=MAX_K, description="How many to return")] = 5,
+    kinds: Annotated[str | None, Query(description=f"Comma-separated kinds; default {','.join(NEAREST_KINDS)}; "
+                                                   f"any of {','.join(AREAL_KINDS)}")] = None,
+    crs: SiteCRS = None,
+) -> Response:
+    check_parameters(request, {"lon", "lat", "industry", "k", "kinds", "crs"})
+    service = service_of(request)
+    site = site_lonlat(lon, lat, crs)
+    wanted = tuple(kind.strip() for kind in kinds.split(",")) if kinds is not None else NEAREST_KINDS
+    unknown = [kind for kind in wanted if kind not in AREAL_KINDS]
+    if unknown:
+        raise bad_parameter("kinds", f"{', '.join(unknown)} not an area kind; use any of {', '.join(AREAL_KINDS)}")
+    if industry is not None and industry not in service.layers.taxonomy:
+        raise bad_parameter("industry", f"unknown industry code {industry!r}; /industries lists them")
+    ranked = nearest(service.layers, site[0], site[1], industry, k, wanted)
+    for entry in ranked:
+        entry["href"] = url(request, f"/collections/{entry['collection']}/items/{entry['id']}")
+    return json_response({"site": {"lon": site[0], "lat": site[1]}, "industry": industry, "kinds": list(wanted),
+                          "distance": "geodesic km on WGS 84 from the site to the schematic boundary; 0 inside",
+                          "features": ranked})
+
+
+@router.get("/stats", summary="Per district: area and share of sub-parks, nodes and corridor; per industry totals")
+def stats(request: Request) -> Response:
+    check_parameters(request, set())
+    return json_response(service_of(request).stats)
+
+
+@router.get("/indicators", summary="表 1's indicators and the plan's other 2025 targets")
+def indicators(request: Request) -> Response:
+    check_parameters(request, set())
+    return json_response(service_of(request).indicators)
