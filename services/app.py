@@ -14,9 +14,10 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import FileResponse, Response
 
 from geo.layers import DATA_DIR, Layers, load_layers
-from services import errors, ogc, plan
+from services import downloads, errors, ogc, plan
 from services.assets import asset_file
 from services.openapi import openapi_document
+from services.params import check_parameters
 from services.render import HTML, OPENAPI, html_response, json_response, negotiate
 from services.state import Service
 
@@ -45,11 +46,12 @@ def create_app(layers: Layers | None = None, data_dir: Path | str = DATA_DIR) ->
     errors.install(app)
     app.include_router(ogc.router)
     app.include_router(plan.router)
+    app.include_router(downloads.router)
 
     @app.get("/api", summary="This API's definition (OpenAPI 3.0), or its documentation as HTML",
              tags=["OGC API - Features"])
     def api(request: Request, f: Annotated[str | None, Query(description="json or html")] = None) -> Response:
-        ogc.check_parameters(request, {"f"})
+        check_parameters(request, {"f"})
         if negotiate(request, (OPENAPI, HTML)) == HTML:
             return html_response("api.html", request)
         service: Service = request.app.state.service

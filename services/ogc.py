@@ -3,7 +3,6 @@ Part 3 (queryables, CQL2 text filters), over the collections of services.catalog
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -11,12 +10,13 @@ import numpy as np
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
-from geo.crs import CRSError
 from geo.filters import FilterError, Queryable, cql2_mask, equals, sort_frame, within_bbox
 from services.catalog import Collection
 from services.crs import CRS84, SUPPORTED, ServiceCRS, service_crs
+from services.downloads import ITEM_DOWNLOADS, collection_download
 from services.errors import ApiError, bad_parameter
-from services.render import GEOJSON, HTML, JSON, OPENAPI, SCHEMA, html_response, json_response, negotiate
+from services.params import check_parameters, parse_bbox, parse_crs_parameter, parse_properties, parse_sortby
+from services.render import GEOJSON, HTML, JSON, OPENAPI, SCHEMA, html_response, json_response, link, negotiate, url
 from services.state import Service, service_of
 
 DEFAULT_LIMIT = 10
@@ -48,27 +48,9 @@ ITEMS_PARAMETERS = {"f", "bbox", "bbox-crs", "crs", "limit", "offset", "properti
 router = APIRouter()
 CollectionId = Annotated[str, Path(alias="collectionId", description="A collection id, as /collections lists them")]
 F = Annotated[str | None, Query(description="Output format: json or html (or use the Accept header)")]
-
-
-def link(href: str, rel: str, media_type: str, title: str = "") -> dict[str, str]:
-    out = {"href": href, "rel": rel, "type": media_type}
-    if title:
-        out["title"] = title
-    return out
-
-
-def url(request: Request, path: str = "", **params: Any) -> str:
-    base = str(request.base_url).rstrip("/") + path
-    query = "&".join(f"{k}={v}" for k, v in params.items() if v is not None)
-    return f"{base}?{query}" if query else base
-
-
-def check_parameters(request: Request, allowed: set[str]) -> None:
-    """Part 1 requires a 400 for a query parameter the API does not define."""
-    unknown = sorted(set(request.query_params) - allowed)
-    if unknown:
-        raise ApiError(400, f"{', '.join(unknown)}: unknown query parameter{'s' if len(unknown) > 1 else ''}; "
-                            f"this resource takes {', '.join(sorted(allowed))}")
+ItemsF = Annotated[str | None, Query(description="json or html (or use the Accept header); or a file to download, "
+                                                 "of every matching feature: gpkg, shapefile, kml, fgb, parquet, "
+                                                 "csv or dxf")]
 
 
 def collection_of(service: Service, collection_id: str) -> Collection:
@@ -225,53 +207,6 @@ def schema(request: Request, collection_id: CollectionId, f: F = None) -> Respon
     return json_response(doc, media)
 
 
-def parse_crs_parameter(name: str, value: str | None) -> ServiceCRS:
-    if value is None:
-        return service_crs(CRS84)
-    try:
-        return service_crs(value)
-    except CRSError as exc:
-        raise bad_parameter(name, str(exc)) from exc
-
-
-def parse_bbox(value: str, crs: ServiceCRS) -> tuple[float, float, float, float]:
-    """A bbox in `crs`'s axis order as lon/lat (west, south, east, north)."""
-    try:
-        numbers = [float(v) for v in value.split(",")]
-    except ValueError as exc:
-        raise bad_parameter("bbox", f"{value!r} is not 4 or 6 comma-separated numbers") from exc
-    if len(numbers) not in (4, 6) or not all(math.isfinite(v) for v in numbers):
-        raise bad_parameter("bbox", f"{value!r} is not 4 or 6 comma-separated finite numbers")
-    if len(numbers) == 6:  # minimum and maximum heights are ignored: every layer is 2D
-        numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
-    a, b, c, d = numbers
-    first, second = ("latitude", "longitude") if crs.lat_first else ("longitude", "latitude")
-    if not crs.output.is_geographic:
-        first, second = ("northing", "easting") if crs.lat_first else ("easting", "northing")
-    if a > c or b > d:
-        raise bad_parameter("bbox", f"{value!r} is inverted: give the lower {first} and {second} first, "
-                                    f"then the upper (boxes across the antimeridian are not supported)")
-    if crs.output.is_geographic:
-        lats, lons = ((a, c), (b, d)) if crs.lat_first else ((b, d), (a, c))
-        if any(abs(v) > 90 for v in lats) or any(abs(v) > 180 for v in lons):
-            raise bad_parameter("bbox", f"{value!r} is out of range: latitude must be within ±90 and longitude "
-                                        f"within ±180 (axis order of {crs.uri}: {first}, {second})")
-    return crs.bbox_to_crs84((a, b, c, d))
-
-
-def parse_sortby(value: str) -> list[tuple[str, bool]]:
-    keys = []
-    for part in value.split(","):
-        # "+name" arrives as " name" when a client does not encode the plus sign
-        name = part.strip()
-        ascending = not name.startswith("-")
-        name = name.lstrip("+-").strip()
-        if not name:
-            raise bad_parameter("sortby", f"{value!r} has an empty key; write e.g. sortby=-area_km2,name_en")
-        keys.append((name, ascending))
-    return keys
-
-
 def select(service: Service, found: Collection, request: Request, bbox: str | None, bbox_crs: str | None,
            filter_text: str | None, filter_lang: str | None, filter_crs: str | None, sortby: str | None
            ) -> np.ndarray:
@@ -326,17 +261,6 @@ def feature(found: Collection, position: int, crs: ServiceCRS, names: list[str] 
     }
 
 
-def parse_properties(value: str | None, found: Collection) -> list[str] | None:
-    if value is None:
-        return None
-    names = [n.strip() for n in value.split(",") if n.strip()]
-    unknown = [n for n in names if n not in found.properties]
-    if unknown:
-        raise bad_parameter("properties", f"{', '.join(unknown)} not in {found.id}; its properties: "
-                                          f"{', '.join(found.properties)}")
-    return names
-
-
 def crs_headers(crs: ServiceCRS) -> dict[str, str]:
     return {"Content-Crs": f"<{crs.uri}>"}
 
@@ -362,12 +286,16 @@ def items(
                                                         "industry")] = None,
     district_adcode: Annotated[str | None, Query(description="Features in the district of this adcode")] = None,
     kind: Annotated[str | None, Query(description="Features of this kind")] = None,
-    f: F = None,
+    f: ItemsF = None,
 ) -> Response:
     service = service_of(request)
     found = collection_of(service, collection_id)
     check_parameters(request, ITEMS_PARAMETERS | set(found.queryables) - {"geometry"})
-    media = negotiate(request, (GEOJSON, HTML))
+    download = f is not None and f.lower() in ITEM_DOWNLOADS
+    media = GEOJSON if download else negotiate(request, (GEOJSON, HTML))
+    if download:  # every matching feature as a file, in any CRS geo.export can write (not only the seven)
+        positions = select(service, found, request, bbox, bbox_crs, filter_text, filter_lang, filter_crs, sortby)
+        return collection_download(request, found.id, list(found.frame.index[positions]), str(f).lower(), crs)
     output_crs = parse_crs_parameter("crs", crs)
     names = parse_properties(properties, found)
     positions = select(service, found, request, bbox, bbox_crs, filter_text, filter_lang, filter_crs, sortby)

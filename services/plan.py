@@ -12,8 +12,8 @@ from fastapi.responses import Response
 from geo.queries import AREAL_KINDS, NEAREST_KINDS, industry_detail, nearest
 from services.crs import CRS84, ServiceCRS
 from services.errors import ApiError, bad_parameter
-from services.ogc import check_parameters, link, parse_crs_parameter, url
-from services.render import HTML, JSON, html_response, json_response, negotiate
+from services.params import check_parameters, parse_crs_parameter
+from services.render import HTML, JSON, html_response, json_response, link, negotiate, url
 from services.state import service_of
 
 router = APIRouter(tags=["Plan-aware queries"])

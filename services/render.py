@@ -90,6 +90,19 @@ def _parse_accept(header: str) -> list[tuple[str, float]]:
     return out
 
 
+def link(href: str, rel: str, media_type: str, title: str = "") -> dict[str, str]:
+    out = {"href": href, "rel": rel, "type": media_type}
+    if title:
+        out["title"] = title
+    return out
+
+
+def url(request: Request, path: str = "", **params: Any) -> str:
+    base = str(request.base_url).rstrip("/") + path
+    query = "&".join(f"{k}={v}" for k, v in params.items() if v is not None)
+    return f"{base}?{query}" if query else base
+
+
 def json_response(content: Any, media_type: str = JSON, status: int = 200,
                   headers: dict[str, str] | None = None) -> JSONBytes:
     return JSONBytes(content, status_code=status, media_type=media_type, headers=headers)

@@ -1,0 +1,77 @@
+"""Files for GIS staff: every layer (or a filtered collection) as GeoPackage, Shapefile, KML, FlatGeobuf,
+GeoParquet, CSV, DXF or GeoJSON, in the CRS their office uses; written by geo.export, served as attachments."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import geopandas as gpd
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from geo.crs import CRSError, OutputCRS, parse_crs
+from geo.export import ALL, FORMATS, ExportError, collection_frames, collection_names, export_bytes, get_format
+from services.errors import ApiError, bad_parameter
+from services.params import check_parameters
+from services.state import service_of
+
+router = APIRouter(tags=["Downloads"])
+# `f` values of /collections/{id}/items that download a file; f=json/geojson stay the OGC GeoJSON page.
+ITEM_DOWNLOADS = tuple(name for name in FORMATS if name != "geojson")
+CRS_HELP = "an EPSG code (EPSG:4549), an OGC URI, PROJ or WKT text, or GCJ02"
+
+
+def parse_download_crs(text: str | None) -> OutputCRS | None:
+    if text is None:
+        return None
+    try:
+        return parse_crs(text)
+    except CRSError as exc:
+        raise bad_parameter("crs", f"{exc}; give {CRS_HELP}") from exc
+
+
+def file_response(frames: dict[str, gpd.GeoDataFrame], fmt: str, crs: OutputCRS | None, stem: str | None = None
+                  ) -> Response:
+    """The frames written in `fmt` (a known format) as an attachment named for its content."""
+    try:
+        content, media_type, filename = export_bytes(frames, fmt, crs, stem)
+    except ExportError as exc:  # the format is known, so what the format refuses is the CRS
+        raise bad_parameter("crs", str(exc).replace("--crs", "crs")) from exc
+    return Response(content, media_type=media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@router.get("/export", summary="Layers as a file for GIS software, in any CRS that holds Ningbo")
+def export(
+    request: Request,
+    f: Annotated[str, Query(description=f"File format: {', '.join(FORMATS)}")],
+    crs: Annotated[str | None, Query(description=f"Output CRS: {CRS_HELP}; the format's default if left out")
+                   ] = None,
+    collections: Annotated[str | None, Query(description="Comma-separated collection ids; every one by default")
+                           ] = None,
+) -> Response:
+    check_parameters(request, {"f", "crs", "collections"})
+    service = service_of(request)
+    try:
+        get_format(f)
+    except ExportError as exc:
+        raise bad_parameter("f", str(exc)) from exc
+    wanted = [c.strip() for c in (collections or ALL).split(",") if c.strip()] or [ALL]
+    try:
+        names = [name for c in wanted for name in collection_names(c)]
+    except ExportError as exc:
+        raise bad_parameter("collections", str(exc)) from exc
+    if len(set(names)) != len(names):
+        raise bad_parameter("collections", f"{collections!r} names a collection twice")
+    frames = {name: collection_frames(service.layers, name)[name] for name in names}
+    return file_response(frames, f, parse_download_crs(crs))
+
+
+def collection_download(request: Request, collection_id: str, feature_ids: list[str], fmt: str,
+                        crs_text: str | None) -> Response:
+    """The selected features of one collection as a file (what `items?f=gpkg` returns)."""
+    service = service_of(request)
+    if fmt not in FORMATS:
+        raise ApiError(400, f"f: {fmt!r} is not a format; use json, html or one of {', '.join(ITEM_DOWNLOADS)}")
+    frame = collection_frames(service.layers, collection_id)[collection_id]
+    return file_response({collection_id: frame.loc[feature_ids]}, fmt, parse_download_crs(crs_text))

@@ -1,0 +1,78 @@
+"""Reading the query parameters shared by the service's resources; each error names its parameter."""
+
+from __future__ import annotations
+
+import math
+
+from fastapi import Request
+
+from geo.crs import CRSError
+from services.catalog import Collection
+from services.crs import CRS84, ServiceCRS, service_crs
+from services.errors import ApiError, bad_parameter
+
+
+def check_parameters(request: Request, allowed: set[str]) -> None:
+    """Part 1 requires a 400 for a query parameter the API does not define."""
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        raise ApiError(400, f"{', '.join(unknown)}: unknown query parameter{'s' if len(unknown) > 1 else ''}; "
+                            f"this resource takes {', '.join(sorted(allowed))}")
+
+
+def parse_crs_parameter(name: str, value: str | None) -> ServiceCRS:
+    if value is None:
+        return service_crs(CRS84)
+    try:
+        return service_crs(value)
+    except CRSError as exc:
+        raise bad_parameter(name, str(exc)) from exc
+
+
+def parse_bbox(value: str, crs: ServiceCRS) -> tuple[float, float, float, float]:
+    """A bbox in `crs`'s axis order as lon/lat (west, south, east, north)."""
+    try:
+        numbers = [float(v) for v in value.split(",")]
+    except ValueError as exc:
+        raise bad_parameter("bbox", f"{value!r} is not 4 or 6 comma-separated numbers") from exc
+    if len(numbers) not in (4, 6) or not all(math.isfinite(v) for v in numbers):
+        raise bad_parameter("bbox", f"{value!r} is not 4 or 6 comma-separated finite numbers")
+    if len(numbers) == 6:  # minimum and maximum heights are ignored: every layer is 2D
+        numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
+    a, b, c, d = numbers
+    first, second = ("latitude", "longitude") if crs.lat_first else ("longitude", "latitude")
+    if not crs.output.is_geographic:
+        first, second = ("northing", "easting") if crs.lat_first else ("easting", "northing")
+    if a > c or b > d:
+        raise bad_parameter("bbox", f"{value!r} is inverted: give the lower {first} and {second} first, "
+                                    f"then the upper (boxes across the antimeridian are not supported)")
+    if crs.output.is_geographic:
+        lats, lons = ((a, c), (b, d)) if crs.lat_first else ((b, d), (a, c))
+        if any(abs(v) > 90 for v in lats) or any(abs(v) > 180 for v in lons):
+            raise bad_parameter("bbox", f"{value!r} is out of range: latitude must be within ±90 and longitude "
+                                        f"within ±180 (axis order of {crs.uri}: {first}, {second})")
+    return crs.bbox_to_crs84((a, b, c, d))
+
+
+def parse_sortby(value: str) -> list[tuple[str, bool]]:
+    keys = []
+    for part in value.split(","):
+        # "+name" arrives as " name" when a client does not encode the plus sign
+        name = part.strip()
+        ascending = not name.startswith("-")
+        name = name.lstrip("+-").strip()
+        if not name:
+            raise bad_parameter("sortby", f"{value!r} has an empty key; write e.g. sortby=-area_km2,name_en")
+        keys.append((name, ascending))
+    return keys
+
+
+def parse_properties(value: str | None, found: Collection) -> list[str] | None:
+    if value is None:
+        return None
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    unknown = [n for n in names if n not in found.properties]
+    if unknown:
+        raise bad_parameter("properties", f"{', '.join(unknown)} not in {found.id}; its properties: "
+                                          f"{', '.join(found.properties)}")
+    return names
