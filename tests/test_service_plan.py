@@ -1,0 +1,160 @@
+"""The plan-aware queries and the downloads, over HTTP: values checked against the files and independent readers."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import pyogrio
+import pyproj
+import pytest
+import shapely
+from fastapi.testclient import TestClient
+from shapely.ops import nearest_points
+
+from geo.layers import DATA_DIR, Layers
+from services.app import create_app
+
+PARKS = {f["properties"]["id"]: f for f in json.loads((DATA_DIR / "parks.geojson").read_text("utf-8"))["features"]}
+INDUSTRIES = json.loads((DATA_DIR / "industries.json").read_text("utf-8"))
+INDICATORS = json.loads((DATA_DIR / "indicators.json").read_text("utf-8"))
+GEOD = pyproj.Geod(ellps="WGS84")
+
+
+@pytest.fixture(scope="module")
+def client(layers: Layers) -> TestClient:
+    return TestClient(create_app(layers))
+
+
+def error(response, status: int, *words: str) -> None:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"code", "description"}
+    for word in words:
+        assert word in body["description"], body
+
+
+def test_industries_list_every_code_with_counts(client: TestClient, layers: Layers) -> None:
+    doc = client.get("/industries").json()
+    codes = [i["code"] for i in doc["industries"]]
+    assert codes == [i["code"] for i in INDUSTRIES["industries"]] and len(codes) == 69
+    entry = next(i for i in doc["industries"] if i["code"] == "biomedicine")
+    wanted = layers.taxonomy.narrower("biomedicine")
+    assert entry["features"] == sum(bool(wanted & set(f["properties"]["industries"])) for f in PARKS.values()) + sum(
+        bool(wanted & set(f["properties"]["industries"]))
+        for f in json.loads((DATA_DIR / "platforms.geojson").read_text("utf-8"))["features"])
+
+
+def test_industry_detail_hosts_link_to_their_features(client: TestClient) -> None:
+    doc = client.get("/industries/new-materials").json()
+    subparks = sorted(h["id"] for h in doc["hosts"] if h["kind"] == "subpark")
+    assert subparks == ["subpark-haishu", "subpark-jiangbei", "subpark-yinzhou"]
+    for host in doc["hosts"][:5]:
+        feature = client.get(host["href"])
+        assert feature.status_code == 200 and feature.json()["id"] == host["id"]
+    assert doc["computed_area_km2"] <= sum(h["area_km2"] or 0 for h in doc["hosts"]) + 1e-6
+    html = client.get("/industries/new-materials?f=html").text
+    assert html.count('<tr><td><a href="/collections/') == len(doc["hosts"])
+    error(client.get("/industries/unobtainium"), 404, "unobtainium")
+
+
+def test_nearest_ranks_by_geodesic_distance_to_the_boundary(client: TestClient) -> None:
+    lon, lat = 121.30, 29.60  # open country south-west of the city, inside no host
+    doc = client.get(f"/nearest?lon={lon}&lat={lat}&industry=new-materials&k=3").json()
+    ranked = doc["features"]
+    assert len(ranked) == 3
+    distances = [f["distance_km"] for f in ranked]
+    assert distances == sorted(distances) and distances[0] > 0
+    for entry in ranked:
+        shape = shapely.geometry.shape(PARKS[entry["id"]]["geometry"])
+        near = nearest_points(shapely.Point(lon, lat), shape)[1]
+        expected = GEOD.inv(lon, lat, near.x, near.y)[2] / 1000
+        assert entry["distance_km"] == pytest.approx(expected, rel=0.01)
+        assert "new-materials" in entry["matched"] or entry["matched"]
+
+
+def test_nearest_inside_is_zero_and_site_crs_is_honoured(client: TestClient) -> None:
+    lon, lat = PARKS["subpark-jiangbei"]["properties"]["blocks"][0]["label_point"]
+    first = client.get(f"/nearest?lon={lon}&lat={lat}&kinds=subpark&k=1").json()["features"][0]
+    assert first["id"] == "subpark-jiangbei" and first["distance_km"] == 0 and first["inside"] is True
+    x, y = pyproj.Transformer.from_crs("OGC:CRS84", "EPSG:4549", always_xy=True).transform(lon, lat)
+    same = client.get(f"/nearest?lon={x}&lat={y}&crs=EPSG:4549&kinds=subpark&k=1").json()
+    assert same["features"][0]["id"] == "subpark-jiangbei"
+    assert same["site"]["lon"] == pytest.approx(lon, abs=1e-7)
+
+
+@pytest.mark.parametrize("url,words", [
+    ("/nearest?lon=181&lat=29", ["lon", "range"]),
+    ("/nearest?lon=121&lat=-91", ["lat", "range"]),
+    ("/nearest?lon=abc&lat=29", ["lon"]),
+    ("/nearest?lat=29", ["lon"]),
+    ("/nearest?lon=121&lat=29&k=0", ["k"]),
+    ("/nearest?lon=121&lat=29&k=51", ["k"]),
+    ("/nearest?lon=121&lat=29&industry=warp-drives", ["industry", "warp-drives"]),
+    ("/nearest?lon=121&lat=29&kinds=platform", ["kinds", "platform"]),
+    ("/nearest?lon=121&lat=29&crs=EPSG:99999", ["crs"]),
+    ("/nearest?lon=3306711&lat=649757&crs=EPSG:4549", ["lon", "area of use"]),
+    ("/stats?detail=1", ["detail"]),
+])
+def test_nearest_errors(client: TestClient, url: str, words: list[str]) -> None:
+    error(client.get(url), 400, *words)
+
+
+def test_stats_per_district_add_up(client: TestClient) -> None:
+    doc = client.get("/stats").json()
+    assert len(doc["districts"]) == 10
+    inside = sum(d["subparks"]["area_km2"] for d in doc["districts"])
+    assert inside == pytest.approx(doc["totals"]["subparks"]["area_km2"], rel=0.02)
+    planned = sum(f["properties"]["planned_area_km2"] for f in PARKS.values() if f["properties"]["kind"] == "subpark")
+    assert doc["totals"]["subparks"]["planned_area_km2"] == pytest.approx(planned)
+    for d in doc["districts"]:
+        assert 0 <= d["subparks"]["share"] <= 1
+        assert d["subparks"]["share"] == pytest.approx(d["subparks"]["area_km2"] / d["area_km2"], abs=1e-4)
+
+
+def test_indicators_are_the_file(client: TestClient) -> None:
+    doc = client.get("/indicators").json()
+    assert len(doc["table1"]) == len(INDICATORS["table1"]) == 18
+    assert doc["table1"] == INDICATORS["table1"]
+    assert all(row["source"] for row in doc["table1"])
+
+
+def test_export_every_collection_as_geopackage_in_gauss_kruger(client: TestClient, tmp_path) -> None:
+    response = client.get("/export?f=gpkg&crs=EPSG:4549")
+    assert response.status_code == 200
+    assert response.headers["content-disposition"] == 'attachment; filename="ningbo-innovation-layout.gpkg"'
+    path = tmp_path / "layout.gpkg"
+    path.write_bytes(response.content)
+    names = [name for name, _ in pyogrio.list_layers(path)]
+    assert len(names) == 10 and "subparks" in names
+    subparks = pyogrio.read_dataframe(path, layer="subparks")
+    assert subparks.crs.to_epsg() == 4549
+    assert len(subparks) == 10 and "北仑分园" in set(subparks["name_zh"])
+    assert subparks.geometry.area.sum() / 1e6 == pytest.approx(420.9, rel=0.01)
+
+
+def test_items_download_keeps_the_filter(client: TestClient, tmp_path) -> None:
+    response = client.get("/collections/subparks/items?f=shapefile&industries=new-materials&crs=EPSG:4490")
+    assert response.status_code == 200 and response.headers["content-type"] == "application/zip"
+    assert response.headers["content-disposition"] == 'attachment; filename="subparks.zip"'
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert any(name.endswith(".prj") for name in archive.namelist())
+    archive.extractall(tmp_path)
+    shp = next(tmp_path.rglob("*.shp"))
+    frame = pyogrio.read_dataframe(shp)
+    assert len(frame) == 3 and frame.crs.to_epsg() == 4490
+
+
+@pytest.mark.parametrize("url,words", [
+    ("/export", ["f"]),
+    ("/export?f=svg", ["f", "svg"]),
+    ("/export?f=kml&crs=EPSG:4549", ["crs", "KML"]),
+    ("/export?f=dxf&crs=EPSG:4326", ["crs", "DXF"]),
+    ("/export?f=gpkg&crs=EPSG:2154", ["crs"]),
+    ("/export?f=gpkg&collections=subparks,moon", ["collections", "moon"]),
+    ("/export?f=gpkg&collections=subparks,subparks", ["collections", "twice"]),
+    ("/collections/subparks/items?f=dxf&crs=EPSG:4326", ["crs"]),
+])
+def test_export_errors(client: TestClient, url: str, words: list[str]) -> None:
+    error(client.get(url), 400, *words)
