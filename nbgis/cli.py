@@ -46,6 +46,40 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _locate(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from geo.crs import CRSError, parse_crs
+    from geo.layers import load_layers
+    from geo.locate import Locator, SitesError, locate_csv
+
+    try:
+        crs = parse_crs(args.crs) if args.crs is not None else None
+        with open(args.input, "rb") as f:  # counting newlines is cheap, and fails fast on a missing file
+            lines = sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
+    except CRSError as exc:
+        print(f"nbgis: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"nbgis: error: cannot read {args.input}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    locator = Locator.from_layers(load_layers(args.data))
+    try:
+        # Lines less the header: an estimate when quoted values hold newlines, which tqdm tolerates.
+        with tqdm(total=max(lines - 1, 0), unit=" rows", file=sys.stderr, dynamic_ncols=True) as bar:
+            summary = locate_csv(args.input, args.output, locator, crs, progress=lambda done: bar.update(done - bar.n))
+    except SitesError as exc:
+        print(f"nbgis: error: {args.input}: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"nbgis: error: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.output}: {summary['sites']} sites, {summary['in_subparks']} in sub-parks")
+    for subpark, count in summary["per_subpark"].items():
+        print(f"  {subpark:<20} {count:>9}")
+    return 0
+
+
 MAP_KINDS = ("overview", "industry", "feature")
 
 
@@ -107,6 +141,16 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--output", required=True, type=Path, help="file to write (or a directory to write into)")
     e.add_argument("--data", type=Path, default=DATA_DIR, help=f"data directory (default: {DATA_DIR})")
     e.set_defaults(run=_export)
+    lc = sub.add_parser("locate", help="say which sub-park, block, corridor area and unit, innovation node and "
+                                       "district hold each site of a CSV, and how far the nearest sub-park is")
+    lc.add_argument("input", type=Path, help="CSV (UTF-8) with a header naming lon and lat (or lng/longitude/x, "
+                                             "latitude/y) columns; other columns are passed through")
+    lc.add_argument("-o", "--output", required=True, type=Path, help="CSV to write: the input, lon84, lat84 and "
+                                                                     "the located columns")
+    lc.add_argument("--crs", help="CRS of the input coordinates, lon = x/easting, lat = y/northing: EPSG:4549, "
+                                  "GCJ02, ... (default: WGS 84 lon/lat)")
+    lc.add_argument("--data", type=Path, default=DATA_DIR, help=f"data directory (default: {DATA_DIR})")
+    lc.set_defaults(run=_locate)
     mp = sub.add_parser("map", help="draw an interactive web map (HTML, works offline): the overview, where an "
                                     "industry sits, or one feature")
     mp.add_argument("kind", choices=MAP_KINDS, help="overview, industry CODE or feature ID")

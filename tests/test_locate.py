@@ -300,6 +300,51 @@ def test_locate_csv_leaves_nothing_behind_on_error(tmp_path: Path, locator: Loca
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
 
 
+# --- the command line -----------------------------------------------------------------------------------------
+
+def nbgis(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "nbgis", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_cli_locate(tmp_path: Path) -> None:
+    src = tmp_path / "sites.csv"
+    src.write_text(f"id,lon,lat\n1,{YUYAO[0]},{YUYAO[1]}\n2,{SEA[0]},{SEA[1]}\n3,121.194996,30.0462\n",
+                   encoding="utf-8")
+    result = nbgis("locate", str(src), "-o", str(tmp_path / "out.csv"))
+    assert result.returncode == 0, result.stderr
+    assert "3 sites, 1 in sub-parks" in result.stdout
+    assert any(line.split() == ["subpark-yuyao", "1"] for line in result.stdout.splitlines())
+    with open(tmp_path / "out.csv", encoding="utf-8-sig", newline="") as f:
+        assert [r["district_adcode"] for r in csv.DictReader(f)] == ["330281", "", "330281"]
+
+
+def test_cli_locate_with_crs(tmp_path: Path) -> None:
+    x, y = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:4549", always_xy=True).transform(*YUYAO)
+    src = tmp_path / "sites.csv"
+    src.write_text(f"x,y\n{x},{y}\n", encoding="utf-8")
+    result = nbgis("locate", str(src), "-o", str(tmp_path / "out.csv"), "--crs", "EPSG:4549")
+    assert result.returncode == 0, result.stderr
+    with open(tmp_path / "out.csv", encoding="utf-8-sig", newline="") as f:
+        assert next(csv.DictReader(f))["district_name_zh"] == "余姚市"
+
+
+@pytest.mark.parametrize(("content", "extra", "message"), [
+    (None, (), "cannot read"),
+    ("lon,lat\n121.5,95\n", (), "data row 1: lat 95 is out of range"),
+    ("lon,lat\n121.5,29.8\n", ("--crs", "EPSG:99999"), "unknown CRS"),
+    ("name\nx\n", (), "no longitude column"),
+])
+def test_cli_locate_errors(tmp_path: Path, content: str | None, extra: tuple[str, ...], message: str) -> None:
+    src = tmp_path / "sites.csv"
+    if content is not None:
+        src.write_text(content, encoding="utf-8")
+    result = nbgis("locate", str(src), "-o", str(tmp_path / "out.csv"), *extra)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].startswith("nbgis: error: ") and message in result.stderr
+    assert not (tmp_path / "out.csv").exists()
+
+
 def test_geo_locate_imports_no_web_code() -> None:
     code = "import sys, geo.locate; print({'fastapi', 'starlette', 'folium'} & set(sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
