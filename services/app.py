@@ -8,16 +8,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, Response
 
 from geo.layers import DATA_DIR, Layers, load_layers
-from services import downloads, errors, ogc, plan
+from services import downloads, errors, map_pages, ogc, plan
 from services.assets import asset_file
 from services.openapi import openapi_document
-from services.params import check_parameters
+from services.params import F, check_parameters
 from services.render import HTML, OPENAPI, html_response, json_response, negotiate
 from services.state import Service
 
@@ -47,10 +46,11 @@ def create_app(layers: Layers | None = None, data_dir: Path | str = DATA_DIR) ->
     app.include_router(ogc.router)
     app.include_router(plan.router)
     app.include_router(downloads.router)
+    app.include_router(map_pages.router)
 
     @app.get("/api", summary="This API's definition (OpenAPI 3.0), or its documentation as HTML",
              tags=["OGC API - Features"])
-    def api(request: Request, f: Annotated[str | None, Query(description="json or html")] = None) -> Response:
+    def api(request: Request, f: F = None) -> Response:
         check_parameters(request, {"f"})
         if negotiate(request, (OPENAPI, HTML)) == HTML:
             return html_response("api.html", request)

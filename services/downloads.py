@@ -44,7 +44,7 @@ def file_response(frames: dict[str, gpd.GeoDataFrame], fmt: str, crs: OutputCRS 
 @router.get("/export", summary="Layers as a file for GIS software, in any CRS that holds Ningbo")
 def export(
     request: Request,
-    f: Annotated[str, Query(description=f"File format: {', '.join(FORMATS)}")],
+    f: Annotated[str, Query(description=f"File format: {', '.join(FORMATS)}", json_schema_extra={"enum": [*FORMATS]})],
     crs: Annotated[str | None, Query(description=f"Output CRS: {CRS_HELP}; the format's default if left out")
                    ] = None,
     collections: Annotated[str | None, Query(description="Comma-separated collection ids; every one by default")

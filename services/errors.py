@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -28,9 +30,9 @@ def not_found(what: str) -> ApiError:
     return ApiError(404, what)
 
 
-def _response(status: int, code: str, description: str) -> Response:
+def _response(status: int, code: str, description: str, headers: Mapping[str, str] | None = None) -> Response:
     body = orjson.dumps({"code": code, "description": description})
-    return Response(body, status_code=status, media_type="application/json")
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
 def install(app: FastAPI) -> None:
@@ -51,4 +53,5 @@ def install(app: FastAPI) -> None:
         description = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         if exc.status_code == 404 and description == "Not Found":
             description = "no such resource; the landing page / lists what the service offers"
-        return _response(exc.status_code, CODES.get(exc.status_code, "Error"), description)
+        # keep the handler's headers: a 405 must say which methods are allowed (Allow)
+        return _response(exc.status_code, CODES.get(exc.status_code, "Error"), description, exc.headers)

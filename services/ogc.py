@@ -15,7 +15,7 @@ from services.catalog import Collection
 from services.crs import CRS84, SUPPORTED, ServiceCRS, service_crs
 from services.downloads import ITEM_DOWNLOADS, collection_download
 from services.errors import ApiError, bad_parameter
-from services.params import check_parameters, parse_bbox, parse_crs_parameter, parse_properties, parse_sortby
+from services.params import F, check_parameters, parse_bbox, parse_crs_parameter, parse_properties, parse_sortby
 from services.render import GEOJSON, HTML, JSON, OPENAPI, SCHEMA, html_response, json_response, link, negotiate, url
 from services.state import Service, service_of
 
@@ -47,10 +47,9 @@ ITEMS_PARAMETERS = {"f", "bbox", "bbox-crs", "crs", "limit", "offset", "properti
 
 router = APIRouter()
 CollectionId = Annotated[str, Path(alias="collectionId", description="A collection id, as /collections lists them")]
-F = Annotated[str | None, Query(description="Output format: json or html (or use the Accept header)")]
-ItemsF = Annotated[str | None, Query(description="json or html (or use the Accept header); or a file to download, "
-                                                 "of every matching feature: gpkg, shapefile, kml, fgb, parquet, "
-                                                 "csv or dxf")]
+ItemsF = Annotated[str | None, Query(
+    description="json or html (or use the Accept header); or a file of every matching feature to download",
+    json_schema_extra={"enum": ["json", "geojson", "html", *ITEM_DOWNLOADS]})]
 
 
 def collection_of(service: Service, collection_id: str) -> Collection:

@@ -11,6 +11,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from geo.export import FORMATS
+from services.crs import SUPPORTED
 from services.render import GEOJSON, HTML, JSON, OPENAPI, SCHEMA
 
 # Media types each path answers with, besides JSON error bodies.
@@ -24,7 +26,15 @@ MEDIA_TYPES = {
     "/collections/{collectionId}/items/{featureId}": (GEOJSON, JSON, HTML),
     "/collections/{collectionId}/queryables": (SCHEMA, JSON, HTML),
     "/collections/{collectionId}/schema": (SCHEMA, JSON, HTML),
+    "/industries": (JSON, HTML),
+    "/industries/{code}": (JSON, HTML),
+    "/maps/overview": (HTML,),
+    "/maps/industry/{code}": (HTML,),
+    "/maps/feature/{featureId}": (HTML,),
+    "/export": tuple(dict.fromkeys(media for f in FORMATS.values() for media in (f.media_type, "application/zip"))),
 }
+# Parameters taking one of the service's CRSs (the downloads' `crs` takes any CRS that holds Ningbo).
+CRS_PARAMETERS = {"crs", "bbox-crs", "filter-crs"}
 ERROR = {
     "description": "Bad input or nothing found: an OGC API exception",
     "content": {JSON: {"schema": {
@@ -45,6 +55,10 @@ def openapi_document(app: FastAPI, collection_ids: list[str], max_limit: int) ->
                     parameter["schema"]["enum"] = collection_ids
                 if parameter["name"] == "limit":
                     parameter["schema"].update({"minimum": 1, "maximum": max_limit})
+                if parameter["name"] in CRS_PARAMETERS and path != "/export":
+                    parameter["schema"]["enum"] = list(SUPPORTED)
+                if parameter["name"] == "filter-lang":
+                    parameter["schema"]["enum"] = ["cql2-text"]
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)  # FastAPI's validation errors are answered as 400 (services.errors)
             for status in ("400", "404", "406"):
@@ -52,7 +66,8 @@ def openapi_document(app: FastAPI, collection_ids: list[str], max_limit: int) ->
             if path in MEDIA_TYPES and "200" in responses:
                 schema = responses["200"].get("content", {}).get(JSON, {}).get("schema", {})
                 responses["200"]["content"] = {
-                    media: {"schema": {"type": "string"} if media == HTML else schema} for media in MEDIA_TYPES[path]
+                    media: {"schema": schema if media in (JSON, GEOJSON, SCHEMA, OPENAPI) else {"type": "string"}}
+                    for media in MEDIA_TYPES[path]
                 }
     return doc
 

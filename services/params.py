@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Query, Request
 
 from geo.crs import CRSError
 from services.catalog import Collection
 from services.crs import CRS84, ServiceCRS, service_crs
 from services.errors import ApiError, bad_parameter
+
+# `f` is checked by services.render.negotiate (with a clear message); the enum tells clients the values.
+F = Annotated[str | None, Query(description="Output format: json or html (or use the Accept header)",
+                                json_schema_extra={"enum": ["json", "html"]})]
 
 
 def check_parameters(request: Request, allowed: set[str]) -> None:

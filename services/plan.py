@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from geo.queries import AREAL_KINDS, NEAREST_KINDS, industry_detail, nearest
 from services.crs import CRS84, ServiceCRS
 from services.errors import ApiError, bad_parameter
-from services.params import check_parameters, parse_crs_parameter
+from services.params import F, check_parameters, parse_crs_parameter
 from services.render import HTML, JSON, html_response, json_response, link, negotiate, url
 from services.state import service_of
 
@@ -23,7 +23,6 @@ Lon = Annotated[float, Query(description="Longitude of the site (or easting/x wh
 Lat = Annotated[float, Query(description="Latitude of the site (or northing/y when `crs` is projected)")]
 SiteCRS = Annotated[str | None, Query(description="CRS of lon/lat (URI), read x then y whatever its axis order; "
                                                   "CRS84 by default")]
-F = Annotated[str | None, Query(description="json or html")]
 
 
 def site_lonlat(lon: float, lat: float, crs_text: str | None) -> tuple[float, float]:
