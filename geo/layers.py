@@ -21,7 +21,8 @@ from geo.plan import PlanText
 from geo.schema import KINDS, REQUIRED_PROPERTIES
 from geo.taxonomy import Taxonomy
 
-DATA_DIR = Path(os.environ.get("NBGIS_DATA", Path(__file__).resolve().parent.parent / "data"))
+DATA_ENV = "NBGIS_DATA"  # where the layers are, when not the bundled data/
+DATA_DIR = Path(os.environ.get(DATA_ENV, Path(__file__).resolve().parent.parent / "data"))
 CRS = "EPSG:4326"
 FILES = {"parks": "parks.geojson", "platforms": "platforms.geojson", "districts": "districts.geojson"}
 

@@ -1,8 +1,9 @@
-"""`nbgis`: validate the bundled layers and export them; a thin door onto `geo`."""
+"""`nbgis`: validate, export, locate, map and serve the plan's layers; a thin door onto `geo`, `maps` and `services`."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -124,6 +125,21 @@ def _map(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from geo.layers import DATA_ENV
+
+    if not (args.data / "parks.geojson").is_file():
+        print(f"nbgis: error: {args.data} holds no parks.geojson; give --data a data directory", file=sys.stderr)
+        return 2
+    # Workers are separate processes that build the app themselves: they find the data through the environment.
+    os.environ[DATA_ENV] = str(args.data.resolve())
+    uvicorn.run("services.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+                log_level=args.log_level)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nbgis", description="GIS service for Ningbo's innovation layout.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -151,6 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
                                   "GCJ02, ... (default: WGS 84 lon/lat)")
     lc.add_argument("--data", type=Path, default=DATA_DIR, help=f"data directory (default: {DATA_DIR})")
     lc.set_defaults(run=_locate)
+    sv = sub.add_parser("serve", help="run the web service (OGC API - Features, plan queries, maps, downloads)")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1; 0.0.0.0 for all)")
+    sv.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    sv.add_argument("--workers", type=int, default=1, help="worker processes (default: 1); each holds the layers")
+    sv.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+    sv.add_argument("--data", type=Path, default=DATA_DIR, help=f"data directory (default: {DATA_DIR})")
+    sv.set_defaults(run=_serve)
     mp = sub.add_parser("map", help="draw an interactive web map (HTML, works offline): the overview, where an "
                                     "industry sits, or one feature")
     mp.add_argument("kind", choices=MAP_KINDS, help="overview, industry CODE or feature ID")

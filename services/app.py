@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,8 +13,8 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, Response
 
-from geo.layers import DATA_DIR, Layers, load_layers
-from services import downloads, errors, map_pages, ogc, plan
+from geo.layers import DATA_DIR, DATA_ENV, Layers, load_layers
+from services import downloads, errors, locate, map_pages, ogc, plan
 from services.assets import asset_file
 from services.openapi import openapi_document
 from services.params import F, check_parameters
@@ -29,11 +30,13 @@ DESCRIPTION = (
 )
 
 
-def create_app(layers: Layers | None = None, data_dir: Path | str = DATA_DIR) -> FastAPI:
+def create_app(layers: Layers | None = None, data_dir: Path | str | None = None) -> FastAPI:
+    """The application over `layers`, or over the layers in `data_dir` (default: $NBGIS_DATA, else the bundled
+    data), loaded at start-up. Read at call time so `nbgis serve --data` reaches every worker process."""
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not hasattr(app.state, "service"):
-            app.state.service = Service.build(load_layers(data_dir))
+            app.state.service = Service.build(load_layers(data_dir or os.environ.get(DATA_ENV) or DATA_DIR))
         yield
 
     app = FastAPI(title="Ningbo innovation layout", version="1.0.0", description=DESCRIPTION, lifespan=lifespan,
@@ -45,6 +48,7 @@ def create_app(layers: Layers | None = None, data_dir: Path | str = DATA_DIR) ->
     errors.install(app)
     app.include_router(ogc.router)
     app.include_router(plan.router)
+    app.include_router(locate.router)
     app.include_router(downloads.router)
     app.include_router(map_pages.router)
 

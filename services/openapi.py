@@ -63,7 +63,7 @@ def openapi_document(app: FastAPI, collection_ids: list[str], max_limit: int) ->
             responses.pop("422", None)  # FastAPI's validation errors are answered as 400 (services.errors)
             for status in ("400", "404", "406"):
                 responses.setdefault(status, ERROR)
-            if path in MEDIA_TYPES and "200" in responses:
+            if path in MEDIA_TYPES and "200" in responses and "get" in operations:
                 schema = responses["200"].get("content", {}).get(JSON, {}).get("schema", {})
                 responses["200"]["content"] = {
                     media: {"schema": schema if media in (JSON, GEOJSON, SCHEMA, OPENAPI) else {"type": "string"}}

@@ -9,6 +9,7 @@ import shapely
 from fastapi import Request
 
 from geo.layers import Layers
+from geo.locate import Locator
 from geo.queries import indicators, industry_catalogue, stats
 from services.catalog import Collection, build_collections
 
@@ -21,11 +22,12 @@ class Service:
     catalogue: list[dict[str, Any]]  # the answers that do not depend on the request, computed once
     stats: dict[str, Any]
     indicators: dict[str, Any]
+    locator: Locator  # the plan's areas in STRtrees, for /locate
 
     @classmethod
     def build(cls, layers: Layers) -> Service:
         return cls(layers, build_collections(layers), _backdrop(layers), industry_catalogue(layers), stats(layers),
-                   indicators(layers))
+                   indicators(layers), Locator.from_layers(layers))
 
 
 def _backdrop(layers: Layers) -> dict[str, Any]:

@@ -1,0 +1,183 @@
+"""What lies at a site (GET /locate), and at many sites at once (POST /locate: a CSV or GeoJSON upload).
+
+The work is geo.locate's (vectorised over STRtrees, built once at start-up); this module reads the
+request, enforces the upload limit, and writes the answer as JSON or CSV.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Annotated, Any
+
+import numpy as np
+import orjson
+import pandas as pd
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from geo.crs import CRSError, OutputCRS, parse_crs
+from geo.locate import SitesError, read_sites_csv, read_sites_geojson
+from services.errors import ApiError, bad_parameter
+from services.params import check_parameters
+from services.plan import Lat, Lon, SiteCRS, site_lonlat
+from services.render import JSON, json_response, url
+from services.state import Service, service_of
+
+router = APIRouter(tags=["Plan-aware queries"])
+MAX_UPLOAD_BYTES = 256 * 1024 * 1024  # a million "lon,lat,id" rows take about 40 MB
+CSV = "text/csv"
+UPLOAD_TYPES = {CSV: "csv", "application/csv": "csv", "text/plain": "csv", "application/geo+json": "geojson",
+                JSON: "geojson"}
+UPLOAD_DOC = {
+    "requestBody": {
+        "required": True,
+        "description": (f"Sites, at most {MAX_UPLOAD_BYTES // 2**20} MiB: a CSV (UTF-8, with or without BOM) with "
+                        "a header naming lon and lat columns (or lng/longitude/x and latitude/y), any other "
+                        "columns passed through; or a GeoJSON FeatureCollection of Points. Send it as the body "
+                        "(Content-Type text/csv or application/geo+json) or as the `file` field of a form."),
+        "content": {
+            CSV: {"schema": {"type": "string"}},
+            "application/geo+json": {"schema": {"type": "object"}},
+            "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
+                                               "properties": {"file": {"type": "string", "format": "binary"}}}},
+        },
+    },
+    "responses": {"200": {"description": "Every site with its areas, and counts",
+                          "content": {JSON: {"schema": {"type": "object"}}, CSV: {"schema": {"type": "string"}}}},
+                  "413": {"description": "Upload too large", "content": {JSON: {"schema": {"type": "object"}}}},
+                  "415": {"description": "Not CSV or GeoJSON", "content": {JSON: {"schema": {"type": "object"}}}}},
+}
+
+
+def _ref(service: Service, request: Request, collection: str, feature_id: Any) -> dict[str, Any] | None:
+    if feature_id is None:
+        return None
+    found = service.collections[collection]
+    position = found.position(feature_id)
+    record = found.record(position) if position is not None else {}
+    return {"id": feature_id, "name_zh": record.get("name_zh"), "name_en": record.get("name_en"),
+            "href": url(request, f"/collections/{collection}/items/{feature_id}")}
+
+
+@router.get("/locate", summary="What contains a site: sub-park and block, corridor, unit, node, district")
+def locate_site(request: Request, lon: Lon, lat: Lat, crs: SiteCRS = None) -> Response:
+    check_parameters(request, {"lon", "lat", "crs"})
+    service = service_of(request)
+    site = site_lonlat(lon, lat, crs)
+    row = service.locator.locate(np.array([site[0]]), np.array([site[1]])).iloc[0]
+    subpark = _ref(service, request, "subparks", row["subpark"])
+    if subpark is not None:
+        subpark["block_zh"] = row["subpark_block_zh"]
+    doc = {
+        "site": {"lon": site[0], "lat": site[1]},
+        "subpark": subpark,
+        "corridor_zone": bool(row["corridor_zone"]),
+        "corridor_area": _ref(service, request, "corridor", row["corridor_area"]),
+        "corridor_unit": _ref(service, request, "corridor-units", row["corridor_unit"]),
+        "innovation_node": _ref(service, request, "innovation-nodes", row["innovation_node"]),
+        "district": None if row["district_adcode"] is None else {"adcode": row["district_adcode"],
+                                                                 "name_zh": row["district_name_zh"]},
+        "nearest_subpark": {**(_ref(service, request, "subparks", row["nearest_subpark"]) or {}),
+                            "distance_km": round(float(row["nearest_subpark_km"]), 3)},
+        "note": "Boundaries are schematic, drawn from the plan's words: an answer near an edge is uncertain.",
+    }
+    return json_response(doc)
+
+
+@router.post("/locate", summary="Locate many sites: a CSV or GeoJSON of points in, every row with its areas out",
+             openapi_extra=UPLOAD_DOC)
+async def locate_sites(
+    request: Request,
+    crs: Annotated[str | None, Query(description="CRS of the coordinates (EPSG code, OGC URI, or GCJ02); x/lon "
+                                                 "then y/lat columns whatever its axis order; WGS 84 by default")
+                   ] = None,
+    f: Annotated[str | None, Query(description="Answer as json (rows and counts) or csv (rows; counts in the "
+                                               "X-Locate-Summary header)", json_schema_extra={"enum": ["json", "csv"]})
+                 ] = None,
+) -> Response:
+    check_parameters(request, {"crs", "f"})
+    service = service_of(request)
+    site_crs = _upload_crs(crs)
+    as_csv = _wants_csv(request, f)
+    content, kind = await _read_upload(request)
+    try:
+        located, summary = await run_in_threadpool(_locate_upload, service, content, kind, site_crs)
+    except SitesError as exc:
+        raise ApiError(400, f"{'file' if kind == 'csv' else 'body'}: {exc}") from exc
+    if as_csv:
+        body = located.to_csv(index=False).encode("utf-8-sig")  # the BOM lets Excel read the Chinese names
+        return Response(body, media_type=f"{CSV}; charset=utf-8",
+                        headers={"X-Locate-Summary": orjson.dumps(summary).decode(),
+                                 "Content-Disposition": 'attachment; filename="located.csv"'})
+    rows = located.astype(object).where(located.notna(), None).to_dict(orient="records")
+    return json_response({"summary": summary, "sites": rows})
+
+
+def _upload_crs(text: str | None) -> OutputCRS | None:
+    if text is None:
+        return None
+    try:
+        return parse_crs(text)
+    except CRSError as exc:
+        raise bad_parameter("crs", str(exc)) from exc
+
+
+def _wants_csv(request: Request, f: str | None) -> bool:
+    if f is not None:
+        if f not in ("json", "csv"):
+            raise bad_parameter("f", f"{f!r} is not a format of this resource; use json or csv")
+        return f == "csv"
+    return CSV in request.headers.get("accept", "") and JSON not in request.headers.get("accept", "")
+
+
+async def _read_upload(request: Request) -> tuple[bytes, str]:
+    """The uploaded bytes and whether they are csv or geojson; 413 over the limit, 415 for other types."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
+        raise _too_large()
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media == "multipart/form-data":
+        try:
+            form = await request.form(max_files=1, max_fields=4)
+        except Exception as exc:  # starlette raises several types for a malformed form
+            raise ApiError(400, f"body: not a readable multipart form ({exc})") from exc
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise ApiError(400, "file: the form has no `file` field holding the sites")
+        if (upload.size or 0) > MAX_UPLOAD_BYTES:
+            raise _too_large()
+        content = await upload.read()
+        name = (upload.filename or "").lower()
+        return content, "geojson" if name.endswith((".geojson", ".json")) else "csv"
+    kind = UPLOAD_TYPES.get(media)
+    if kind is None:
+        raise ApiError(415, f"Content-Type: {media or 'none'} is not accepted; send text/csv, application/geo+json "
+                            f"or a multipart form with a `file` field")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_UPLOAD_BYTES:
+            raise _too_large()
+        chunks.append(chunk)
+    return b"".join(chunks), kind
+
+
+def _too_large() -> ApiError:
+    return ApiError(413, f"body: uploads are limited to {MAX_UPLOAD_BYTES // 2**20} MiB; split the file, or run "
+                         f"`nbgis locate IN.csv -o OUT.csv`, which has no limit")
+
+
+def _locate_upload(service: Service, content: bytes, kind: str, crs: OutputCRS | None
+                   ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    if kind == "geojson":
+        try:
+            doc = orjson.loads(content)
+        except orjson.JSONDecodeError as exc:
+            raise SitesError(f"not valid JSON ({exc})") from exc
+        sites = read_sites_geojson(doc, crs)
+    else:
+        sites = read_sites_csv(io.BytesIO(content), crs)
+    located = service.locator.locate(sites["lon84"].to_numpy(), sites["lat84"].to_numpy())
+    return pd.concat([sites, located], axis=1), service.locator.summary(located)
