@@ -38,8 +38,12 @@ def site_lonlat(lon: float, lat: float, crs_text: str | None) -> tuple[float, fl
     if crs.uri == CRS84:
         return lon, lat
     x, y = crs.transformer(inverse=True).transform(lon, lat)
+    # Gauss-Kruger zones serve well a few degrees past their area of use (Ningbo straddles 4549 and 4550),
+    # so allow a margin: the test is there to catch swapped x and y, which land thousands of km away.
     area = crs.output.crs.area_of_use if crs.output.crs is not None else None
-    inside = area is None or (area.west <= x <= area.east and area.south <= y <= area.north)
+    margin = 3.0
+    inside = area is None or (area.west - margin <= x <= area.east + margin
+                              and area.south - margin <= y <= area.north + margin)
     if not (math.isfinite(x) and math.isfinite(y) and inside):
         raise bad_parameter("lon", f"({lon}, {lat}) lies outside the area of use of {crs.uri}; give x (easting) "
                                    f"as lon and y (northing) as lat")
