@@ -38,16 +38,9 @@ class Queryable:
 
 
 def within_bbox(frame: gpd.GeoDataFrame, bbox: tuple[float, float, float, float]) -> Mask:
-    """Rows whose geometry intersects the lon/lat box (west, south, east, north); rows without geometry never do.
-
-    A box whose west is greater than its east crosses the antimeridian, as OGC API - Features allows.
-    """
-    west, south, east, north = bbox
-    boxes = [shapely.box(west, south, east, north)] if west <= east else [
-        shapely.box(west, south, 180.0, north), shapely.box(-180.0, south, east, north)]
+    """Rows whose geometry intersects the lon/lat box (west, south, east, north); rows without geometry never do."""
     mask = np.zeros(len(frame), dtype=bool)
-    for box in boxes:
-        mask[frame.sindex.query(box, predicate="intersects")] = True
+    mask[frame.sindex.query(shapely.box(*bbox), predicate="intersects")] = True
     return mask
 
 

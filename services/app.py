@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, Response
 
 from geo.layers import DATA_DIR, DATA_ENV, Layers, load_layers
@@ -45,6 +46,9 @@ def create_app(layers: Layers | None = None, data_dir: Path | str | None = None)
                                 {"name": "Plan-aware queries", "description": "Answers only the plan can give"}])
     if layers is not None:  # tests pass loaded layers: build now, so a TestClient without lifespan works
         app.state.service = Service.build(layers)
+    # Read-only open data: any web page may query it from the browser (GET and the POST of /locate).
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"],
+                       expose_headers=["Content-Crs", "X-Locate-Summary", "Content-Disposition"])
     errors.install(app)
     app.include_router(ogc.router)
     app.include_router(plan.router)

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 CODES = {400: "InvalidParameterValue", 404: "NotFound", 405: "MethodNotAllowed", 406: "NotAcceptable",
          413: "PayloadTooLarge", 415: "UnsupportedMediaType", 422: "InvalidParameterValue"}
@@ -49,9 +50,22 @@ def install(app: FastAPI) -> None:
         return _response(400, "InvalidParameterValue", "; ".join(problems))
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         description = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        headers = dict(exc.headers or {})
         if exc.status_code == 404 and description == "Not Found":
             description = "no such resource; the landing page / lists what the service offers"
-        # keep the handler's headers: a 405 must say which methods are allowed (Allow)
-        return _response(exc.status_code, CODES.get(exc.status_code, "Error"), description, exc.headers)
+        if exc.status_code == 405:  # Starlette's Allow names only the first route of a path (GET of /locate)
+            allowed = _allowed_methods(request)
+            headers["Allow"] = ", ".join(allowed)
+            description = f"{request.method} is not allowed here; use {' or '.join(allowed)}"
+        return _response(exc.status_code, CODES.get(exc.status_code, "Error"), description, headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods the API defines for this path, read from its OpenAPI paths (which span every router)."""
+    methods: set[str] = set()
+    for path, operations in request.app.openapi()["paths"].items():
+        if compile_path(path)[0].match(request.url.path):
+            methods |= {method.upper() for method in operations}
+    return sorted(methods | ({"HEAD"} if "GET" in methods else set()))

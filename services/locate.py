@@ -1,6 +1,6 @@
 """What lies at a site (GET /locate), and at many sites at once (POST /locate: a CSV or GeoJSON upload).
 
-The work is geo.locate's (vectorised over STRtrees, built once at start-up); this module reads the
+The work is geo.locate's (vectorised over areas prepared once at start-up); this module reads the
 request, enforces the upload limit, and writes the answer as JSON or CSV.
 """
 

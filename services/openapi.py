@@ -16,13 +16,14 @@ from services.crs import SUPPORTED
 from services.render import GEOJSON, HTML, JSON, OPENAPI, SCHEMA
 
 # Media types each path answers with, besides JSON error bodies.
+DOWNLOAD_TYPES = tuple(dict.fromkeys(media for f in FORMATS.values() for media in (f.media_type, "application/zip")))
 MEDIA_TYPES = {
     "/": (JSON, HTML),
     "/api": (OPENAPI, HTML),
     "/conformance": (JSON, HTML),
     "/collections": (JSON, HTML),
     "/collections/{collectionId}": (JSON, HTML),
-    "/collections/{collectionId}/items": (GEOJSON, JSON, HTML),
+    "/collections/{collectionId}/items": (GEOJSON, JSON, HTML, *DOWNLOAD_TYPES),
     "/collections/{collectionId}/items/{featureId}": (GEOJSON, JSON, HTML),
     "/collections/{collectionId}/queryables": (SCHEMA, JSON, HTML),
     "/collections/{collectionId}/schema": (SCHEMA, JSON, HTML),
@@ -31,7 +32,7 @@ MEDIA_TYPES = {
     "/maps/overview": (HTML,),
     "/maps/industry/{code}": (HTML,),
     "/maps/feature/{featureId}": (HTML,),
-    "/export": tuple(dict.fromkeys(media for f in FORMATS.values() for media in (f.media_type, "application/zip"))),
+    "/export": DOWNLOAD_TYPES,
 }
 # Parameters taking one of the service's CRSs (the downloads' `crs` takes any CRS that holds Ningbo).
 CRS_PARAMETERS = {"crs", "bbox-crs", "filter-crs"}
