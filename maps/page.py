@@ -98,6 +98,8 @@ var nbgis = {
 };
 """
 
+# The side panel sits under the layer control (top right) above the minimap, mouse position and attribution
+# (bottom right, ~200 px together): its height leaves room for both, and a long list scrolls inside it.
 CSS = """
 .leaflet-container { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei",
   "Helvetica Neue", Arial, sans-serif; }
@@ -113,7 +115,7 @@ CSS = """
 .nbgis-box summary { font-weight: 700; cursor: pointer; }
 .nbgis-box ul { margin: 2px 0; padding-left: 16px; }
 .nbgis-box p { margin: 3px 0; }
-.nbgis-panel { max-width: 320px; max-height: 70vh; }
+.nbgis-panel { max-width: 320px; max-height: max(120px, calc(100vh - 300px)); }
 .nbgis-swatch { display: inline-block; box-sizing: border-box; width: 18px; height: 12px; margin-right: 6px;
   border: 1px solid #555; vertical-align: middle; }
 .nbgis-legend i.fa-solid { width: 16px; text-align: center; margin-right: 4px; }

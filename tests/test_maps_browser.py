@@ -7,11 +7,8 @@ Under CI=true a missing browser fails the run; elsewhere these tests skip.
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,54 +17,33 @@ import pytest
 from geo.layers import Layers
 from geo.queries import hosting_industry
 from maps import builders
-from maps.controls import GeoLayer
 from maps.output import write_map
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-SHOTS = Path("/tmp/nbgis-shots")  # copies of the screenshots, for a person to look at
-VIEWPORT = {"width": 1280, "height": 800}
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"browser tests cannot run under CI: {reason}", pytrace=False)
-    pytest.skip(reason)
+from tests.browser_helpers import (
+    CLICK_INSIDE,
+    SHOTS,
+    VIEWPORT,
+    Visit,
+    chromium,
+    drawn_features,
+    group_names,
+    icon_font_loads,
+    open_page,
+    overlay_names,
+    path_ids,
+    pin_ids,
+)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.is_file():
-        _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is missing (pip install -e '.[test]')")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @dataclass
 class Built:
     path: Path
     map: Any  # the folium.Map the page was written from
-
-    def drawn(self) -> dict[str, dict[str, Any]]:
-        """Features drawn as paths (polygons and lines), by id."""
-        out = {}
-        stack = [self.map]
-        while stack:
-            el = stack.pop()
-            stack += list(el._children.values())
-            if isinstance(el, GeoLayer):
-                out.update({f["id"]: f for f in el.data["features"] if "id" in f and "style" in f["properties"]})
-        return out
-
-    def groups(self) -> list[str]:
-        return [el.layer_name for el in self.map._children.values() if type(el).__name__ == "FeatureGroup"]
 
 
 @pytest.fixture(scope="module")
@@ -87,61 +63,18 @@ def pages(layers: Layers, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
     return built
 
 
-@dataclass
-class Visit:
-    page: Any
-    errors: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    outside: list[str] = field(default_factory=list)  # requests that would have left the machine
-
-
 @pytest.fixture
 def visit(browser: Any, tmp_path: Path) -> Iterator[Any]:
     opened: list[Visit] = []
 
-    def open_page(built: Built, shot: str) -> Visit:
-        page = browser.new_page(viewport=VIEWPORT)
-        v = Visit(page)
-        page.on("console", lambda msg: v.errors.append(msg.text) if msg.type == "error" else None)
-        page.on("pageerror", lambda exc: v.errors.append(str(exc)))
-        page.on("requestfailed", lambda req: v.failed.append(req.url))
-
-        def route(r: Any) -> None:
-            if r.request.url.startswith(("file:", "data:")):
-                r.continue_()
-            else:
-                v.outside.append(r.request.url)
-                r.abort()
-
-        page.route("**/*", route)
-        page.goto(built.path.as_uri(), wait_until="load")
-        page.wait_for_function("document.fonts.status === 'loaded'")
-        page.wait_for_timeout(300)  # let Leaflet finish its first fit and draw
-        path = tmp_path / f"{shot}.png"
-        page.screenshot(path=str(path))
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, SHOTS / path.name)
+    def open_built(built: Built, shot: str) -> Visit:
+        v = open_page(browser, built.path.as_uri(), ("file:", "data:"), tmp_path / f"{shot}.png")
         opened.append(v)
         return v
 
-    yield open_page
+    yield open_built
     for v in opened:
         v.page.close()
-
-
-def path_ids(page: Any, css_class: str = "") -> list[str]:
-    """The feature ids of the SVG paths on the main map (with ``css_class`` if given), one per path."""
-    classes = page.eval_on_selector_all(
-        f".folium-map > .leaflet-map-pane path.leaflet-interactive{'.' + css_class if css_class else ''}",
-        "els => els.map(e => e.getAttribute('class'))")
-    return [m.group(1) for c in classes if (m := re.search(r"nbgis-f-(\S+)", c))]
-
-
-def pin_ids(page: Any, css_class: str) -> list[str]:
-    """The feature ids of the platform pins on the main map with ``css_class``, one per pin."""
-    selector = f".folium-map > .leaflet-map-pane .leaflet-marker-pane .nbgis-platform.{css_class}"
-    classes = page.eval_on_selector_all(selector, "els => els.map(e => e.className)")
-    return [m.group(1) for c in classes if (m := re.search(r"nbgis-f-(\S+)", c))]
 
 
 @pytest.mark.parametrize("name", ["overview", "industry", "feature", "overview-linked"])
@@ -149,33 +82,12 @@ def test_page_works_offline(visit: Any, pages: dict[str, Built], name: str) -> N
     built = pages[name]
     v = visit(built, name)
     assert v.errors == [] and v.failed == [] and v.outside == []
-    drawn = built.drawn()
-    ids = path_ids(v.page)
-    assert sorted(ids) == sorted(drawn)  # one interactive SVG path per polygon or line feature
-    overlays = v.page.eval_on_selector_all(".leaflet-control-layers-overlays label > span > span",
-                                           "els => els.map(e => e.textContent.trim())")
-    assert overlays == built.groups()
-    # the pins' icon font loads from the page or the folder beside it (the browser fetches it on first use)
-    loaded = v.page.evaluate("document.fonts.load('900 14px \"Font Awesome 6 Free\"', '\\uf0c3')"
-                             ".then(faces => faces.length)")
-    assert loaded >= 1 and v.failed == [] and v.outside == []
+    assert sorted(path_ids(v.page)) == sorted(drawn_features(built.map))  # one SVG path per polygon or line
+    assert overlay_names(v.page) == group_names(built.map)
+    # the pins' icon font loads from the page or the folder beside it
+    assert icon_font_loads(v.page) and v.failed == [] and v.outside == []
     note = v.page.locator(".nbgis-note")
     assert note.is_visible() and ("边界为示意" in note.inner_text() or "schematic" in note.inner_text())
-
-
-# Click a path where it is filled (a sub-park's box centre may lie between its parts), as a person would.
-CLICK_INSIDE = """el => {
-  const box = el.getBBox(), toScreen = el.getScreenCTM();
-  for (let i = 1; i < 24; i++) for (let j = 1; j < 24; j++) {
-    const p = new DOMPoint(box.x + box.width * i / 24, box.y + box.height * j / 24);
-    if (el.isPointInFill(p)) {
-      const q = p.matrixTransform(toScreen);
-      el.dispatchEvent(new MouseEvent('click', {bubbles: true, cancelable: true, clientX: q.x, clientY: q.y}));
-      return true;
-    }
-  }
-  return false;
-}"""
 
 
 def test_clicking_a_subpark_opens_its_popup(visit: Any, pages: dict[str, Built]) -> None:

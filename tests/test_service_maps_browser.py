@@ -1,0 +1,143 @@
+"""The served maps in a real browser: the service runs under uvicorn on 127.0.0.1, headless Chromium opens
+each map with every request that leaves 127.0.0.1 aborted, and checks what a person would see.
+
+Needs /usr/bin/chromium and the `playwright` package (see tests/browser_helpers.py); skips without them,
+except under CI=true.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from geo.layers import Layers
+from maps import builders
+from services.app import create_app
+from tests.browser_helpers import (
+    CLICK_INSIDE,
+    SHOTS,
+    Visit,
+    chromium,
+    drawn_features,
+    group_names,
+    icon_font_loads,
+    open_page,
+    overlay_names,
+    path_ids,
+    pin_ids,
+)
+
+INDUSTRY = "new-materials"  # the longest list of hosts: the side panel's hardest case
+MAPS = {  # name -> (path, the builder's map for the same page, as the oracle of what is drawn)
+    "overview": ("/maps/overview", lambda layers: builders.overview(layers)),
+    "industry": (f"/maps/industry/{INDUSTRY}", lambda layers: builders.industry(layers, INDUSTRY)),
+    "feature": ("/maps/feature/subpark-beilun", lambda layers: builders.feature(layers, "subpark-beilun")),
+}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def service(layers: Layers, browser: Any) -> Iterator[str]:
+    """The real service on a free port of 127.0.0.1, in a thread; yields its base URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(layers), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the service did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def visit(browser: Any, service: str, tmp_path: Path) -> Iterator[Any]:
+    opened: list[Visit] = []
+
+    def open_served(path: str, shot: str) -> Visit:
+        v = open_page(browser, f"{service}{path}?tiles=none", (f"{service}/", "data:"),
+                      tmp_path / f"served-{shot}.png")
+        opened.append(v)
+        return v
+
+    yield open_served
+    for v in opened:
+        v.page.close()
+
+
+@pytest.mark.parametrize("name", list(MAPS))
+def test_served_map_works_offline(visit: Any, layers: Layers, name: str) -> None:
+    path, build = MAPS[name]
+    v = visit(path, name)
+    assert v.errors == [] and v.failed == [] and v.outside == []
+    m = build(layers)
+    ids = path_ids(v.page)
+    assert sorted(ids) == sorted(drawn_features(m))  # one interactive SVG path per polygon or line feature
+    districts = set(layers.kind("district").index)
+    assert districts <= set(ids)
+    if name != "feature":  # the whole layout: every area and line of the plan is on the map
+        assert set(layers.parks.index) <= set(ids)
+    assert overlay_names(v.page) == group_names(m)  # the layer control lists every layer
+    assert icon_font_loads(v.page) and v.failed == [] and v.outside == []  # the pins' font, from /assets/
+    assert v.page.locator(".nbgis-note").is_visible()
+
+
+@pytest.mark.parametrize("name", ["overview", "feature"])
+def test_clicking_a_subpark_opens_its_popup_with_its_planned_area(visit: Any, name: str) -> None:
+    v = visit(MAPS[name][0], f"{name}-popup")
+    assert v.page.locator(".folium-map path.nbgis-f-subpark-beilun").evaluate(CLICK_INSIDE)
+    popup = v.page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    text = popup.inner_text()
+    assert "北仑分园 / Beilun Sub-park" in text and "规划面积" in text and "130 平方公里" in text
+    v.page.wait_for_timeout(400)  # the map pans to show the popup
+    v.page.screenshot(path=str(SHOTS / f"served-{name}-popup.png"))
+    assert v.errors == [] and v.outside == []
+
+
+def test_industry_map_highlights_exactly_the_hosts_the_api_lists(visit: Any, service: str) -> None:
+    hosts = httpx.get(f"{service}/industries/{INDUSTRY}").json()["hosts"]
+    areas = {h["id"] for h in hosts if h["kind"] != "platform"}
+    platforms = {h["id"] for h in hosts if h["kind"] == "platform"}
+    placed = {pid for pid in platforms
+              if httpx.get(f"{service}/collections/platforms/items/{pid}").json()["geometry"] is not None}
+    assert areas and placed and placed != platforms  # the case has all three: areas, pins and unplaced platforms
+    v = visit(MAPS["industry"][0], "industry-hits")
+    hit_paths = path_ids(v.page, "nbgis-hit")
+    assert len(hit_paths) == len(set(hit_paths)) and set(hit_paths) == areas
+    hit_pins = pin_ids(v.page, "nbgis-hit")
+    assert len(hit_pins) == len(set(hit_pins)) and set(hit_pins) == placed
+    assert not set(path_ids(v.page, "nbgis-muted")) & areas
+    panel = v.page.locator(".nbgis-panel")
+    assert f"{len(hosts)} (" in panel.inner_text()
+
+
+def test_side_panel_scrolls_clear_of_the_minimap(visit: Any) -> None:
+    v = visit(MAPS["industry"][0], "industry-panel")
+    panel = v.page.locator(".nbgis-panel")
+    box, minimap = panel.bounding_box(), v.page.locator(".leaflet-control-minimap").bounding_box()
+    v.page.mouse.move(400, 400)  # the mouse position shows and lifts the minimap a line
+    v.page.wait_for_timeout(100)
+    lifted = v.page.locator(".leaflet-control-minimap").bounding_box()
+    assert box["y"] + box["height"] < min(minimap["y"], lifted["y"])
+    # the long list is all there, reached by scrolling the panel
+    assert panel.evaluate("el => el.scrollHeight > el.clientHeight && getComputedStyle(el).overflowY === 'auto'")
+    panel.evaluate("el => { el.scrollTop = el.scrollHeight; }")
+    v.page.screenshot(path=str(SHOTS / "served-industry-panel-scrolled.png"))
