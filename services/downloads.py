@@ -10,7 +10,16 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from geo.crs import CRSError, OutputCRS, parse_crs
-from geo.export import ALL, FORMATS, ExportError, collection_frames, collection_names, export_bytes, get_format
+from geo.export import (
+    ALL,
+    FORMATS,
+    ExportError,
+    collection_frames,
+    collection_names,
+    export_bytes,
+    get_format,
+    resolve_crs,
+)
 from services.errors import ApiError, bad_parameter
 from services.params import check_parameters
 from services.state import service_of
@@ -34,11 +43,14 @@ def file_response(frames: dict[str, gpd.GeoDataFrame], fmt: str, crs: OutputCRS 
                   ) -> Response:
     """The frames written in `fmt` (a known format) as an attachment named for its content."""
     try:
-        content, media_type, filename = export_bytes(frames, fmt, crs, stem)
+        written = resolve_crs(get_format(fmt), crs)  # the format's default when none is asked (DXF: metres)
+        content, media_type, filename = export_bytes(frames, fmt, written, stem)
     except ExportError as exc:  # the format is known, so what the format refuses is the CRS
         raise bad_parameter("crs", str(exc).replace("--crs", "crs")) from exc
-    return Response(content, media_type=media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if written.uri is not None:  # say which CRS the file is in, as OGC API - Features Part 2 does
+        headers["Content-Crs"] = f"<{written.uri}>"
+    return Response(content, media_type=media_type, headers=headers)
 
 
 @router.get("/export", summary="Layers as a file for GIS software, in any CRS that holds Ningbo")

@@ -6,6 +6,7 @@ import io
 import json
 import zipfile
 
+import ezdxf
 import pyogrio
 import pyproj
 import pytest
@@ -123,6 +124,7 @@ def test_indicators_are_the_file(client: TestClient) -> None:
 def test_export_every_collection_as_geopackage_in_gauss_kruger(client: TestClient, tmp_path) -> None:
     response = client.get("/export?f=gpkg&crs=EPSG:4549")
     assert response.status_code == 200
+    assert response.headers["content-crs"] == "<http://www.opengis.net/def/crs/EPSG/0/4549>"
     assert response.headers["content-disposition"] == 'attachment; filename="ningbo-innovation-layout.gpkg"'
     path = tmp_path / "layout.gpkg"
     path.write_bytes(response.content)
@@ -158,3 +160,14 @@ def test_items_download_keeps_the_filter(client: TestClient, tmp_path) -> None:
 ])
 def test_export_errors(client: TestClient, url: str, words: list[str]) -> None:
     error(client.get(url), 400, *words)
+
+
+def test_dxf_download_defaults_to_metres_and_says_which_crs(client: TestClient, tmp_path) -> None:
+    response = client.get("/collections/subparks/items?f=dxf")
+    assert response.status_code == 200
+    assert response.headers["content-crs"] == "<http://www.opengis.net/def/crs/EPSG/0/4549>"
+    path = tmp_path / "subparks.dxf"
+    path.write_bytes(response.content)
+    doc = ezdxf.readfile(path)
+    xs = [v[0] for e in doc.modelspace().query("LWPOLYLINE") for v in e.get_points("xy")]
+    assert xs and 5.5e5 < min(xs) < max(xs) < 7.5e5  # Gauss-Kruger eastings around Ningbo, in metres
