@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -42,26 +41,6 @@ def hosting_industry(layers: Layers, code: str) -> gpd.GeoDataFrame:
     """
     _check_industry(layers, code)
     return _hosts(_candidates(layers), layers.taxonomy.narrower(code))
-
-
-@dataclass(frozen=True)
-class IndustrySummary:
-    code: str
-    features: int
-    planned_area_km2: float  # sum of the plan's figures where it gives one
-    computed_area_km2: float  # sum of the drawn (schematic) areas
-    district_counts: dict[str, int]  # adcode -> features hosted there
-
-
-def summarise(layers: Layers, hosts: gpd.GeoDataFrame, code: str) -> IndustrySummary:
-    """Totals for `hosting_industry`'s result; areas only of sub-parks, nodes, units and zones, not platforms."""
-    areas = hosts[hosts["kind"] != "platform"]
-    planned = pd.to_numeric(areas.get("planned_area_km2"), errors="coerce").fillna(0).sum() if len(areas) else 0.0
-    counts: dict[str, int] = {}
-    for codes in hosts["district_adcodes"]:
-        for adcode in codes or []:
-            counts[adcode] = counts.get(adcode, 0) + 1
-    return IndustrySummary(code, len(hosts), float(planned), float(areas["area_km2"].sum()), counts)
 
 
 def industry_catalogue(layers: Layers) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ import geopandas as gpd
 import pandas as pd
 
 from geo.layers import Layers
-from geo.queries import summarise
+from geo.queries import industry_detail
 from maps import draw, popups
 from maps.i18n import t
 from maps.style import HIT, KIND_STYLE, MARKER_CSS, MUTED, PLATFORM_ICONS
@@ -52,7 +52,7 @@ def hit_legend(lang: str) -> str:
 
 
 def industry(layers: Layers, hosts: gpd.GeoDataFrame, code: str, lang: str) -> str:
-    summary = summarise(layers, hosts, code)
+    summary = industry_detail(layers, code)  # the figures /industries/{code} gives, so map and API agree
     inds = layers.taxonomy.industries
     narrower = sorted(layers.taxonomy.narrower(code) - {code})
     areas = hosts[hosts["kind"] != "platform"]
@@ -60,7 +60,7 @@ def industry(layers: Layers, hosts: gpd.GeoDataFrame, code: str, lang: str) -> s
     unplaced = platforms[platforms.geometry.isna()]
     names = popups.district_names(layers, lang)
     sep = "、" if lang == "zh" else ", "
-    districts = sep.join(f"{names.get(a, a)} ({n})" for a, n in sorted(summary.district_counts.items()))
+    districts = sep.join(f"{names.get(a, a)} ({d['features']})" for a, d in summary["per_district"].items())
     km2 = t("unit.km2", lang)
 
     def p(key: str, text: str) -> str:
@@ -73,10 +73,11 @@ def industry(layers: Layers, hosts: gpd.GeoDataFrame, code: str, lang: str) -> s
             f"{escape(getattr(inds[code], lang))} ({escape(code)})</summary>"]
     if narrower:
         html.append(p("panel.narrower", sep.join(getattr(inds[c], lang) for c in narrower)))
-    html.append(p("panel.features", f"{summary.features} ({len(areas)} {t('panel.areas', lang)}, "
+    html.append(p("panel.features", f"{summary['features']} ({len(areas)} {t('panel.areas', lang)}, "
                                     f"{len(platforms)} {t('panel.platforms', lang)})"))
-    html.append(p("panel.planned", f"{summary.planned_area_km2:g} {km2}"))
-    html.append(p("panel.computed", f"{summary.computed_area_km2:.1f} {km2}"))
+    planned = summary["planned_area_km2"]
+    html.append(p("panel.planned", f"{planned:g} {km2}" if planned is not None else t("panel.no_figure", lang)))
+    html.append(p("panel.computed", f"{summary['computed_area_km2']:.1f} {km2}"))
     html.append(f"<p><small>{escape(t('panel.overlap', lang))}</small></p>")
     if districts:
         html.append(p("panel.districts", districts))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import FileResponse, Response
 
 from geo.layers import DATA_DIR, DATA_ENV, Layers, load_layers
@@ -49,6 +50,8 @@ def create_app(layers: Layers | None = None, data_dir: Path | str | None = None)
     # Read-only open data: any web page may query it from the browser (GET and the POST of /locate).
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"],
                        expose_headers=["Content-Crs", "X-Locate-Summary", "Content-Disposition"])
+    # Feature collections and map pages are text that shrinks four-fold; clients that ask get it gzipped.
+    app.add_middleware(GZipMiddleware, minimum_size=2048)
     errors.install(app)
     app.include_router(ogc.router)
     app.include_router(plan.router)

@@ -281,6 +281,8 @@ def items(
     filter_text: Annotated[str | None, Query(alias="filter", description="A CQL2 text filter")] = None,
     filter_lang: Annotated[str | None, Query(alias="filter-lang", description="cql2-text")] = None,
     filter_crs: Annotated[str | None, Query(alias="filter-crs", description="CRS of filter geometries")] = None,
+    # The property filters are read from the query string by `select`, for every queryable of the collection;
+    # these three are declared so that the OpenAPI document shows the common ones.
     industries: Annotated[str | None, Query(description="An industry code: features hosting it or a narrower "
                                                         "industry")] = None,
     district_adcode: Annotated[str | None, Query(description="Features in the district of this adcode")] = None,

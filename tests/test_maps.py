@@ -21,7 +21,7 @@ from folium.raster_layers import TileLayer
 
 from geo.crs import wgs84_to_gcj02
 from geo.layers import Layers
-from geo.queries import hosting_industry
+from geo.queries import hosting_industry, industry_detail
 from maps import assets, builders, draw
 from maps.controls import GeoLayer, HtmlControl
 from maps.i18n import t
@@ -199,11 +199,15 @@ def test_industry_map_highlights_exactly_the_hosts(layers: Layers, code: str) ->
         assert escape(name) in html
 
 
-def test_industry_panel_totals(layers: Layers) -> None:
-    m = builders.industry(layers, "membrane-materials", lang="en")
+@pytest.mark.parametrize("code", ["membrane-materials", "new-materials"])
+def test_industry_panel_totals_are_the_apis(layers: Layers, code: str) -> None:
+    m = builders.industry(layers, code, lang="en")
     panel = next(el.html for el in elements(m) if isinstance(el, HtmlControl) and "nbgis-panel" in el.css_class)
-    assert "Planned area, total</b>: 33 km²" in panel
-    assert "Jiangbei District (" in panel and "Jiangbei Sub-park" in panel
+    detail = industry_detail(layers, code)  # what /industries/{code} answers
+    assert f"Planned area, total</b>: {detail['planned_area_km2']:g} km²" in panel
+    assert f"Computed area (union)</b>: {detail['computed_area_km2']:.1f} km²" in panel
+    assert f"Hosting features</b>: {detail['features']} (" in panel
+    assert "Jiangbei District (" in panel
 
 
 def test_feature_map(layers: Layers) -> None:
