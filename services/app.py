@@ -31,6 +31,10 @@ DESCRIPTION = (
     "schematic, drawn from the plan's words; every fact cites the plan's lines in `source`."
 )
 
+# A dot on the corridor's blue: small enough to inline, so no binary file to keep.
+FAVICON = (b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+           b'<circle cx="8" cy="8" r="7" fill="#12355b"/><circle cx="8" cy="8" r="3" fill="#f5b700"/></svg>')
+
 
 def create_app(layers: Layers | None = None, data_dir: Path | str | None = None) -> FastAPI:
     """The application over `layers`, or over the layers in `data_dir` (default: $NBGIS_DATA, else the bundled
@@ -67,6 +71,10 @@ def create_app(layers: Layers | None = None, data_dir: Path | str | None = None)
             return html_response("api.html", request)
         service: Service = request.app.state.service
         return json_response(openapi_document(app, list(service.collections), ogc.MAX_LIMIT), OPENAPI)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:  # browsers ask every page for one; the map pages (Folium's) name none
+        return Response(FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
 
     @app.get("/assets/{path:path}", include_in_schema=False)
     def assets(path: str) -> FileResponse:

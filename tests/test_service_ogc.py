@@ -323,3 +323,5 @@ def test_assets_are_served_from_the_npm_packages_and_nothing_else(client: TestCl
     assert b"Leaflet" in response.content[:500]
     error(client.get("/assets/leaflet/package.json"), 404, "asset")
     assert client.get("/assets/../pyproject.toml").status_code == 404
+    icon = client.get("/favicon.ico")  # asked by browsers on every page, map pages included
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml" and b"<svg" in icon.content
