@@ -21,7 +21,9 @@ var nbgis = {
   bind: function (f, layer) {
     var p = f.properties;
     if (p.tip) layer.bindTooltip(p.tip, {sticky: !!layer.setStyle, direction: 'top', className: 'nbgis-tip'});
-    if (p.popup) layer.bindPopup(p.popup, {maxWidth: 380, className: 'nbgis-popup', autoPanPadding: [30, 30]});
+    // Pan popups clear of the top-left controls (zoom, fullscreen, search, measure: about 250 x 210 px).
+    if (p.popup) layer.bindPopup(p.popup, {maxWidth: 380, className: 'nbgis-popup', autoPanPadding: [30, 30],
+                                           autoPanPaddingTopLeft: [250, 210]});
     if (p.popup && p.style && layer.setStyle) {
       var w = p.style.weight || 1;
       layer.on('mouseover', function () { layer.setStyle({weight: w + 2}); });
