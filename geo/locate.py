@@ -14,10 +14,8 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -27,7 +25,7 @@ import shapely
 from shapely import STRtree
 
 from geo.crs import OutputCRS, gcj02_to_wgs84
-from geo.io import publish
+from geo.io import atomic_file
 from geo.layers import Layers
 from geo.measure import WGS84, geodesic_areas_km2
 
@@ -450,28 +448,19 @@ def locate_csv(src: Source, dst: str | os.PathLike[str], locator: Locator, crs: 
     ``dst`` appears only when every row has been located (temporary file, then rename); on any error the
     old file, if any, is left as it was. ``progress`` is called with the number of rows done after each chunk.
     """
-    dst = Path(dst)
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp")
     total: dict[str, Any] | None = None
     rows = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as out:
-            for chunk in _csv_chunks(src, chunk_rows):
-                sites = _located_sites(chunk, crs, first_row=rows + 1)
-                located = locator.locate(sites["lon84"].to_numpy(), sites["lat84"].to_numpy())
-                pd.concat([sites, located], axis=1).to_csv(out, header=rows == 0, index=False)
-                rows += len(sites)
-                total = _add(total, locator.summary(located))
-                if progress is not None:
-                    progress(rows)
-            if total is None or rows == 0:
-                raise SitesError("the file has a header but no data rows")
-            out.flush()
-            os.fsync(out.fileno())
-        publish(Path(tmp), dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(dst, "w", encoding="utf-8-sig", newline="") as out:
+        for chunk in _csv_chunks(src, chunk_rows):
+            sites = _located_sites(chunk, crs, first_row=rows + 1)
+            located = locator.locate(sites["lon84"].to_numpy(), sites["lat84"].to_numpy())
+            pd.concat([sites, located], axis=1).to_csv(out, header=rows == 0, index=False)
+            rows += len(sites)
+            total = _add(total, locator.summary(located))
+            if progress is not None:
+                progress(rows)
+        if total is None or rows == 0:
+            raise SitesError("the file has a header but no data rows")
     return total
 
 

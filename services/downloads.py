@@ -9,7 +9,7 @@ import geopandas as gpd
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from geo.crs import CRSError, OutputCRS, parse_crs
+from geo.crs import OutputCRS
 from geo.export import (
     ALL,
     FORMATS,
@@ -21,22 +21,12 @@ from geo.export import (
     resolve_crs,
 )
 from services.errors import ApiError, bad_parameter
-from services.params import check_parameters
+from services.params import ANY_CRS_HELP, check_parameters, parse_any_crs
 from services.state import service_of
 
 router = APIRouter(tags=["Downloads"])
 # `f` values of /collections/{id}/items that download a file; f=json/geojson stay the OGC GeoJSON page.
 ITEM_DOWNLOADS = tuple(name for name in FORMATS if name != "geojson")
-CRS_HELP = "an EPSG code (EPSG:4549), an OGC URI, PROJ or WKT text, or GCJ02"
-
-
-def parse_download_crs(text: str | None) -> OutputCRS | None:
-    if text is None:
-        return None
-    try:
-        return parse_crs(text)
-    except CRSError as exc:
-        raise bad_parameter("crs", f"{exc}; give {CRS_HELP}") from exc
 
 
 def file_response(frames: dict[str, gpd.GeoDataFrame], fmt: str, crs: OutputCRS | None, stem: str | None = None
@@ -57,7 +47,7 @@ def file_response(frames: dict[str, gpd.GeoDataFrame], fmt: str, crs: OutputCRS 
 def export(
     request: Request,
     f: Annotated[str, Query(description=f"File format: {', '.join(FORMATS)}", json_schema_extra={"enum": [*FORMATS]})],
-    crs: Annotated[str | None, Query(description=f"Output CRS: {CRS_HELP}; the format's default if left out")
+    crs: Annotated[str | None, Query(description=f"Output CRS: {ANY_CRS_HELP}; the format's default if left out")
                    ] = None,
     collections: Annotated[str | None, Query(description="Comma-separated collection ids; every one by default")
                            ] = None,
@@ -76,7 +66,7 @@ def export(
     if len(set(names)) != len(names):
         raise bad_parameter("collections", f"{collections!r} names a collection twice")
     frames = {name: collection_frames(service.layers, name)[name] for name in names}
-    return file_response(frames, f, parse_download_crs(crs))
+    return file_response(frames, f, parse_any_crs("crs", crs))
 
 
 def collection_download(request: Request, collection_id: str, feature_ids: list[str], fmt: str,
@@ -86,4 +76,4 @@ def collection_download(request: Request, collection_id: str, feature_ids: list[
     if fmt not in FORMATS:
         raise ApiError(400, f"f: {fmt!r} is not a format; use json, html or one of {', '.join(ITEM_DOWNLOADS)}")
     frame = collection_frames(service.layers, collection_id)[collection_id]
-    return file_response({collection_id: frame.loc[feature_ids]}, fmt, parse_download_crs(crs_text))
+    return file_response({collection_id: frame.loc[feature_ids]}, fmt, parse_any_crs("crs", crs_text))

@@ -17,10 +17,10 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from geo.crs import CRSError, OutputCRS, parse_crs
+from geo.crs import OutputCRS
 from geo.locate import SitesError, read_sites_csv, read_sites_geojson
 from services.errors import ApiError, bad_parameter
-from services.params import check_parameters
+from services.params import check_parameters, parse_any_crs
 from services.plan import Lat, Lon, SiteCRS, site_lonlat
 from services.render import JSON, json_response, url
 from services.state import Service, service_of
@@ -99,7 +99,7 @@ async def locate_sites(
 ) -> Response:
     check_parameters(request, {"crs", "f"})
     service = service_of(request)
-    site_crs = _upload_crs(crs)
+    site_crs = parse_any_crs("crs", crs)
     as_csv = _wants_csv(request, f)
     content, kind = await _read_upload(request)
     try:
@@ -113,15 +113,6 @@ async def locate_sites(
                                  "Content-Disposition": 'attachment; filename="located.csv"'})
     rows = located.astype(object).where(located.notna(), None).to_dict(orient="records")
     return json_response({"summary": summary, "sites": rows})
-
-
-def _upload_crs(text: str | None) -> OutputCRS | None:
-    if text is None:
-        return None
-    try:
-        return parse_crs(text)
-    except CRSError as exc:
-        raise bad_parameter("crs", str(exc)) from exc
 
 
 def _wants_csv(request: Request, f: str | None) -> bool:

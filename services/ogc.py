@@ -180,30 +180,28 @@ def _geometry_schema(found: Collection) -> dict[str, Any]:
     return {"format": fmt, "x-ogc-role": "primary-geometry", "title": "The feature's geometry"}
 
 
+def _schema_response(request: Request, collection_id: str, queryables: bool) -> Response:
+    check_parameters(request, {"f"})
+    found = collection_of(service_of(request), collection_id)
+    name, heading = ("queryables", "Queryables") if queryables else ("schema", "Schema")
+    title = f"{'Queryables' if queryables else 'Features'} of {found.title}"
+    doc = _schema_doc(request, found, f"/collections/{found.id}/{name}", title, queryables)
+    media = negotiate(request, (SCHEMA, HTML))
+    if media == HTML:
+        return html_response("schema.html", request, doc=doc, collection=found, heading=heading)
+    return json_response(doc, media)
+
+
 @router.get("/collections/{collectionId}/queryables", summary="Properties to filter and sort on",
             tags=["OGC API - Features"])
 def queryables(request: Request, collection_id: CollectionId, f: F = None) -> Response:
-    check_parameters(request, {"f"})
-    found = collection_of(service_of(request), collection_id)
-    path = f"/collections/{found.id}/queryables"
-    doc = _schema_doc(request, found, path, f"Queryables of {found.title}", queryables=True)
-    media = negotiate(request, (SCHEMA, HTML))
-    if media == HTML:
-        return html_response("schema.html", request, doc=doc, collection=found, heading="Queryables")
-    return json_response(doc, media)
+    return _schema_response(request, collection_id, queryables=True)
 
 
 @router.get("/collections/{collectionId}/schema", summary="JSON Schema of the features",
             tags=["OGC API - Features"])
 def schema(request: Request, collection_id: CollectionId, f: F = None) -> Response:
-    check_parameters(request, {"f"})
-    found = collection_of(service_of(request), collection_id)
-    path = f"/collections/{found.id}/schema"
-    doc = _schema_doc(request, found, path, f"Features of {found.title}", queryables=False)
-    media = negotiate(request, (SCHEMA, HTML))
-    if media == HTML:
-        return html_response("schema.html", request, doc=doc, collection=found, heading="Schema")
-    return json_response(doc, media)
+    return _schema_response(request, collection_id, queryables=False)
 
 
 def select(service: Service, found: Collection, request: Request, bbox: str | None, bbox_crs: str | None,

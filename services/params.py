@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Query, Request
 
-from geo.crs import CRSError
+from geo.crs import CRSError, OutputCRS, parse_crs
 from services.catalog import Collection
 from services.crs import CRS84, ServiceCRS, service_crs
 from services.errors import ApiError, bad_parameter
@@ -23,6 +23,19 @@ def check_parameters(request: Request, allowed: set[str]) -> None:
     if unknown:
         raise ApiError(400, f"{', '.join(unknown)}: unknown query parameter{'s' if len(unknown) > 1 else ''}; "
                             f"this resource takes {', '.join(sorted(allowed))}")
+
+
+ANY_CRS_HELP = "an EPSG code (EPSG:4549), an OGC URI, PROJ or WKT text, or GCJ02"
+
+
+def parse_any_crs(name: str, value: str | None) -> OutputCRS | None:
+    """Any CRS that holds Ningbo (downloads and uploads), not only the seven the features are served in."""
+    if value is None:
+        return None
+    try:
+        return parse_crs(value)
+    except CRSError as exc:
+        raise bad_parameter(name, f"{exc}; give {ANY_CRS_HELP}") from exc
 
 
 def parse_crs_parameter(name: str, value: str | None) -> ServiceCRS:

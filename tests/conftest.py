@@ -4,8 +4,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from geo.layers import DATA_DIR, Layers, load_layers
+from services.app import create_app
 
 
 @pytest.fixture(scope="session")
@@ -19,3 +21,9 @@ def data_copy(tmp_path: Path) -> Path:
     dest = tmp_path / "data"
     shutil.copytree(DATA_DIR, dest)
     return dest
+
+
+@pytest.fixture(scope="session")
+def client(layers: Layers) -> TestClient:
+    """The service over the bundled layers, in process (one app for the whole run)."""
+    return TestClient(create_app(layers))

@@ -11,9 +11,9 @@ import pytest
 import shapely
 from fastapi.testclient import TestClient
 
-from geo.layers import DATA_DIR, Layers
+from geo.layers import DATA_DIR
 from services import locate
-from services.app import create_app
+from tests.api_helpers import assert_api_error
 
 PARKS = {f["properties"]["id"]: f for f in json.loads((DATA_DIR / "parks.geojson").read_text("utf-8"))["features"]}
 BLOCK = PARKS["subpark-beilun"]["properties"]["blocks"][0]
@@ -21,17 +21,6 @@ INSIDE = BLOCK["label_point"]  # a point inside that block of 北仑分园
 SEA = (122.9, 29.9)  # east of Zhoushan, in no district
 
 
-@pytest.fixture(scope="module")
-def client(layers: Layers) -> TestClient:
-    return TestClient(create_app(layers))
-
-
-def error(response, status: int, *words: str) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"code", "description"}
-    for word in words:
-        assert word in body["description"], body
 
 
 def test_a_site_in_a_subpark_block(client: TestClient) -> None:
@@ -123,14 +112,14 @@ def test_post_geojson(client: TestClient) -> None:
     (b"lon,lat\n121.5,29.8\n", "image/png", 415, ["Content-Type"]),
 ])
 def test_post_errors(client: TestClient, body: bytes, content_type: str, status: int, words: list[str]) -> None:
-    error(client.post("/locate", content=body, headers={"Content-Type": content_type}), status, *words)
+    assert_api_error(client.post("/locate", content=body, headers={"Content-Type": content_type}), status, *words)
 
 
 def test_post_over_the_limit_is_413(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(locate, "MAX_UPLOAD_BYTES", 64)
     body = b"lon,lat\n" + b"121.5,29.8\n" * 10
-    error(client.post("/locate", content=body, headers={"Content-Type": "text/csv"}), 413, "MiB")
-    error(client.post("/locate", files={"file": ("s.csv", body, "text/csv")}), 413)
+    assert_api_error(client.post("/locate", content=body, headers={"Content-Type": "text/csv"}), 413, "MiB")
+    assert_api_error(client.post("/locate", files={"file": ("s.csv", body, "text/csv")}), 413)
 
 
 @pytest.mark.parametrize("url,words", [
@@ -141,10 +130,10 @@ def test_post_over_the_limit_is_413(client: TestClient, monkeypatch: pytest.Monk
     ("/locate?lon=121&lat=29&radius=3", ["radius"]),
 ])
 def test_get_errors(client: TestClient, url: str, words: list[str]) -> None:
-    error(client.get(url), 400, *words)
+    assert_api_error(client.get(url), 400, *words)
 
 
 def test_post_bad_crs_and_format(client: TestClient) -> None:
-    error(client.post("/locate?crs=EPSG:2154", content=sites_csv(), headers={"Content-Type": "text/csv"}), 400,
-          "crs")
-    error(client.post("/locate?f=xml", content=sites_csv(), headers={"Content-Type": "text/csv"}), 400, "f")
+    csv_body = {"content": sites_csv(), "headers": {"Content-Type": "text/csv"}}
+    assert_api_error(client.post("/locate?crs=EPSG:2154", **csv_body), 400, "crs")
+    assert_api_error(client.post("/locate?f=xml", **csv_body), 400, "f")

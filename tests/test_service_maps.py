@@ -14,16 +14,12 @@ from geo.layers import Layers
 from maps import builders
 from maps.basemap import TIANDITU_ENV
 from services import map_pages
-from services.app import create_app
+from tests.api_helpers import assert_api_error
 
 PAGES = ["/maps/overview", "/maps/overview?lang=en", "/maps/industry/new-materials",
          "/maps/industry/biomedicine?lang=en", "/maps/feature/subpark-beilun", "/maps/feature/subpark-beilun?lang=en"]
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
-
-@pytest.fixture(scope="module")
-def client(layers: Layers) -> TestClient:
-    return TestClient(create_app(layers))
 
 
 class Refs(HTMLParser):
@@ -49,13 +45,6 @@ def refs(html: str) -> Refs:
     parser.feed(html)
     return parser
 
-
-def error(response, status: int, *words: str) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"code", "description"}
-    for word in words:
-        assert word in body["description"], body
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -96,13 +85,13 @@ def test_tiles_choose_the_basemap(client: TestClient) -> None:
 
 def test_tianditu_needs_a_key_on_the_server(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(TIANDITU_ENV, raising=False)
-    error(client.get("/maps/overview?tiles=tianditu"), 400, "tiles", TIANDITU_ENV, "none, osm, amap")
+    assert_api_error(client.get("/maps/overview?tiles=tianditu"), 400, "tiles", TIANDITU_ENV, "none, osm, amap")
     monkeypatch.setenv(TIANDITU_ENV, "key-one")
     assert "tk=key-one" in client.get("/maps/overview?tiles=tianditu").text
     monkeypatch.setenv(TIANDITU_ENV, "key-two")  # a new key is not answered from the cache with the old one
     assert "tk=key-two" in client.get("/maps/overview?tiles=tianditu").text
     monkeypatch.delenv(TIANDITU_ENV)
-    error(client.get("/maps/overview?tiles=tianditu"), 400, TIANDITU_ENV)
+    assert_api_error(client.get("/maps/overview?tiles=tianditu"), 400, TIANDITU_ENV)
 
 
 @pytest.mark.parametrize(("path", "status", "words"), [
@@ -116,7 +105,7 @@ def test_tianditu_needs_a_key_on_the_server(client: TestClient, monkeypatch: pyt
     ("/maps/overview?f=json", 400, ("f",)),
 ])
 def test_bad_requests_are_ogc_exceptions(client: TestClient, path: str, status: int, words: tuple[str, ...]) -> None:
-    error(client.get(path), status, *words)
+    assert_api_error(client.get(path), status, *words)
 
 
 def test_pages_are_cached_per_subject_basemap_and_language(client: TestClient, monkeypatch: pytest.MonkeyPatch,

@@ -11,18 +11,14 @@ import shapely
 from fastapi.testclient import TestClient
 
 from geo.layers import DATA_DIR, Layers
-from services.app import create_app
 from services.ogc import MAX_LIMIT
+from tests.api_helpers import assert_api_error
 
 COLLECTIONS = ["subparks", "corridor", "corridor-axis", "corridor-units", "innovation-nodes", "provincial-parks",
                "innovation-streets", "qianwan-zones", "platforms", "districts"]
 CRS_URIS = ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"] + [
     f"http://www.opengis.net/def/crs/EPSG/0/{code}" for code in (4326, 4490, 4549, 4550, 32651, 3857)]
 
-
-@pytest.fixture(scope="module")
-def client(layers: Layers) -> TestClient:
-    return TestClient(create_app(layers))
 
 
 def source_features(name: str) -> dict[str, dict]:
@@ -39,13 +35,6 @@ def ids(response) -> list[str]:
     assert response.status_code == 200, response.text
     return [f["id"] for f in response.json()["features"]]
 
-
-def error(response, status: int, *words: str) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"code", "description"}
-    for word in words:
-        assert word in body["description"], body
 
 
 def test_landing_links_the_standard_resources_and_they_resolve(client: TestClient) -> None:
@@ -276,7 +265,7 @@ def test_bad_input_gets_a_clear_4xx(client: TestClient, url: str, status: int, w
     if status == 200:
         assert response.status_code == 200
         return
-    error(response, status, *words)
+    assert_api_error(response, status, *words)
 
 
 def test_content_negotiation(client: TestClient) -> None:
@@ -288,7 +277,7 @@ def test_content_negotiation(client: TestClient) -> None:
     assert client.get("/collections", headers={"Accept": browser}).headers["content-type"].startswith("text/html")
     assert client.get("/collections/subparks/items?f=json", headers={"Accept": browser}).headers[
         "content-type"] == "application/geo+json"
-    error(client.get("/collections/subparks/items", headers={"Accept": "application/xml"}), 406, "Accept")
+    assert_api_error(client.get("/collections/subparks/items", headers={"Accept": "application/xml"}), 406, "Accept")
 
 
 def test_html_pages_are_usable(client: TestClient) -> None:
@@ -321,7 +310,7 @@ def test_assets_are_served_from_the_npm_packages_and_nothing_else(client: TestCl
     response = client.get("/assets/leaflet/dist/leaflet.js")
     assert response.status_code == 200 and "javascript" in response.headers["content-type"]
     assert b"Leaflet" in response.content[:500]
-    error(client.get("/assets/leaflet/package.json"), 404, "asset")
+    assert_api_error(client.get("/assets/leaflet/package.json"), 404, "asset")
     assert client.get("/assets/../pyproject.toml").status_code == 404
     icon = client.get("/favicon.ico")  # asked by browsers on every page, map pages included
     assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml" and b"<svg" in icon.content

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from shapely.ops import nearest_points
 
 from geo.layers import DATA_DIR, Layers
-from services.app import create_app
+from tests.api_helpers import assert_api_error
 
 PARKS = {f["properties"]["id"]: f for f in json.loads((DATA_DIR / "parks.geojson").read_text("utf-8"))["features"]}
 INDUSTRIES = json.loads((DATA_DIR / "industries.json").read_text("utf-8"))
@@ -23,17 +23,6 @@ INDICATORS = json.loads((DATA_DIR / "indicators.json").read_text("utf-8"))
 GEOD = pyproj.Geod(ellps="WGS84")
 
 
-@pytest.fixture(scope="module")
-def client(layers: Layers) -> TestClient:
-    return TestClient(create_app(layers))
-
-
-def error(response, status: int, *words: str) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"code", "description"}
-    for word in words:
-        assert word in body["description"], body
 
 
 def test_industries_list_every_code_with_counts(client: TestClient, layers: Layers) -> None:
@@ -57,7 +46,7 @@ def test_industry_detail_hosts_link_to_their_features(client: TestClient) -> Non
     assert doc["computed_area_km2"] <= sum(h["area_km2"] or 0 for h in doc["hosts"]) + 1e-6
     html = client.get("/industries/new-materials?f=html").text
     assert html.count('<tr><td><a href="/collections/') == len(doc["hosts"])
-    error(client.get("/industries/unobtainium"), 404, "unobtainium")
+    assert_api_error(client.get("/industries/unobtainium"), 404, "unobtainium")
 
 
 def test_nearest_ranks_by_geodesic_distance_to_the_boundary(client: TestClient) -> None:
@@ -99,7 +88,7 @@ def test_nearest_inside_is_zero_and_site_crs_is_honoured(client: TestClient) -> 
     ("/stats?detail=1", ["detail"]),
 ])
 def test_nearest_errors(client: TestClient, url: str, words: list[str]) -> None:
-    error(client.get(url), 400, *words)
+    assert_api_error(client.get(url), 400, *words)
 
 
 def test_stats_per_district_add_up(client: TestClient) -> None:
@@ -159,7 +148,7 @@ def test_items_download_keeps_the_filter(client: TestClient, tmp_path) -> None:
     ("/collections/subparks/items?f=dxf&crs=EPSG:4326", ["crs"]),
 ])
 def test_export_errors(client: TestClient, url: str, words: list[str]) -> None:
-    error(client.get(url), 400, *words)
+    assert_api_error(client.get(url), 400, *words)
 
 
 def test_dxf_download_defaults_to_metres_and_says_which_crs(client: TestClient, tmp_path) -> None:
