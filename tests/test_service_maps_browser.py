@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 import uvicorn
 
@@ -113,11 +113,11 @@ def test_clicking_a_subpark_opens_its_popup_with_its_planned_area(visit: Any, na
 
 
 def test_industry_map_highlights_exactly_the_hosts_the_api_lists(visit: Any, service: str) -> None:
-    hosts = httpx.get(f"{service}/industries/{INDUSTRY}").json()["hosts"]
+    hosts = httpx2.get(f"{service}/industries/{INDUSTRY}").json()["hosts"]
     areas = {h["id"] for h in hosts if h["kind"] != "platform"}
     platforms = {h["id"] for h in hosts if h["kind"] == "platform"}
     placed = {pid for pid in platforms
-              if httpx.get(f"{service}/collections/platforms/items/{pid}").json()["geometry"] is not None}
+              if httpx2.get(f"{service}/collections/platforms/items/{pid}").json()["geometry"] is not None}
     assert areas and placed and placed != platforms  # the case has all three: areas, pins and unplaced platforms
     v = visit(MAPS["industry"][0], "industry-hits")
     hit_paths = path_ids(v.page, "nbgis-hit")
