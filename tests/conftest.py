@@ -1,13 +1,20 @@
 from __future__ import annotations
 
 import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from geo.layers import DATA_DIR, Layers, load_layers
 from services.app import create_app
+from tests.browser_helpers import chromium
 
 
 @pytest.fixture(scope="session")
@@ -27,3 +34,28 @@ def data_copy(tmp_path: Path) -> Path:
 def client(layers: Layers) -> TestClient:
     """The service over the bundled layers, in process (one app for the whole run)."""
     return TestClient(create_app(layers))
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Chromium (a skip when it is missing, a failure under CI)."""
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture(scope="session")
+def live_service(layers: Layers) -> Iterator[str]:
+    """The real service under uvicorn on a free port of 127.0.0.1, in a thread; yields its base URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(layers), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the service did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)

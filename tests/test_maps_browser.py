@@ -23,7 +23,6 @@ from tests.browser_helpers import (
     SHOTS,
     VIEWPORT,
     Visit,
-    chromium,
     drawn_features,
     group_names,
     icon_font_loads,
@@ -32,12 +31,6 @@ from tests.browser_helpers import (
     path_ids,
     pin_ids,
 )
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
 
 
 @dataclass

@@ -7,25 +7,19 @@ except under CI=true.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
-import uvicorn
 
 from geo.layers import Layers
 from maps import builders
-from services.app import create_app
 from tests.browser_helpers import (
     CLICK_INSIDE,
     SHOTS,
     Visit,
-    chromium,
     drawn_features,
     group_names,
     icon_font_loads,
@@ -43,36 +37,12 @@ MAPS = {  # name -> (path, the builder's map for the same page, as the oracle of
 }
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture(scope="module")
-def service(layers: Layers, browser: Any) -> Iterator[str]:
-    """The real service on a free port of 127.0.0.1, in a thread; yields its base URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(layers), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the service did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-
-
 @pytest.fixture
-def visit(browser: Any, service: str, tmp_path: Path) -> Iterator[Any]:
+def visit(browser: Any, live_service: str, tmp_path: Path) -> Iterator[Any]:
     opened: list[Visit] = []
 
     def open_served(path: str, shot: str) -> Visit:
-        v = open_page(browser, f"{service}{path}?tiles=none", (f"{service}/", "data:"),
+        v = open_page(browser, f"{live_service}{path}?tiles=none", (f"{live_service}/", "data:"),
                       tmp_path / f"served-{shot}.png")
         opened.append(v)
         return v
@@ -112,12 +82,12 @@ def test_clicking_a_subpark_opens_its_popup_with_its_planned_area(visit: Any, na
     assert v.errors == [] and v.outside == []
 
 
-def test_industry_map_highlights_exactly_the_hosts_the_api_lists(visit: Any, service: str) -> None:
-    hosts = httpx2.get(f"{service}/industries/{INDUSTRY}").json()["hosts"]
+def test_industry_map_highlights_exactly_the_hosts_the_api_lists(visit: Any, live_service: str) -> None:
+    hosts = httpx2.get(f"{live_service}/industries/{INDUSTRY}").json()["hosts"]
     areas = {h["id"] for h in hosts if h["kind"] != "platform"}
     platforms = {h["id"] for h in hosts if h["kind"] == "platform"}
     placed = {pid for pid in platforms
-              if httpx2.get(f"{service}/collections/platforms/items/{pid}").json()["geometry"] is not None}
+              if httpx2.get(f"{live_service}/collections/platforms/items/{pid}").json()["geometry"] is not None}
     assert areas and placed and placed != platforms  # the case has all three: areas, pins and unplaced platforms
     v = visit(MAPS["industry"][0], "industry-hits")
     hit_paths = path_ids(v.page, "nbgis-hit")
