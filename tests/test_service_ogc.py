@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pyproj
 import pytest
 import shapely
+from openapi_spec_validator import validate
 from fastapi.testclient import TestClient
 
 from geo.layers import DATA_DIR, Layers
@@ -300,6 +301,7 @@ def test_openapi_document_is_3_0_and_advertises_the_limit_maximum(client: TestCl
     assert response.headers["content-type"].startswith("application/vnd.oai.openapi+json")
     doc = response.json()
     assert doc["openapi"].startswith("3.0")
+    validate(doc)  # a valid OpenAPI 3.0 document, by an independent validator
     params = {p["name"]: p for p in doc["paths"]["/collections/{collectionId}/items"]["get"]["parameters"]}
     assert params["limit"]["schema"]["maximum"] == MAX_LIMIT and params["limit"]["schema"]["default"] == 10
     assert params["collectionId"]["schema"]["enum"] == COLLECTIONS
