@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 import pyproj
 import pytest
 import shapely
-from openapi_spec_validator import validate
 from fastapi.testclient import TestClient
+from openapi_spec_validator import validate
 
 from geo.layers import DATA_DIR, Layers
 from services.ogc import MAX_LIMIT
