@@ -206,6 +206,14 @@ def test_cql2_filters(client: TestClient) -> None:
     boxed = ids(client.get(base, params={"filter": "S_INTERSECTS(geometry, BBOX(121.4,29.8,121.7,30.0))"}))
     assert boxed == ids(client.get(base + "&bbox=121.4,29.8,121.7,30.0"))
     assert ids(client.get("/collections/platforms/items?limit=100", params={"filter": "platform_type IS NULL"})) == []
+    polygon = "POLYGON((121.4 29.8, 121.7 29.8, 121.7 30.0, 121.4 30.0, 121.4 29.8))"
+    assert ids(client.get(base, params={"filter": f"S_INTERSECTS(geometry, {polygon})"})) == boxed
+    to_gk = pyproj.Transformer.from_crs("OGC:CRS84", "EPSG:4549", always_xy=True)
+    easting, northing = to_gk.transform(lon, lat)
+    in_gk = ids(client.get(base, params={"filter": f"S_INTERSECTS(geometry, POINT({northing} {easting}))",
+                                         "filter-crs": "http://www.opengis.net/def/crs/EPSG/0/4549"}))
+    assert in_gk == inside
+    assert ids(client.get(base, params={"filter": '"name_zh" = \'江北分园\''})) == ["subpark-jiangbei"]
 
 
 def test_sortby_properties_and_skip_geometry(client: TestClient) -> None:
