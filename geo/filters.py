@@ -1,26 +1,31 @@
-"""Selecting features: by bounding box, by a property value, by a CQL2 text expression, and sorting.
+"""Selecting features: by bounding box, by a property value, by a CQL2 expression, and sorting.
 
 Every function takes a layer frame (WGS 84 lon/lat, as geo.layers loads it) and returns a boolean mask
-or a reordered frame, so callers can combine them. CQL2 text is parsed by pygeofilter; the expression is
-evaluated here, vectorised over pandas columns and shapely arrays, because pygeofilter's own pandas
-backend lacks CQL2's BBOX literal and compares None values unsafely.
+or a reordered frame, so callers can combine them. CQL2 (text or JSON) is parsed and validated by the
+`cql2` library into CQL2 JSON; the expression is evaluated here, vectorised over pandas columns and
+shapely arrays, with SQL's three-valued logic: a missing value matches neither a test nor its negation.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
+import cql2
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pygeofilter import ast, values
-from pygeofilter.parsers.cql2_text import parse as parse_cql2_text
+import shapely.errors
 
 Mask = np.ndarray
+CQL2_LANGUAGES = ("cql2-text", "cql2-json")
+MAX_FILTER_CHARS = 20_000  # far above any hand-written filter; bounds the parser's work per request
+COMPARISONS = {"=": "eq", "<>": "ne", "<": "lt", ">": "gt", "<=": "le", ">=": "ge"}
+SUPPORTED_OPS = ("and", "or", "not", *COMPARISONS, "like", "between", "in", "isNull", "s_intersects")
 
 
 class FilterError(ValueError):
@@ -29,7 +34,8 @@ class FilterError(ValueError):
 
 @dataclass(frozen=True)
 class Queryable:
-    """A property a client may filter and sort on: `string`, `number`, `integer`, or `array` (of strings)."""
+    """A property a client may filter and sort on: `string`, `number`, `integer`, `array` (of strings) or
+    `geometry`."""
 
     name: str
     type: str
@@ -38,9 +44,14 @@ class Queryable:
 
 
 def within_bbox(frame: gpd.GeoDataFrame, bbox: tuple[float, float, float, float]) -> Mask:
-    """Rows whose geometry intersects the lon/lat box (west, south, east, north); rows without geometry never do."""
-    mask = np.zeros(len(frame), dtype=bool)
-    mask[frame.sindex.query(shapely.box(*bbox), predicate="intersects")] = True
+    """Rows whose geometry intersects the lon/lat box (west, south, east, north), and rows without a geometry,
+    which OGC API - Features matches to every bbox. A west greater than east crosses the antimeridian."""
+    west, south, east, north = bbox
+    boxes = [shapely.box(west, south, east, north)] if west <= east else [
+        shapely.box(west, south, 180.0, north), shapely.box(-180.0, south, east, north)]
+    mask = np.asarray(shapely.is_missing(frame.geometry.values), dtype=bool).copy()
+    for box in boxes:
+        mask[frame.sindex.query(box, predicate="intersects")] = True
     return mask
 
 
@@ -63,21 +74,30 @@ def equals(frame: gpd.GeoDataFrame, queryable: Queryable, value: str, expand: Ca
     return column.map(lambda item: item is not None and str(item) in wanted).to_numpy(dtype=bool)
 
 
+def parse_cql2(text: str, language: str = "cql2-text") -> Any:
+    """A CQL2 filter (text or JSON) as CQL2 JSON, validated; FilterError with the parser's message if not."""
+    if language not in CQL2_LANGUAGES:
+        raise FilterError(f"filter language {language!r} is not supported; use {' or '.join(CQL2_LANGUAGES)}")
+    if len(text) > MAX_FILTER_CHARS:
+        raise FilterError(f"the filter is {len(text)} characters long; at most {MAX_FILTER_CHARS} are read")
+    try:
+        expr = cql2.parse_text(text) if language == "cql2-text" else cql2.parse_json(text)
+        return expr.to_json()
+    except (cql2.ParseError, cql2.ValidationError, ValueError) as exc:
+        raise FilterError(f"not valid {language.upper()}: {_first_line(exc)}") from exc
+
+
 def cql2_mask(frame: gpd.GeoDataFrame, text: str, queryables: Mapping[str, Queryable],
-              to_lonlat: Callable[[shapely.Geometry], shapely.Geometry] | None = None) -> Mask:
-    """Rows matching a CQL2 text expression (Basic CQL2 plus S_INTERSECTS, LIKE, IN and BETWEEN).
+              to_lonlat: Callable[[shapely.Geometry], shapely.Geometry] | None = None,
+              language: str = "cql2-text") -> Mask:
+    """Rows matching a CQL2 expression: Basic CQL2 (comparisons, IS NULL, AND/OR/NOT), LIKE, BETWEEN, IN and
+    S_INTERSECTS with any geometry literal or BBOX.
 
     Property names must be queryables (`geometry` is the spatial one). `to_lonlat` moves geometry literals
     from the filter's CRS into lon/lat.
     """
-    try:
-        node = parse_cql2_text(text)
-    except Exception as exc:  # pygeofilter raises lark's errors, whose types vary by failure
-        raise FilterError(f"not valid CQL2 text: {_first_line(exc)}") from exc
-    result = _Evaluator(frame, queryables, to_lonlat).evaluate(node)
-    if not isinstance(result, np.ndarray) or result.dtype != bool:
-        raise FilterError("the filter is not a condition (a comparison, a spatial test or their combination)")
-    return result
+    node = parse_cql2(text, language)
+    return _Evaluator(frame, queryables, to_lonlat).condition(node).true
 
 
 def sort_frame(frame: gpd.GeoDataFrame, keys: list[tuple[str, bool]], queryables: Mapping[str, Queryable]
@@ -102,65 +122,64 @@ def sort_frame(frame: gpd.GeoDataFrame, keys: list[tuple[str, bool]], queryables
 
 
 def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return " ".join(lines[:6]) if lines else type(exc).__name__
+
+
+class _Truth(NamedTuple):
+    """A condition's value per row in three-valued logic: true where `true`, unknown where not `known`."""
+
+    true: Mask
+    known: Mask
 
 
 class _Evaluator:
-    """Evaluates a pygeofilter AST to a boolean mask over the frame's rows (values for its leaves)."""
+    """Evaluates CQL2 JSON over the frame's rows, vectorised."""
 
     def __init__(self, frame: gpd.GeoDataFrame, queryables: Mapping[str, Queryable],
                  to_lonlat: Callable[[shapely.Geometry], shapely.Geometry] | None) -> None:
         self.frame = frame
         self.queryables = queryables
         self.to_lonlat = to_lonlat or (lambda g: g)
+        self.everywhere = np.ones(len(frame), dtype=bool)
 
-    def evaluate(self, node: Any) -> Any:
-        if isinstance(node, ast.Not):
-            return ~self._condition(node.sub_node)
-        if isinstance(node, ast.And | ast.Or):
-            lhs, rhs = self._condition(node.lhs), self._condition(node.rhs)
-            return (lhs & rhs) if isinstance(node, ast.And) else (lhs | rhs)
-        if isinstance(node, ast.Comparison):
-            return self._compare(node)
-        if isinstance(node, ast.Between):
-            numbers = self._numbers(node.lhs)
-            between = ((numbers >= self._number(node.low)) & (numbers <= self._number(node.high))).to_numpy(dtype=bool)
-            return self._negate(between, node.not_, numbers.notna())
-        if isinstance(node, ast.Like):
-            return self._like(node)
-        if isinstance(node, ast.In):
-            column = self._column(node.lhs)
-            options = {self._literal(option) for option in node.sub_nodes}
-            listed = column.map(lambda v: v is not None and v in options).to_numpy(dtype=bool)
-            return self._negate(listed, node.not_, column.notna())
-        if isinstance(node, ast.IsNull):
-            missing = self._column(node.lhs).isna().to_numpy(dtype=bool)
-            return ~missing if node.not_ else missing
-        if isinstance(node, ast.GeometryIntersects):
-            return self._intersects(node)
-        if isinstance(node, ast.SpatialComparisonPredicate | ast.TemporalPredicate | ast.ArrayPredicate):
-            raise FilterError(f"{type(node).__name__} is not supported; spatial filters use S_INTERSECTS")
+    def condition(self, node: Any) -> _Truth:
         if isinstance(node, bool):
-            return np.full(len(self.frame), node)
-        raise FilterError(f"unsupported filter element {node!r}")
-
-    def _condition(self, node: Any) -> Mask:
-        result = self.evaluate(node)
-        if not isinstance(result, np.ndarray):
-            raise FilterError(f"{node!r} is not a condition")
-        return result
-
-    def _negate(self, mask: Mask, negate: bool, present: pd.Series) -> Mask:
-        # SQL semantics, as CQL2 has: a missing value matches neither a test nor its negation.
-        return (~mask & present.to_numpy(dtype=bool)) if negate else mask
+            return _Truth(np.full(len(self.frame), node), self.everywhere)
+        if not (isinstance(node, dict) and "op" in node):
+            raise FilterError(f"{_show(node)} is not a condition (a comparison, a spatial test or their combination)")
+        op, args = node["op"], node.get("args", [])
+        if op in ("and", "or"):
+            parts = [self.condition(a) for a in args]
+            true = [p.true for p in parts]
+            false = [p.known & ~p.true for p in parts]
+            if op == "and":  # false if any is false, true if all are true, else unknown
+                return _Truth(np.logical_and.reduce(true), np.logical_and.reduce(true) | np.logical_or.reduce(false))
+            return _Truth(np.logical_or.reduce(true), np.logical_or.reduce(true) | np.logical_and.reduce(false))
+        if op == "not":
+            inner = self.condition(args[0])
+            return _Truth(~inner.true & inner.known, inner.known)
+        if op in COMPARISONS:
+            return self._compare(op, args)
+        if op == "like":
+            return self._like(args)
+        if op == "between":
+            return self._between(args)
+        if op == "in":
+            return self._in(args)
+        if op == "isNull":
+            return _Truth(self._column(args[0]).isna().to_numpy(dtype=bool), self.everywhere)
+        if op == "s_intersects":
+            return self._intersects(args)
+        raise FilterError(f"operator {op!r} is not supported; use {', '.join(SUPPORTED_OPS)}")
 
     def _queryable(self, node: Any) -> Queryable:
-        if not isinstance(node, ast.Attribute):
-            raise FilterError(f"expected a property name, got {node!r}")
-        queryable = self.queryables.get(node.name)
+        if not (isinstance(node, dict) and set(node) == {"property"}):
+            raise FilterError(f"expected a property name, got {_show(node)}")
+        queryable = self.queryables.get(node["property"])
         if queryable is None:
-            raise FilterError(f"unknown property {node.name!r}; queryables: {', '.join(sorted(self.queryables))}")
+            known = ", ".join(sorted(self.queryables))
+            raise FilterError(f"unknown property {node['property']!r}; queryables: {known}")
         return queryable
 
     def _column(self, node: Any) -> pd.Series:
@@ -171,84 +190,108 @@ class _Evaluator:
             raise FilterError(f"{queryable.name} is the geometry; test it with S_INTERSECTS")
         if queryable.column not in self.frame.columns:
             return pd.Series([None] * len(self.frame), index=self.frame.index, dtype=object)
-        return self.frame[queryable.column]
-
-    def _numbers(self, node: Any) -> pd.Series:
-        if self._queryable(node).type not in ("number", "integer"):
-            raise FilterError(f"{node.name} is not a number")
-        return pd.to_numeric(self._column(node), errors="coerce")
-
-    def _number(self, node: Any) -> float:
-        if isinstance(node, bool) or not isinstance(node, int | float):
-            raise FilterError(f"expected a number, got {node!r}")
-        return float(node)
-
-    def _literal(self, node: Any) -> Any:
-        if isinstance(node, str | int | float | bool):
-            return node
-        raise FilterError(f"expected a literal value, got {node!r}")
-
-    def _compare(self, node: ast.Comparison) -> Mask:
-        lhs, rhs = node.lhs, node.rhs
-        if not isinstance(lhs, ast.Attribute):  # `5 < seq` reads as `seq > 5`
-            lhs, rhs = rhs, lhs
-            flipped = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}
-            op = flipped.get(node.op.value, node.op.value)
-        else:
-            op = node.op.value
-        value = self._literal(rhs)
-        queryable = self._queryable(lhs)
+        column = self.frame[queryable.column]
         if queryable.type in ("number", "integer"):
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise FilterError(f"{queryable.name} is a number; compare it with a number, not {value!r}")
-            column: pd.Series = pd.to_numeric(self._column(lhs), errors="coerce")
-        else:
-            if not isinstance(value, str):
-                raise FilterError(f"{queryable.name} is text; compare it with a quoted string, not {value!r}")
-            column = self._column(lhs).map(lambda v: None if v is None else str(v))
-        present = column.notna()
-        filled = column.where(present, 0.0 if queryable.type in ("number", "integer") else "")
-        compare = {"=": filled.eq, "<>": filled.ne, "<": filled.lt, ">": filled.gt, "<=": filled.le, ">=": filled.ge}
-        return (compare[op](value) & present).to_numpy(dtype=bool)
+            return pd.to_numeric(column, errors="coerce")
+        return column.map(lambda v: None if v is None else str(v))
 
-    def _like(self, node: ast.Like) -> Mask:
-        column = self._column(node.lhs)
-        # CQL2: % any run, _ one character; backslash escapes. pygeofilter reports its own wildcard spellings.
-        pattern = "".join(
-            ".*" if ch == node.wildcard else "." if ch in (node.singlechar, "_") else re.escape(ch)
-            for ch in node.pattern
-        )
-        regex = re.compile(f"^{pattern}$", (re.IGNORECASE if node.nocase else 0) | re.DOTALL)
-        mask = column.map(lambda v: v is not None and bool(regex.match(str(v)))).to_numpy(dtype=bool)
-        return self._negate(mask, node.not_, column.notna())
+    def _literal(self, node: Any, queryable: Queryable) -> Any:
+        numeric = queryable.type in ("number", "integer")
+        if numeric and isinstance(node, int | float) and not isinstance(node, bool):
+            return float(node)
+        if not numeric and isinstance(node, str):
+            return node
+        kind = "a number" if numeric else "a quoted string"
+        raise FilterError(f"{queryable.name} is {'a number' if numeric else 'text'}; compare it with {kind}, "
+                          f"not {_show(node)}")
 
-    def _intersects(self, node: ast.GeometryIntersects) -> Mask:
-        attribute, literal = (node.lhs, node.rhs) if isinstance(node.lhs, ast.Attribute) else (node.rhs, node.lhs)
-        if self._queryable(attribute).type != "geometry":
-            raise FilterError(f"S_INTERSECTS needs the geometry property, not {attribute.name!r}")
-        shape = self.to_lonlat(self._geometry(literal))
-        return np.asarray(shapely.intersects(self.frame.geometry.values, shape), dtype=bool) & ~np.asarray(
-            shapely.is_missing(self.frame.geometry.values), dtype=bool)
+    def _operands(self, args: list[Any]) -> tuple[Queryable, Any, bool]:
+        """(queryable, literal, flipped) of a two-argument test written either way round."""
+        if len(args) != 2:
+            raise FilterError("a comparison takes two operands")
+        flipped = not (isinstance(args[0], dict) and "property" in args[0])
+        prop, literal = (args[1], args[0]) if flipped else (args[0], args[1])
+        queryable = self._queryable(prop)
+        return queryable, self._literal(literal, queryable), flipped
 
-    def _geometry(self, node: Any) -> shapely.Geometry:
-        try:
-            if isinstance(node, values.Geometry):
-                geom = shapely.geometry.shape(node.geometry)
-            elif isinstance(node, values.Envelope):
-                geom = shapely.box(node.x1, node.y1, node.x2, node.y2)
-            elif isinstance(node, ast.Function) and node.name.lower() == "bbox" and len(node.arguments) in (4, 6):
-                args = [self._number(a) for a in node.arguments]
-                west, south, east, north = (args[0], args[1], args[2], args[3]) if len(args) == 4 else (
-                    args[0], args[1], args[3], args[4])
-                if west > east or south > north:
-                    raise FilterError(f"BBOX{tuple(args)} is inverted: give west, south, east, north")
-                geom = shapely.box(west, south, east, north)
-            else:
-                raise FilterError(f"S_INTERSECTS needs a geometry literal (WKT or BBOX), got {node!r}")
-        except (ValueError, TypeError, AttributeError) as exc:
-            if isinstance(exc, FilterError):
-                raise
-            raise FilterError(f"not a valid geometry literal: {_first_line(exc)}") from exc
-        if not shapely.is_valid(geom):
-            raise FilterError(f"the geometry literal is not valid: {shapely.is_valid_reason(geom)}")
-        return geom
+    def _compare(self, op: str, args: list[Any]) -> _Truth:
+        queryable, value, flipped = self._operands(args)
+        if flipped:  # `5 < seq` reads as `seq > 5`
+            op = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}.get(op, op)
+        column = self._column({"property": queryable.name})
+        known = column.notna().to_numpy(dtype=bool)
+        filled = column.where(column.notna(), 0.0 if isinstance(value, float) else "")
+        true = getattr(filled, COMPARISONS[op])(value).to_numpy(dtype=bool) & known
+        return _Truth(true, known)
+
+    def _like(self, args: list[Any]) -> _Truth:
+        queryable, pattern, _ = self._operands(args)
+        if not isinstance(pattern, str):
+            raise FilterError("LIKE takes a quoted pattern")
+        # CQL2: % any run of characters, _ any one, a backslash escapes the next
+        regex = re.compile("".join(
+            ".*" if part == "%" else "." if part == "_" else re.escape(part[-1])
+            for part in re.findall(r"\\.|[%_]|.", pattern, flags=re.DOTALL)) + r"\Z", re.DOTALL)
+        column = self._column({"property": queryable.name})
+        known = column.notna().to_numpy(dtype=bool)
+        true = column.map(lambda v: v is not None and regex.match(v) is not None).to_numpy(dtype=bool)
+        return _Truth(true, known)
+
+    def _between(self, args: list[Any]) -> _Truth:
+        if len(args) != 3:
+            raise FilterError("BETWEEN takes a property and two numbers")
+        queryable = self._queryable(args[0])
+        if queryable.type not in ("number", "integer"):
+            raise FilterError(f"BETWEEN needs a number; {queryable.name} is not one")
+        low, high = self._literal(args[1], queryable), self._literal(args[2], queryable)
+        column = self._column(args[0])
+        known = column.notna().to_numpy(dtype=bool)
+        return _Truth(((column >= low) & (column <= high)).to_numpy(dtype=bool) & known, known)
+
+    def _in(self, args: list[Any]) -> _Truth:
+        if len(args) != 2 or not isinstance(args[1], list):
+            raise FilterError("IN takes a property and a list of values")
+        queryable = self._queryable(args[0])
+        options = {self._literal(option, queryable) for option in args[1]}
+        column = self._column(args[0])
+        known = column.notna().to_numpy(dtype=bool)
+        return _Truth(column.map(lambda v: v in options).to_numpy(dtype=bool) & known, known)
+
+    def _intersects(self, args: list[Any]) -> _Truth:
+        if len(args) != 2:
+            raise FilterError("S_INTERSECTS takes the geometry property and a geometry")
+        prop, literal = (args[0], args[1]) if isinstance(args[0], dict) and "property" in args[0] else (
+            args[1], args[0])
+        if self._queryable(prop).type != "geometry":
+            raise FilterError(f"S_INTERSECTS needs the geometry property, not {_show(prop)}")
+        shape = self.to_lonlat(_geometry(literal))
+        geoms = self.frame.geometry.values
+        known = ~np.asarray(shapely.is_missing(geoms), dtype=bool)
+        return _Truth(np.asarray(shapely.intersects(geoms, shape), dtype=bool) & known, known)
+
+
+def _geometry(node: Any) -> shapely.Geometry:
+    """A CQL2 JSON geometry literal (GeoJSON, or {"bbox": [...]}) as a valid shapely geometry."""
+    if isinstance(node, dict) and "bbox" in node:
+        box = node["bbox"]
+        if not (isinstance(box, list) and len(box) in (4, 6) and all(isinstance(v, int | float) for v in box)):
+            raise FilterError(f"BBOX takes 4 or 6 numbers, not {_show(box)}")
+        west, south, east, north = (box[0], box[1], box[2], box[3]) if len(box) == 4 else (
+            box[0], box[1], box[3], box[4])
+        if west > east or south > north:
+            raise FilterError(f"BBOX{tuple(box)} is inverted: give west, south, east, north")
+        return shapely.box(west, south, east, north)
+    if not (isinstance(node, dict) and "type" in node):
+        raise FilterError(f"S_INTERSECTS needs a geometry literal (WKT or BBOX), got {_show(node)}")
+    try:
+        geom = shapely.geometry.shape(node)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, shapely.errors.ShapelyError) as exc:
+        raise FilterError(f"not a valid geometry literal: {_first_line(exc)}") from exc
+    if geom.is_empty or not shapely.is_valid(geom):
+        raise FilterError(f"the geometry literal is not valid: {shapely.is_valid_reason(geom)}")
+    return geom
+
+
+def _show(node: Any) -> str:
+    text = json.dumps(node, ensure_ascii=False)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -10,7 +10,7 @@ import numpy as np
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
-from geo.filters import FilterError, Queryable, cql2_mask, equals, sort_frame, within_bbox
+from geo.filters import CQL2_LANGUAGES, FilterError, Queryable, cql2_mask, equals, sort_frame, within_bbox
 from services.catalog import Collection
 from services.crs import CRS84, SUPPORTED, ServiceCRS, service_crs
 from services.downloads import ITEM_DOWNLOADS, collection_download
@@ -33,6 +33,7 @@ CONFORMANCE = (
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
     "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
     "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
@@ -227,12 +228,13 @@ def select(service: Service, found: Collection, request: Request, bbox: str | No
             mask &= equals(frame, queryable, value, expand)
         except FilterError as exc:
             raise bad_parameter(name, str(exc)) from exc
-    if filter_lang is not None and filter_lang != "cql2-text":
-        raise bad_parameter("filter-lang", f"{filter_lang!r} is not supported; use cql2-text")
+    if filter_lang is not None and filter_lang not in CQL2_LANGUAGES:
+        raise bad_parameter("filter-lang", f"{filter_lang!r} is not supported; use {' or '.join(CQL2_LANGUAGES)}")
     if filter_text is not None:
         geometry_crs = parse_crs_parameter("filter-crs", filter_crs)
         try:
-            mask &= cql2_mask(frame, filter_text, found.queryables, geometry_crs.to_crs84)
+            mask &= cql2_mask(frame, filter_text, found.queryables, geometry_crs.to_crs84,
+                              filter_lang or CQL2_LANGUAGES[0])
         except FilterError as exc:
             raise bad_parameter("filter", str(exc)) from exc
     positions = np.flatnonzero(mask)
@@ -277,7 +279,8 @@ def items(
     skip_geometry: Annotated[bool, Query(alias="skipGeometry", description="Leave geometry out")] = False,
     sortby: Annotated[str | None, Query(description="Comma-separated queryables, - for descending")] = None,
     filter_text: Annotated[str | None, Query(alias="filter", description="A CQL2 text filter")] = None,
-    filter_lang: Annotated[str | None, Query(alias="filter-lang", description="cql2-text")] = None,
+    filter_lang: Annotated[str | None, Query(alias="filter-lang", description="cql2-text (default) or cql2-json")
+                           ] = None,
     filter_crs: Annotated[str | None, Query(alias="filter-crs", description="CRS of filter geometries")] = None,
     # The property filters are read from the query string by `select`, for every queryable of the collection;
     # these three are declared so that the OpenAPI document shows the common ones.

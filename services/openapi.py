@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from geo.export import FORMATS
+from geo.filters import CQL2_LANGUAGES
 from services.crs import SUPPORTED
 from services.render import GEOJSON, HTML, JSON, OPENAPI, SCHEMA
 
@@ -59,7 +60,7 @@ def openapi_document(app: FastAPI, collection_ids: list[str], max_limit: int) ->
                 if parameter["name"] in CRS_PARAMETERS and path != "/export":
                     parameter["schema"]["enum"] = list(SUPPORTED)
                 if parameter["name"] == "filter-lang":
-                    parameter["schema"]["enum"] = ["cql2-text"]
+                    parameter["schema"]["enum"] = list(CQL2_LANGUAGES)
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)  # FastAPI's validation errors are answered as 400 (services.errors)
             for status in ("400", "404", "406"):
