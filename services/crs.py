@@ -41,6 +41,11 @@ class ServiceCRS:
     def is_crs84(self) -> bool:
         return self.uri == CRS84
 
+    @property
+    def domain(self) -> tuple[float, float, float, float]:
+        """The CRS's area of use, widened by 3 degrees (Ningbo straddles two Gauss-Kruger zones), in its x/y."""
+        return _domain(self.uri)
+
     def transformer(self, inverse: bool = False) -> pyproj.Transformer:
         return _transformer(self.uri, inverse)
 
@@ -66,11 +71,15 @@ class ServiceCRS:
         return shapely.transform(geom, move)
 
     def bbox_to_crs84(self, bbox: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
-        """A bbox given in this CRS's axis order as a lon/lat (west, south, east, north) box."""
+        """A bbox given in this CRS's axis order as a lon/lat (west, south, east, north) box; inf where the box
+        reaches beyond the CRS's domain."""
         a, b, c, d = bbox
         x0, y0, x1, y1 = (b, a, d, c) if self.lat_first else (a, b, c, d)
-        if self.is_crs84:
-            return x0, y0, x1, y1
+        # Beyond its domain a projection returns nonsense: a box larger than the domain means all of it.
+        dx0, dy0, dx1, dy1 = self.domain
+        x0, y0, x1, y1 = max(x0, dx0), max(y0, dy0), min(x1, dx1), min(y1, dy1)
+        if x0 > x1 or y0 > y1:  # wholly outside the domain: a box that holds nothing
+            return 0.0, 0.0, 0.0, 0.0
         west, south, east, north = self.transformer(inverse=True).transform_bounds(x0, y0, x1, y1, densify_pts=21)
         return float(west), float(south), float(east), float(north)
 
@@ -98,3 +107,14 @@ def _transformer(uri: str, inverse: bool) -> pyproj.Transformer:
     # always_xy: PROJ's lon/lat and easting/northing order; the authority order is applied by the caller
     return pyproj.Transformer.from_crs(crs, _WGS84, always_xy=True) if inverse else pyproj.Transformer.from_crs(
         _WGS84, crs, always_xy=True)
+
+
+@cache
+def _domain(uri: str) -> tuple[float, float, float, float]:
+    crs = parse_crs(uri).crs
+    assert crs is not None and crs.area_of_use is not None
+    west, south, east, north = crs.area_of_use.bounds
+    margin = 3.0
+    box = (max(west - margin, -180.0), max(south - margin, -85.0), min(east + margin, 180.0), min(north + margin, 85.0))
+    x0, y0, x1, y1 = _transformer(uri, False).transform_bounds(*box, densify_pts=21)
+    return float(x0), float(y0), float(x1), float(y1)

@@ -3,6 +3,7 @@ Part 3 (queryables, CQL2 text filters), over the collections of services.catalog
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -95,6 +96,14 @@ def conformance(request: Request, f: F = None) -> Response:
     return json_response(doc)
 
 
+def _outward(bbox: tuple[float, float, float, float], digits: int = 6) -> list[float]:
+    """The box rounded outward, so that it still holds every feature."""
+    scale = 10 ** digits
+    west, south, east, north = bbox
+    return [math.floor(west * scale) / scale, math.floor(south * scale) / scale,
+            math.ceil(east * scale) / scale, math.ceil(north * scale) / scale]
+
+
 def collection_doc(request: Request, collection: Collection) -> dict[str, Any]:
     path = f"/collections/{collection.id}"
     return {
@@ -102,7 +111,7 @@ def collection_doc(request: Request, collection: Collection) -> dict[str, Any]:
         "title": collection.title,
         "description": collection.description,
         "itemType": "feature",
-        "extent": {"spatial": {"bbox": [[round(v, 6) for v in collection.bbox]], "crs": CRS84}},
+        "extent": {"spatial": {"bbox": [_outward(collection.bbox)], "crs": CRS84}},
         "crs": list(SUPPORTED),
         "storageCrs": CRS84,
         "links": [

@@ -58,18 +58,26 @@ def parse_bbox(value: str, crs: ServiceCRS) -> tuple[float, float, float, float]
     if len(numbers) == 6:  # minimum and maximum heights are ignored: every layer is 2D
         numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
     a, b, c, d = numbers
-    first, second = ("latitude", "longitude") if crs.lat_first else ("longitude", "latitude")
-    if not crs.output.is_geographic:
-        first, second = ("northing", "easting") if crs.lat_first else ("easting", "northing")
-    if a > c or b > d:
-        raise bad_parameter("bbox", f"{value!r} is inverted: give the lower {first} and {second} first, "
-                                    f"then the upper (boxes across the antimeridian are not supported)")
-    if crs.output.is_geographic:
-        lats, lons = ((a, c), (b, d)) if crs.lat_first else ((b, d), (a, c))
-        if any(abs(v) > 90 for v in lats) or any(abs(v) > 180 for v in lons):
+    geographic = crs.output.is_geographic
+    if geographic:
+        names = ("latitude", "longitude") if crs.lat_first else ("longitude", "latitude")
+        (south, north), (west, east) = ((a, c), (b, d)) if crs.lat_first else ((b, d), (a, c))
+        if any(abs(v) > 90 for v in (south, north)) or any(abs(v) > 180 for v in (west, east)):
             raise bad_parameter("bbox", f"{value!r} is out of range: latitude must be within ±90 and longitude "
-                                        f"within ±180 (axis order of {crs.uri}: {first}, {second})")
-    return crs.bbox_to_crs84((a, b, c, d))
+                                        f"within ±180 (axis order of {crs.uri}: {names[0]}, {names[1]})")
+        if south > north:
+            raise bad_parameter("bbox", f"{value!r} is inverted: its southern latitude is north of its northern")
+        # A west greater than east crosses the antimeridian, as Part 1 defines. CGCS2000 and WGS 84 agree
+        # to well under a metre, so their lon/lat boxes are used as they are.
+        return west, south, east, north
+    names = ("northing", "easting") if crs.lat_first else ("easting", "northing")
+    if a > c or b > d:
+        raise bad_parameter("bbox", f"{value!r} is inverted: give the lower {names[0]} and {names[1]} first, "
+                                    f"then the upper")
+    box = crs.bbox_to_crs84((a, b, c, d))
+    if not all(math.isfinite(v) for v in box):
+        raise bad_parameter("bbox", f"{value!r} reaches beyond where {crs.uri} is defined; give a smaller box")
+    return box
 
 
 def parse_sortby(value: str) -> list[tuple[str, bool]]:

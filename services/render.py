@@ -65,12 +65,17 @@ def negotiate(request: Request, offers: tuple[str, ...]) -> str:
             return offers[0]
         if media in ("text/html", "text/*") and HTML in offers:
             return HTML
-        if media == data:
+        if media == _base(data) or (data == OPENAPI and media == "application/openapi+json"):
             return data
         if media in (JSON, GEOJSON):
             return media if data in (JSON, GEOJSON) else data
     raise ApiError(406, f"Accept: none of {accept!r} is offered here; this resource is available as "
                         f"{', '.join(offers)}")
+
+
+def _base(media: str) -> str:
+    """The media type without its parameters (`version=3.0`): what an Accept entry is compared with."""
+    return media.split(";")[0].strip()
 
 
 def _parse_accept(header: str) -> list[tuple[str, float]]:

@@ -157,6 +157,31 @@ def test_items_in_a_projected_crs(client: TestClient) -> None:
     assert 3.2e6 < northing < 3.4e6 and 5.5e5 < easting < 7.5e5
 
 
+def test_bbox_edge_cases_of_part_1(client: TestClient) -> None:
+    # across the antimeridian (west > east): a valid box, far from Ningbo
+    assert ids(client.get("/collections/subparks/items?bbox=177,65,-177,70")) == []
+    # features without a geometry match every bbox
+    unplaced = {i for i, f in PLATFORMS.items() if f["geometry"] is None}
+    got = set(ids(client.get("/collections/platforms/items?bbox=0,0,1,1&limit=100")))
+    assert got == unplaced and unplaced
+    # a box larger than a projection's domain means all of it, not nonsense coordinates
+    for crs in ("EPSG:3857", "EPSG:4549"):
+        doc = client.get(f"/collections/subparks/items?bbox=-1e300,-1e300,1e300,1e300&bbox-crs={crs}").json()
+        assert doc["numberMatched"] == 10, crs
+    # the extent holds every feature even after rounding
+    west, south, east, north = client.get("/collections/platforms").json()["extent"]["spatial"]["bbox"][0]
+    located = [f["geometry"]["coordinates"] for f in PLATFORMS.values() if f["geometry"] is not None]
+    assert all(west <= lon <= east and south <= lat <= north for lon, lat in located)
+
+
+def test_head_vary_and_media_type_parameters(client: TestClient) -> None:
+    head = client.head("/collections/subparks/items")
+    assert head.status_code == 200 and head.content == b"" and head.headers["content-type"] == "application/geo+json"
+    assert "Accept" in client.get("/collections").headers["vary"]
+    api = client.get("/api", headers={"Accept": "application/vnd.oai.openapi+json;version=3.0"})
+    assert api.status_code == 200 and api.json()["openapi"].startswith("3.0")
+
+
 def test_bbox_in_every_axis_order_selects_the_same_features(client: TestClient) -> None:
     base = "/collections/subparks/items?skipGeometry=true&limit=100"
     lonlat = ids(client.get(base + "&bbox=121.4,29.8,121.7,30.0"))
@@ -261,7 +286,9 @@ def test_queryables_and_schema(client: TestClient) -> None:
     ("/collections/subparks/items/nothing", 404, ["featureId", "nothing"]),
     ("/collections/subparks/items?bbox=121,29,122", 400, ["bbox", "4 or 6"]),
     ("/collections/subparks/items?bbox=a,b,c,d", 400, ["bbox"]),
-    ("/collections/subparks/items?bbox=122,29,121,30", 400, ["bbox", "inverted"]),
+    ("/collections/subparks/items?bbox=121,30,122,29", 400, ["bbox", "inverted"]),
+    ("/collections/subparks/items?bbox=3310000,650000,3300000,660000&bbox-crs=EPSG:4549", 400,
+     ["bbox", "inverted", "northing"]),
     ("/collections/subparks/items?bbox=121,-95,122,30", 400, ["bbox", "out of range"]),
     ("/collections/subparks/items?bbox=29,121,30,122&bbox-crs=EPSG:4326&crs=EPSG:4326", 200, []),
     ("/collections/subparks/items?bbox=121,29,122,30&bbox-crs=EPSG:4326", 400, ["bbox", "latitude"]),
