@@ -9,17 +9,20 @@ import geopandas as gpd
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from geo.crs import OutputCRS
+from geo.crs import OutputCRS, axis_order_is_lat_lon
 from geo.export import (
     ALL,
     FORMATS,
     ExportError,
     collection_frames,
     collection_names,
+    default_stem,
     export_bytes,
     get_format,
+    is_wgs84,
     resolve_crs,
 )
+from services.crs import CRS84
 from services.errors import ApiError, bad_parameter
 from services.params import ANY_CRS_HELP, check_parameters, parse_any_crs
 from services.state import service_of
@@ -29,18 +32,34 @@ router = APIRouter(tags=["Downloads"])
 ITEM_DOWNLOADS = tuple(name for name in FORMATS if name != "geojson")
 
 
-def file_response(frames: dict[str, gpd.GeoDataFrame], fmt: str, crs: OutputCRS | None, stem: str | None = None
-                  ) -> Response:
-    """The frames written in `fmt` (a known format) as an attachment named for its content."""
+def file_response(frames: dict[str, gpd.GeoDataFrame], fmt: str, crs: OutputCRS | None) -> Response:
+    """The frames written in `fmt` (a known format) as an attachment named for its content and its CRS."""
     try:
         written = resolve_crs(get_format(fmt), crs)  # the format's default when none is asked (DXF: metres)
-        content, media_type, filename = export_bytes(frames, fmt, written, stem)
     except ExportError as exc:  # the format is known, so what the format refuses is the CRS
         raise bad_parameter("crs", str(exc).replace("--crs", "crs")) from exc
+    # The file name says the CRS whenever it is not WGS 84, so files in different CRSs are not mixed up.
+    stem = default_stem(frames) if is_wgs84(written) else f"{default_stem(frames)}_{written.label.replace(':', '-')}"
+    content, media_type, filename = export_bytes(frames, fmt, written, stem)
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
-    if written.uri is not None:  # say which CRS the file is in, as OGC API - Features Part 2 does
-        headers["Content-Crs"] = f"<{written.uri}>"
+    crs_uri = _content_crs(written)
+    if crs_uri is not None:
+        headers["Content-Crs"] = f"<{crs_uri}>"
     return Response(content, media_type=media_type, headers=headers)
+
+
+def _content_crs(written: OutputCRS) -> str | None:
+    """The CRS URI whose axis order the file's coordinates follow, if there is one.
+
+    Files store x (longitude, easting) first. That is CRS84 for WGS 84, and the authority order of east-first
+    CRSs (UTM, Web Mercator); for EPSG:4490, 4549 and 4550, whose authority order is north-first, no URI names
+    what the file holds, so none is sent (the file's own .prj or SRS table names the CRS).
+    """
+    if is_wgs84(written):
+        return CRS84
+    if written.crs is None or written.uri is None or axis_order_is_lat_lon(written.crs):
+        return None
+    return written.uri
 
 
 @router.get("/export", summary="Layers as a file for GIS software, in any CRS that holds Ningbo")

@@ -113,8 +113,8 @@ def test_indicators_are_the_file(client: TestClient) -> None:
 def test_export_every_collection_as_geopackage_in_gauss_kruger(client: TestClient, tmp_path) -> None:
     response = client.get("/export?f=gpkg&crs=EPSG:4549")
     assert response.status_code == 200
-    assert response.headers["content-crs"] == "<http://www.opengis.net/def/crs/EPSG/0/4549>"
-    assert response.headers["content-disposition"] == 'attachment; filename="ningbo-innovation-layout.gpkg"'
+    assert response.headers["content-disposition"] == 'attachment; filename="ningbo-innovation-layout_EPSG-4549.gpkg"'
+    assert "content-crs" not in response.headers  # files hold easting first; EPSG:4549's authority order is north-first
     path = tmp_path / "layout.gpkg"
     path.write_bytes(response.content)
     names = [name for name, _ in pyogrio.list_layers(path)]
@@ -128,7 +128,7 @@ def test_export_every_collection_as_geopackage_in_gauss_kruger(client: TestClien
 def test_items_download_keeps_the_filter(client: TestClient, tmp_path) -> None:
     response = client.get("/collections/subparks/items?f=shapefile&industries=new-materials&crs=EPSG:4490")
     assert response.status_code == 200 and response.headers["content-type"] == "application/zip"
-    assert response.headers["content-disposition"] == 'attachment; filename="subparks.zip"'
+    assert response.headers["content-disposition"] == 'attachment; filename="subparks_EPSG-4490.zip"'
     archive = zipfile.ZipFile(io.BytesIO(response.content))
     assert any(name.endswith(".prj") for name in archive.namelist())
     archive.extractall(tmp_path)
@@ -151,10 +151,20 @@ def test_export_errors(client: TestClient, url: str, words: list[str]) -> None:
     assert_api_error(client.get(url), 400, *words)
 
 
+def test_downloads_name_their_crs(client: TestClient) -> None:
+    wgs84 = client.get("/collections/subparks/items?f=csv")
+    assert wgs84.headers["content-disposition"] == 'attachment; filename="subparks.csv"'
+    assert wgs84.headers["content-crs"] == "<http://www.opengis.net/def/crs/OGC/1.3/CRS84>"  # lon, lat in the file
+    utm = client.get("/collections/subparks/items?f=fgb&crs=EPSG:32651")
+    assert utm.headers["content-crs"] == "<http://www.opengis.net/def/crs/EPSG/0/32651>"
+    amap = client.get("/collections/subparks/items?f=csv&crs=GCJ02")
+    assert amap.headers["content-disposition"] == 'attachment; filename="subparks_GCJ02.csv"'
+
+
 def test_dxf_download_defaults_to_metres_and_says_which_crs(client: TestClient, tmp_path) -> None:
     response = client.get("/collections/subparks/items?f=dxf")
     assert response.status_code == 200
-    assert response.headers["content-crs"] == "<http://www.opengis.net/def/crs/EPSG/0/4549>"
+    assert response.headers["content-disposition"] == 'attachment; filename="subparks_EPSG-4549.dxf"'
     path = tmp_path / "subparks.dxf"
     path.write_bytes(response.content)
     doc = ezdxf.readfile(path)
