@@ -7,15 +7,17 @@ request, enforces the upload limit, and writes the answer as JSON or CSV.
 from __future__ import annotations
 
 import io
+from collections.abc import AsyncGenerator, Iterator
 from typing import Annotated, Any
 
 import numpy as np
 import orjson
 import pandas as pd
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartParser
 
 from geo.crs import OutputCRS
 from geo.locate import SitesError, read_sites_csv, read_sites_geojson
@@ -26,7 +28,8 @@ from services.render import JSON, json_response, url
 from services.state import Service, service_of
 
 router = APIRouter(tags=["Plan-aware queries"])
-MAX_UPLOAD_BYTES = 256 * 1024 * 1024  # a million "lon,lat,id" rows take about 40 MB
+MAX_UPLOAD_BYTES = 128 * 1024 * 1024  # about 4 million "id,lon,lat" rows; a million take about 28 MB
+STREAM_ROWS = 50_000  # rows serialised at a time in an answer
 CSV = "text/csv"
 UPLOAD_TYPES = {CSV: "csv", "application/csv": "csv", "text/plain": "csv", "application/geo+json": "geojson",
                 JSON: "geojson"}
@@ -106,13 +109,33 @@ async def locate_sites(
         located, summary = await run_in_threadpool(_locate_upload, service, content, kind, site_crs)
     except SitesError as exc:
         raise ApiError(400, f"{'file' if kind == 'csv' else 'body'}: {exc}") from exc
+    # Streamed a block of rows at a time, from a worker thread (Starlette runs sync iterators in its pool),
+    # so a million rows neither hold the event loop nor sit in memory as one string.
     if as_csv:
-        body = located.to_csv(index=False).encode("utf-8-sig")  # the BOM lets Excel read the Chinese names
-        return Response(body, media_type=f"{CSV}; charset=utf-8",
-                        headers={"X-Locate-Summary": orjson.dumps(summary).decode(),
-                                 "Content-Disposition": 'attachment; filename="located.csv"'})
-    rows = located.astype(object).where(located.notna(), None).to_dict(orient="records")
-    return json_response({"summary": summary, "sites": rows})
+        return StreamingResponse(_csv_blocks(located), media_type=f"{CSV}; charset=utf-8",
+                                 headers={"X-Locate-Summary": orjson.dumps(summary).decode(),
+                                          "Content-Disposition": 'attachment; filename="located.csv"'})
+    return StreamingResponse(_json_blocks(located, summary), media_type=JSON)
+
+
+def _blocks(located: pd.DataFrame) -> Iterator[pd.DataFrame]:
+    for start in range(0, len(located), STREAM_ROWS):
+        yield located.iloc[start:start + STREAM_ROWS]
+
+
+def _csv_blocks(located: pd.DataFrame) -> Iterator[bytes]:
+    yield "\ufeff".encode()  # the BOM lets Excel read the Chinese names
+    for i, block in enumerate(_blocks(located)):
+        yield block.to_csv(index=False, header=i == 0).encode("utf-8")
+
+
+def _json_blocks(located: pd.DataFrame, summary: dict[str, Any]) -> Iterator[bytes]:
+    yield b'{"summary":' + orjson.dumps(summary) + b',"sites":['
+    for i, block in enumerate(_blocks(located)):
+        rows = block.astype(object).where(block.notna(), None).to_dict(orient="records")
+        body = orjson.dumps(rows, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]  # the rows, without the brackets
+        yield (b"," if i and body else b"") + body
+    yield b"]}"
 
 
 def _wants_csv(request: Request, f: str | None) -> bool:
@@ -130,8 +153,10 @@ async def _read_upload(request: Request) -> tuple[bytes, str]:
         raise _too_large()
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media == "multipart/form-data":
-        try:
-            form = await request.form(max_files=1, max_fields=4)
+        try:  # parsed from the size-checked stream, so a chunked upload cannot fill the disk before the 413
+            form = await MultiPartParser(request.headers, _limited(request), max_files=1, max_fields=4).parse()
+        except ApiError:
+            raise
         except Exception as exc:  # starlette raises several types for a malformed form
             raise ApiError(400, f"body: not a readable multipart form ({exc})") from exc
         upload = form.get("file")
@@ -146,13 +171,17 @@ async def _read_upload(request: Request) -> tuple[bytes, str]:
     if kind is None:
         raise ApiError(415, f"Content-Type: {media or 'none'} is not accepted; send text/csv, application/geo+json "
                             f"or a multipart form with a `file` field")
-    chunks, size = [], 0
+    return b"".join([chunk async for chunk in _limited(request)]), kind
+
+
+async def _limited(request: Request) -> AsyncGenerator[bytes, None]:
+    """The request body, chunk by chunk, refused with a 413 as soon as it passes the limit."""
+    size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_UPLOAD_BYTES:
             raise _too_large()
-        chunks.append(chunk)
-    return b"".join(chunks), kind
+        yield chunk
 
 
 def _too_large() -> ApiError:
