@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import geopandas as gpd
@@ -143,6 +144,24 @@ def axis_order_is_lat_lon(crs: pyproj.CRS) -> bool:
     """
     axes = crs.axis_info
     return bool(axes) and axes[0].direction.lower() == "north"
+
+
+def xy_to_wgs84(x: np.ndarray, y: np.ndarray, crs: OutputCRS | None) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates in `crs`, x (longitude, easting) first whatever its axis order, as WGS 84 lon/lat; points
+    `crs` cannot hold come back as inf. None means they are WGS 84 already."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if crs is None:
+        return x, y
+    if crs.is_gcj02:
+        return gcj02_to_wgs84(x, y)
+    assert crs.crs is not None
+    lon, lat = _from_crs_to_wgs84(crs.crs).transform(x, y)
+    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+
+
+@lru_cache(maxsize=32)
+def _from_crs_to_wgs84(crs: pyproj.CRS) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
 
 
 def to_crs(gdf: gpd.GeoDataFrame, target: OutputCRS) -> gpd.GeoDataFrame:

@@ -24,7 +24,7 @@ import pyproj
 import shapely
 from shapely import STRtree
 
-from geo.crs import OutputCRS, gcj02_to_wgs84
+from geo.crs import OutputCRS, xy_to_wgs84
 from geo.io import atomic_file
 from geo.layers import Layers
 from geo.measure import WGS84, geodesic_areas_km2
@@ -324,16 +324,6 @@ def _coordinate_columns(columns: Iterable[Any]) -> tuple[str, str]:
     return lon, lat
 
 
-def _to_wgs84(x: np.ndarray, y: np.ndarray, crs: OutputCRS | None) -> tuple[np.ndarray, np.ndarray]:
-    if crs is None:
-        return x, y
-    if crs.is_gcj02:
-        return gcj02_to_wgs84(x, y)
-    assert crs.crs is not None
-    lon, lat = pyproj.Transformer.from_crs(crs.crs, "EPSG:4326", always_xy=True).transform(x, y)
-    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
-
-
 def _wgs84_points(x_text: pd.Series, y_text: pd.Series, names: tuple[str, str], crs: OutputCRS | None,
                   row_label: Callable[[int], str]) -> tuple[np.ndarray, np.ndarray]:
     """Parse and check coordinates, then move them to WGS 84; SitesError listing the first bad rows."""
@@ -354,7 +344,7 @@ def _wgs84_points(x_text: pd.Series, y_text: pd.Series, names: tuple[str, str], 
                 else f"{names[k]} {values[k][i]:g} is out of range -{limits[k]:g}..{limits[k]:g}"
                 for k in (0, 1) if nan[k][i] or out_of_range[k][i])
     else:
-        lon, lat = _to_wgs84(values[0], values[1], crs)
+        lon, lat = xy_to_wgs84(values[0], values[1], crs)
         bad = np.flatnonzero(~_in_range(lon, lat))
         label = crs.label if crs is not None else "WGS 84"
 

@@ -71,8 +71,10 @@ def create_app(layers: Layers | None = None, data_dir: Path | str | None = None)
         check_parameters(request, {"f"})
         if negotiate(request, (OPENAPI, HTML)) == HTML:
             return html_response("api.html", request)
-        service: Service = request.app.state.service
-        return json_response(openapi_document(app, list(service.collections), ogc.MAX_LIMIT), OPENAPI)
+        if not hasattr(app.state, "openapi"):  # the routes are fixed once the app is built: write it once
+            service: Service = request.app.state.service
+            app.state.openapi = openapi_document(app, list(service.collections), ogc.MAX_LIMIT)
+        return json_response(app.state.openapi, OPENAPI)
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> Response:  # browsers ask every page for one; the map pages (Folium's) name none

@@ -84,9 +84,11 @@ class ServiceCRS:
         return float(west), float(south), float(east), float(north)
 
 
-@cache
 def service_crs(text: str) -> ServiceCRS:
-    """One of SUPPORTED, from its URI or a CURIE such as ``EPSG:4549`` / ``[EPSG:4549]``; CRSError otherwise."""
+    """One of SUPPORTED, from its URI or a CURIE such as ``EPSG:4549`` / ``[EPSG:4549]``; CRSError otherwise.
+
+    The spelling is normalised before the (cached) lookup, so the cache holds at most the seven CRSs.
+    """
     uri = text.strip()
     if match := _CURIE.match(uri):
         auth, code = match.group(1).upper(), match.group(2)
@@ -94,6 +96,11 @@ def service_crs(text: str) -> ServiceCRS:
     uri = uri.replace("https://", "http://").rstrip("/")
     if uri not in SUPPORTED:
         raise CRSError(f"{text!r} is not a CRS this service offers; use one of {', '.join(SUPPORTED)}")
+    return _service_crs(uri)
+
+
+@cache
+def _service_crs(uri: str) -> ServiceCRS:
     output = parse_crs(uri)
     assert output.crs is not None
     lat_first = not output.crs.equals(_WGS84) and axis_order_is_lat_lon(output.crs)

@@ -334,7 +334,11 @@ def items(
         "features": features,
     }
     if media == HTML:
-        return html_response("items.html", request, doc=doc, collection=found, offset=offset,
+        pages = [(rel, str(request.url.include_query_params(offset=start, f="html")), title)
+                 for rel, start, title in (("prev", max(0, offset - page_size), "Previous page"),
+                                           ("next", offset + page_size, "Next page"))
+                 if (rel == "prev" and offset > 0) or (rel == "next" and offset + page_size < len(positions))]
+        return html_response("items.html", request, doc=doc, collection=found, offset=offset, pages=pages,
                              backdrop=service.backdrop,
                              map_features=[feature(found, int(p), service_crs(CRS84), ["id", "name_zh", "name_en",
                                                                                       "kind"], False)
@@ -362,7 +366,7 @@ def item(
     path = f"/collections/{found.id}/items/{feature_id}"
     json_type = GEOJSON if media == HTML else media
     doc["links"] = [
-        link(url(request, path), "self", json_type, "This feature"),
+        link(str(request.url.remove_query_params("f")), "self", json_type, "This feature"),
         link(url(request, path, f="html"), "alternate", HTML, "This feature as HTML"),
         link(url(request, f"/collections/{found.id}"), "collection", JSON, "The collection"),
     ]

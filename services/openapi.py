@@ -37,6 +37,7 @@ MEDIA_TYPES = {
 }
 # Parameters taking one of the service's CRSs (the downloads' `crs` takes any CRS that holds Ningbo).
 CRS_PARAMETERS = {"crs", "bbox-crs", "filter-crs"}
+ANY_CRS_PATHS = {"/export", "/locate", "/nearest"}  # downloads and sites take any CRS that holds Ningbo
 ERROR = {
     "description": "Bad input or nothing found: an OGC API exception",
     "content": {JSON: {"schema": {
@@ -57,7 +58,7 @@ def openapi_document(app: FastAPI, collection_ids: list[str], max_limit: int) ->
                     parameter["schema"]["enum"] = collection_ids
                 if parameter["name"] == "limit":
                     parameter["schema"].update({"minimum": 1, "maximum": max_limit})
-                if parameter["name"] in CRS_PARAMETERS and path != "/export":
+                if parameter["name"] in CRS_PARAMETERS and path not in ANY_CRS_PATHS:
                     parameter["schema"]["enum"] = list(SUPPORTED)
                 if parameter["name"] == "filter-lang":
                     parameter["schema"]["enum"] = list(CQL2_LANGUAGES)

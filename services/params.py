@@ -21,8 +21,9 @@ def check_parameters(request: Request, allowed: set[str]) -> None:
     """Part 1 requires a 400 for a query parameter the API does not define."""
     unknown = sorted(set(request.query_params) - allowed)
     if unknown:
+        takes = f"takes {', '.join(sorted(allowed))}" if allowed else "takes no query parameters"
         raise ApiError(400, f"{', '.join(unknown)}: unknown query parameter{'s' if len(unknown) > 1 else ''}; "
-                            f"this resource takes {', '.join(sorted(allowed))}")
+                            f"this resource {takes}")
 
 
 ANY_CRS_HELP = "an EPSG code (EPSG:4549), an OGC URI, PROJ or WKT text, or GCJ02"

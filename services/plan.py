@@ -6,13 +6,14 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any
 
+import numpy as np
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
-from geo.queries import AREAL_KINDS, NEAREST_KINDS, industry_detail, nearest
-from services.crs import CRS84, ServiceCRS
+from geo.crs import xy_to_wgs84
+from geo.queries import AREAL_KINDS, NEAREST_KINDS, nearest
 from services.errors import ApiError, bad_parameter
-from services.params import F, check_parameters, parse_crs_parameter
+from services.params import F, check_parameters, parse_any_crs
 from services.render import HTML, JSON, html_response, json_response, link, negotiate, url
 from services.state import service_of
 
@@ -21,33 +22,34 @@ MAX_K = 50
 
 Lon = Annotated[float, Query(description="Longitude of the site (or easting/x when `crs` is projected)")]
 Lat = Annotated[float, Query(description="Latitude of the site (or northing/y when `crs` is projected)")]
-SiteCRS = Annotated[str | None, Query(description="CRS of lon/lat (URI), read x then y whatever its axis order; "
-                                                  "CRS84 by default")]
+SiteCRS = Annotated[str | None, Query(description="CRS of lon/lat (EPSG code, OGC URI, PROJ or WKT, or GCJ02), "
+                                                  "read x then y whatever its axis order; WGS 84 by default")]
 
 
 def site_lonlat(lon: float, lat: float, crs_text: str | None) -> tuple[float, float]:
-    """A site given as x, y in the request's CRS, as WGS 84 lon/lat; 400 when out of range."""
-    crs: ServiceCRS = parse_crs_parameter("crs", crs_text)
+    """A site given as x, y in the request's CRS (any that holds Ningbo, GCJ-02 too), as WGS 84 lon/lat;
+    400 when out of range, or far outside the CRS's area of use (which is what swapped x and y give)."""
+    crs = parse_any_crs("crs", crs_text)
     if not (math.isfinite(lon) and math.isfinite(lat)):
         raise bad_parameter("lon" if not math.isfinite(lon) else "lat", "must be a finite number")
-    if crs.output.is_geographic:
+    if crs is None or crs.is_geographic:
         if not -180 <= lon <= 180:
             raise bad_parameter("lon", f"{lon} is out of range: longitude must be within -180..180")
         if not -90 <= lat <= 90:
             raise bad_parameter("lat", f"{lat} is out of range: latitude must be within -90..90")
-    if crs.uri == CRS84:
+    if crs is None:
         return lon, lat
-    x, y = crs.transformer(inverse=True).transform(lon, lat)
-    # Gauss-Kruger zones serve well a few degrees past their area of use (Ningbo straddles 4549 and 4550),
-    # so allow a margin: the test is there to catch swapped x and y, which land thousands of km away.
-    area = crs.output.crs.area_of_use if crs.output.crs is not None else None
+    xs, ys = xy_to_wgs84(np.array([lon]), np.array([lat]), crs)
+    x, y = float(xs[0]), float(ys[0])
+    # Gauss-Kruger zones serve well a few degrees past their area of use (Ningbo straddles 4549 and 4550).
+    area = crs.crs.area_of_use if crs.crs is not None else None
     margin = 3.0
     inside = area is None or (area.west - margin <= x <= area.east + margin
                               and area.south - margin <= y <= area.north + margin)
     if not (math.isfinite(x) and math.isfinite(y) and inside):
-        raise bad_parameter("lon", f"({lon}, {lat}) lies outside the area of use of {crs.uri}; give x (easting) "
+        raise bad_parameter("lon", f"({lon}, {lat}) lies outside the area of use of {crs.label}; give x (easting) "
                                    f"as lon and y (northing) as lat")
-    return float(x), float(y)
+    return x, y
 
 
 @router.get("/industries", summary="The plan's industries and where each clusters")
@@ -71,9 +73,10 @@ def industry(request: Request, code: Annotated[str, Path(description="An industr
     service = service_of(request)
     if code not in service.layers.taxonomy:
         raise ApiError(404, f"code: no industry {code!r}; /industries lists them")
-    doc: dict[str, Any] = industry_detail(service.layers, code)
-    for host in doc["hosts"]:
-        host["href"] = url(request, f"/collections/{host['collection']}/items/{host['id']}")
+    detail = service.industry(code)
+    doc: dict[str, Any] = {**detail, "hosts": [
+        {**host, "href": url(request, f"/collections/{host['collection']}/items/{host['id']}")}
+        for host in detail["hosts"]]}
     doc["links"] = [link(url(request, f"/industries/{code}"), "self", JSON, "This document"),
                     link(url(request, f"/industries/{code}", f="html"), "alternate", HTML, "This document as HTML"),
                     link(url(request, "/industries"), "up", JSON, "All industries")]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import shapely
@@ -10,7 +10,7 @@ from fastapi import Request
 
 from geo.layers import Layers
 from geo.locate import Locator
-from geo.queries import indicators, industry_catalogue, stats
+from geo.queries import indicators, industry_catalogue, industry_detail, stats
 from services.catalog import Collection, build_collections
 
 
@@ -22,7 +22,14 @@ class Service:
     catalogue: list[dict[str, Any]]  # the answers that do not depend on the request, computed once
     stats: dict[str, Any]
     indicators: dict[str, Any]
-    locator: Locator  # the plan's areas in STRtrees, for /locate
+    locator: Locator  # the plan's areas prepared for /locate
+    _industries: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+
+    def industry(self, code: str) -> dict[str, Any]:
+        """geo.queries.industry_detail, computed once per code (its union of areas takes ~20 ms)."""
+        if code not in self._industries:
+            self._industries[code] = industry_detail(self.layers, code)
+        return self._industries[code]
 
     @classmethod
     def build(cls, layers: Layers) -> Service:

@@ -6,11 +6,13 @@ import csv
 import io
 import json
 
+import numpy as np
 import pyproj
 import pytest
 import shapely
 from fastapi.testclient import TestClient
 
+from geo.crs import wgs84_to_gcj02
 from geo.layers import DATA_DIR
 from services import locate
 from tests.api_helpers import assert_api_error
@@ -61,6 +63,13 @@ def test_a_site_given_in_gauss_kruger(client: TestClient) -> None:
     x, y = pyproj.Transformer.from_crs("OGC:CRS84", "EPSG:4549", always_xy=True).transform(*INSIDE)
     doc = client.get(f"/locate?lon={x}&lat={y}&crs=http://www.opengis.net/def/crs/EPSG/0/4549").json()
     assert doc["subpark"]["id"] == "subpark-beilun"
+
+
+def test_a_site_given_in_gcj02_as_amap_shows_it(client: TestClient) -> None:
+    lon, lat = wgs84_to_gcj02(np.array([INSIDE[0]]), np.array([INSIDE[1]]))
+    doc = client.get(f"/locate?lon={lon[0]}&lat={lat[0]}&crs=GCJ02").json()
+    assert doc["subpark"]["id"] == "subpark-beilun"
+    assert doc["site"]["lon"] == pytest.approx(INSIDE[0], abs=1e-7)
 
 
 def sites_csv(bom: bool = True) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pyproj
@@ -350,6 +351,16 @@ def test_html_pages_are_usable(client: TestClient) -> None:
     for name in PARKS["subpark-beilun"]["properties"]:
         assert f"<code>{name}</code>" in page, name
     assert client.get("/api?f=html").text.count("swagger-ui") >= 2
+
+
+def test_html_pager_keeps_one_format_and_counts_past_the_end(client: TestClient) -> None:
+    url = "/collections/platforms/items?f=html&limit=10"
+    for _ in range(3):
+        page = client.get(url).text
+        url = re.search(r'<a rel="next" href="([^"]+)"', page).group(1).replace("&amp;", "&")
+        assert parse_qs(urlsplit(url).query)["f"] == ["html"]
+    assert parse_qs(urlsplit(url).query)["offset"] == ["30"]
+    assert "No features on this page; 35 match." in client.get("/collections/platforms/items?f=html&offset=100").text
 
 
 def test_openapi_document_is_3_0_and_advertises_the_limit_maximum(client: TestClient) -> None:
