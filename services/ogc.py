@@ -16,7 +16,15 @@ from services.catalog import Collection
 from services.crs import CRS84, SUPPORTED, ServiceCRS, service_crs
 from services.downloads import ITEM_DOWNLOADS, collection_download
 from services.errors import ApiError, bad_parameter
-from services.params import F, check_parameters, parse_bbox, parse_crs_parameter, parse_properties, parse_sortby
+from services.params import (
+    F,
+    check_datetime,
+    check_parameters,
+    parse_bbox,
+    parse_crs_parameter,
+    parse_properties,
+    parse_sortby,
+)
 from services.render import GEOJSON, HTML, JSON, OPENAPI, SCHEMA, html_response, json_response, link, negotiate, url
 from services.state import Service, service_of
 
@@ -44,8 +52,8 @@ REL_QUERYABLES = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
 REL_CONFORMANCE = "http://www.opengis.net/def/rel/ogc/1.0/conformance"
 REL_DATA = "http://www.opengis.net/def/rel/ogc/1.0/data"
 
-ITEMS_PARAMETERS = {"f", "bbox", "bbox-crs", "crs", "limit", "offset", "properties", "skipGeometry", "sortby",
-                    "filter", "filter-lang", "filter-crs"}
+ITEMS_PARAMETERS = {"f", "bbox", "bbox-crs", "crs", "datetime", "limit", "offset", "properties", "skipGeometry",
+                    "sortby", "filter", "filter-lang", "filter-crs"}
 
 router = APIRouter()
 CollectionId = Annotated[str, Path(alias="collectionId", description="A collection id, as /collections lists them")]
@@ -281,6 +289,8 @@ def items(
     bbox_crs: Annotated[str | None, Query(alias="bbox-crs", description="CRS of bbox (URI); CRS84 by default")
                         ] = None,
     crs: Annotated[str | None, Query(description="CRS of the output geometry (URI); CRS84 by default")] = None,
+    datetime_: Annotated[str | None, Query(alias="datetime", description="An RFC 3339 instant or interval; the "
+                                           "layers carry no time, so every feature matches it (Part 1)")] = None,
     limit: Annotated[int, Query(ge=1, description=f"Features per page; at most {MAX_LIMIT}, larger values "
                                                   f"are reduced to {MAX_LIMIT}")] = DEFAULT_LIMIT,
     offset: Annotated[int, Query(ge=0, description="Features to skip")] = 0,
@@ -302,6 +312,8 @@ def items(
     service = service_of(request)
     found = collection_of(service, collection_id)
     check_parameters(request, ITEMS_PARAMETERS | set(found.queryables) - {"geometry"})
+    if datetime_ is not None:
+        check_datetime(datetime_)
     download = f is not None and f.lower() in ITEM_DOWNLOADS
     media = GEOJSON if download else negotiate(request, (GEOJSON, HTML))
     if download:  # every matching feature as a file, in any CRS geo.export can write (not only the seven)

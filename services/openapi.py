@@ -58,6 +58,10 @@ def openapi_document(app: FastAPI, collection_ids: list[str], max_limit: int) ->
                     parameter["schema"]["enum"] = collection_ids
                 if parameter["name"] == "limit":
                     parameter["schema"].update({"minimum": 1, "maximum": max_limit})
+                    parameter.update({"style": "form", "explode": False})
+                if parameter["name"] == "bbox":  # as OGC API - Features Part 1 defines it
+                    parameter["schema"] = {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}
+                    parameter.update({"style": "form", "explode": False})
                 if parameter["name"] in CRS_PARAMETERS and path not in ANY_CRS_PATHS:
                     parameter["schema"]["enum"] = list(SUPPORTED)
                 if parameter["name"] == "filter-lang":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Query, Request
@@ -103,3 +104,18 @@ def parse_properties(value: str | None, found: Collection) -> list[str] | None:
         raise bad_parameter("properties", f"{', '.join(unknown)} not in {found.id}; its properties: "
                                           f"{', '.join(found.properties)}")
     return names
+
+
+def check_datetime(value: str) -> None:
+    """A Part 1 `datetime`: an RFC 3339 instant, or an interval `start/end` with `..` (or nothing) for open."""
+    parts = value.split("/")
+    if len(parts) > 2 or (len(parts) == 2 and all(p in ("", "..") for p in parts)):
+        raise bad_parameter("datetime", f"{value!r} is not an instant or an interval start/end")
+    for part in parts:
+        if len(parts) == 2 and part in ("", ".."):
+            continue
+        try:
+            datetime.fromisoformat(part.replace("z", "Z"))
+        except ValueError as exc:
+            raise bad_parameter("datetime", f"{part!r} is not an RFC 3339 date or date-time "
+                                            f"(e.g. 2025-12-31T00:00:00Z)") from exc

@@ -317,6 +317,10 @@ def test_queryables_and_schema(client: TestClient) -> None:
     ("/collections/subparks/items?filter=CASEI(name_en)%3Dcasei('x')", 400, ["filter", "casei"]),
     ("/collections/subparks/items/subpark-cixi?crs=EPSG:27700", 400, ["crs"]),
     ("/conformance?f=pdf", 400, ["f"]),
+    ("/collections/subparks/items?datetime=yesterday", 400, ["datetime"]),
+    ("/collections/subparks/items?datetime=../..", 400, ["datetime"]),
+    ("/collections/subparks/items?datetime=2025-12-31T00:00:00Z", 200, []),
+    ("/collections/subparks/items?datetime=2021-01-01/..", 200, []),
 ])
 def test_bad_input_gets_a_clear_4xx(client: TestClient, url: str, status: int, words: list[str]) -> None:
     response = client.get(url)
@@ -371,6 +375,8 @@ def test_openapi_document_is_3_0_and_advertises_the_limit_maximum(client: TestCl
     validate(doc)  # a valid OpenAPI 3.0 document, by an independent validator
     params = {p["name"]: p for p in doc["paths"]["/collections/{collectionId}/items"]["get"]["parameters"]}
     assert params["limit"]["schema"]["maximum"] == MAX_LIMIT and params["limit"]["schema"]["default"] == 10
+    assert params["bbox"]["schema"]["type"] == "array" and params["bbox"]["explode"] is False
+    assert "datetime" in params
     assert params["collectionId"]["schema"]["enum"] == COLLECTIONS
     assert "anyOf" not in json.dumps(doc) or '"type": "null"' not in json.dumps(doc)
 
