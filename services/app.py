@@ -56,7 +56,7 @@ def create_app(layers: Layers | None = None, data_dir: Path | str | None = None)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"],
                        expose_headers=["Content-Crs", "X-Locate-Summary", "Content-Disposition"])
     # Feature collections and map pages are text that shrinks four-fold; clients that ask get it gzipped.
-    app.add_middleware(GZipMiddleware, minimum_size=2048)
+    app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)  # level 9: 5x the time, 1 % smaller
     app.add_middleware(HeadAndVary)  # outermost: HEAD becomes GET before routing, and every answer says Vary
     errors.install(app)
     app.include_router(ogc.router)
