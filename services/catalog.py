@@ -17,10 +17,11 @@ import orjson
 import pandas as pd
 import shapely
 
+from geo.export import ALL, collection_frames
 from geo.filters import Queryable
 from geo.layers import Layers
 from geo.schema import KINDS
-from services.crs import CRS84, ServiceCRS, service_crs
+from services.crs import ServiceCRS
 
 # Properties a client may filter and sort on, where a collection has them: short codes and names, not prose.
 SCALAR_QUERYABLES = {
@@ -83,14 +84,11 @@ class Collection:
 
 
 def build_collections(layers: Layers) -> dict[str, Collection]:
-    """One collection per collection id in geo.schema.KINDS, in the schema's order."""
-    grouped: dict[str, list[str]] = {}
-    for kind in KINDS.values():
-        grouped.setdefault(kind.collection, []).append(kind.name)
+    """One collection per collection id in geo.schema.KINDS, in the schema's order, over the frames that
+    geo.export writes, so a download holds what the service serves."""
     collections = {}
-    for collection_id, kinds in grouped.items():
-        frames = [layers.kind(name) for name in kinds]
-        frame = pd.concat([f for f in frames if len(f)]) if any(len(f) for f in frames) else frames[0]
+    for collection_id, frame in collection_frames(layers, ALL).items():
+        kinds = [k.name for k in KINDS.values() if k.collection == collection_id]
         geometry_types = tuple(dict.fromkeys(t for k in kinds for t in KINDS[k].geometry_types))
         collections[collection_id] = _collection(collection_id, KINDS[kinds[0]].title, _description(kinds), frame,
                                                  geometry_types)
@@ -162,7 +160,3 @@ def _schema_of(column: pd.Series) -> dict[str, Any]:
     if all(isinstance(v, dict) for v in values):
         return {"type": "object"}
     return {}
-
-
-def default_crs() -> ServiceCRS:
-    return service_crs(CRS84)

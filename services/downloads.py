@@ -14,7 +14,6 @@ from geo.export import (
     ALL,
     FORMATS,
     ExportError,
-    collection_frames,
     collection_names,
     default_stem,
     export_bytes,
@@ -23,7 +22,7 @@ from geo.export import (
     resolve_crs,
 )
 from services.crs import CRS84
-from services.errors import ApiError, bad_parameter
+from services.errors import bad_parameter
 from services.params import ANY_CRS_HELP, check_parameters, parse_any_crs
 from services.state import service_of
 
@@ -84,15 +83,12 @@ def export(
         raise bad_parameter("collections", str(exc)) from exc
     if len(set(names)) != len(names):
         raise bad_parameter("collections", f"{collections!r} names a collection twice")
-    frames = {name: collection_frames(service.layers, name)[name] for name in names}
+    frames = {name: service.collections[name].frame for name in names}
     return file_response(frames, f, parse_any_crs("crs", crs))
 
 
 def collection_download(request: Request, collection_id: str, feature_ids: list[str], fmt: str,
                         crs_text: str | None) -> Response:
-    """The selected features of one collection as a file (what `items?f=gpkg` returns)."""
-    service = service_of(request)
-    if fmt not in FORMATS:
-        raise ApiError(400, f"f: {fmt!r} is not a format; use json, html or one of {', '.join(ITEM_DOWNLOADS)}")
-    frame = collection_frames(service.layers, collection_id)[collection_id]
+    """The selected features of one collection as a file (what `items?f=gpkg` returns); `fmt` is a format."""
+    frame = service_of(request).collections[collection_id].frame
     return file_response({collection_id: frame.loc[feature_ids]}, fmt, parse_any_crs("crs", crs_text))

@@ -314,29 +314,27 @@ def items(
     check_parameters(request, ITEMS_PARAMETERS | set(found.queryables) - {"geometry"})
     if datetime_ is not None:
         check_datetime(datetime_)
-    download = f is not None and f.lower() in ITEM_DOWNLOADS
-    media = GEOJSON if download else negotiate(request, (GEOJSON, HTML))
-    if download:  # every matching feature as a file, in any CRS geo.export can write (not only the seven)
-        positions = select(service, found, request, bbox, bbox_crs, filter_text, filter_lang, filter_crs, sortby)
-        return collection_download(request, found.id, list(found.frame.index[positions]), str(f).lower(), crs)
+    positions = select(service, found, request, bbox, bbox_crs, filter_text, filter_lang, filter_crs, sortby)
+    if f is not None and f.lower() in ITEM_DOWNLOADS:  # every matching feature as a file, in any CRS
+        return collection_download(request, found.id, list(found.frame.index[positions]), f.lower(), crs)
+    media = negotiate(request, (GEOJSON, HTML))
     output_crs = parse_crs_parameter("crs", crs)
     names = parse_properties(properties, found)
-    positions = select(service, found, request, bbox, bbox_crs, filter_text, filter_lang, filter_crs, sortby)
     page_size = min(limit, MAX_LIMIT)
     page = positions[offset:offset + page_size]
     features = [feature(found, int(p), output_crs, names, skip_geometry) for p in page]
     json_type = GEOJSON if media == HTML else media
+    # the neighbouring pages, for the JSON links and the HTML pager alike
+    neighbours = [(rel, start, title) for rel, start, title, exists in (
+        ("prev", max(0, offset - page_size), "Previous page", offset > 0),
+        ("next", offset + page_size, "Next page", offset + page_size < len(positions))) if exists]
     links = [
         link(str(request.url.remove_query_params("f")), "self", json_type, "This page"),
         link(str(request.url.include_query_params(f="html")), "alternate", HTML, "This page as HTML"),
         link(url(request, f"/collections/{found.id}"), "collection", JSON, "The collection"),
+        *(link(str(request.url.include_query_params(offset=start)), rel, json_type, title)
+          for rel, start, title in neighbours),
     ]
-    if offset + page_size < len(positions):
-        links.append(link(str(request.url.include_query_params(offset=offset + page_size)), "next", json_type,
-                          "Next page"))
-    if offset > 0:
-        links.append(link(str(request.url.include_query_params(offset=max(0, offset - page_size))), "prev",
-                          json_type, "Previous page"))
     doc = {
         "type": "FeatureCollection",
         "numberMatched": len(positions),
@@ -347,9 +345,7 @@ def items(
     }
     if media == HTML:
         pages = [(rel, str(request.url.include_query_params(offset=start, f="html")), title)
-                 for rel, start, title in (("prev", max(0, offset - page_size), "Previous page"),
-                                           ("next", offset + page_size, "Next page"))
-                 if (rel == "prev" and offset > 0) or (rel == "next" and offset + page_size < len(positions))]
+                 for rel, start, title in neighbours]
         return html_response("items.html", request, doc=doc, collection=found, offset=offset, pages=pages,
                              backdrop=service.backdrop,
                              map_features=[feature(found, int(p), service_crs(CRS84), ["id", "name_zh", "name_en",
