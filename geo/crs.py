@@ -146,6 +146,20 @@ def axis_order_is_lat_lon(crs: pyproj.CRS) -> bool:
     return bool(axes) and axes[0].direction.lower() == "north"
 
 
+# Gauss-Kruger zones serve well a few degrees past their area of use (Ningbo straddles EPSG:4549 and 4550).
+AREA_OF_USE_MARGIN_DEG = 3.0
+
+
+def usable_area(crs: pyproj.CRS) -> tuple[float, float, float, float] | None:
+    """The CRS's area of use widened by AREA_OF_USE_MARGIN_DEG, as lon/lat (west, south, east, north) within
+    the world; None when the CRS names no area of use."""
+    if crs.area_of_use is None:
+        return None
+    west, south, east, north = crs.area_of_use.bounds
+    m = AREA_OF_USE_MARGIN_DEG
+    return max(west - m, -180.0), max(south - m, -90.0), min(east + m, 180.0), min(north + m, 90.0)
+
+
 def xy_to_wgs84(x: np.ndarray, y: np.ndarray, crs: OutputCRS | None) -> tuple[np.ndarray, np.ndarray]:
     """Coordinates in `crs`, x (longitude, easting) first whatever its axis order, as WGS 84 lon/lat; points
     `crs` cannot hold come back as inf. None means they are WGS 84 already."""

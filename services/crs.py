@@ -14,7 +14,7 @@ import numpy as np
 import pyproj
 import shapely
 
-from geo.crs import CRSError, OutputCRS, axis_order_is_lat_lon, parse_crs
+from geo.crs import CRSError, OutputCRS, axis_order_is_lat_lon, parse_crs, usable_area
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 SUPPORTED = (
@@ -119,9 +119,10 @@ def _transformer(uri: str, inverse: bool) -> pyproj.Transformer:
 @cache
 def _domain(uri: str) -> tuple[float, float, float, float]:
     crs = parse_crs(uri).crs
-    assert crs is not None and crs.area_of_use is not None
-    west, south, east, north = crs.area_of_use.bounds
-    margin = 3.0
-    box = (max(west - margin, -180.0), max(south - margin, -85.0), min(east + margin, 180.0), min(north + margin, 85.0))
+    assert crs is not None
+    area = usable_area(crs)
+    assert area is not None
+    west, south, east, north = area
+    box = (west, max(south, -85.0), east, min(north, 85.0))  # Web Mercator has no poles
     x0, y0, x1, y1 = _transformer(uri, False).transform_bounds(*box, densify_pts=21)
     return float(x0), float(y0), float(x1), float(y1)

@@ -10,7 +10,7 @@ import numpy as np
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
-from geo.crs import xy_to_wgs84
+from geo.crs import usable_area, xy_to_wgs84
 from geo.queries import AREAL_KINDS, NEAREST_KINDS, nearest
 from services.errors import ApiError, bad_parameter
 from services.params import F, check_parameters, parse_any_crs
@@ -41,11 +41,8 @@ def site_lonlat(lon: float, lat: float, crs_text: str | None) -> tuple[float, fl
         return lon, lat
     xs, ys = xy_to_wgs84(np.array([lon]), np.array([lat]), crs)
     x, y = float(xs[0]), float(ys[0])
-    # Gauss-Kruger zones serve well a few degrees past their area of use (Ningbo straddles 4549 and 4550).
-    area = crs.crs.area_of_use if crs.crs is not None else None
-    margin = 3.0
-    inside = area is None or (area.west - margin <= x <= area.east + margin
-                              and area.south - margin <= y <= area.north + margin)
+    area = usable_area(crs.crs) if crs.crs is not None else None
+    inside = area is None or (area[0] <= x <= area[2] and area[1] <= y <= area[3])
     if not (math.isfinite(x) and math.isfinite(y) and inside):
         raise bad_parameter("lon", f"({lon}, {lat}) lies outside the area of use of {crs.label}; give x (easting) "
                                    f"as lon and y (northing) as lat")
