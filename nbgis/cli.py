@@ -10,6 +10,12 @@ from pathlib import Path
 from geo.layers import DATA_DIR
 
 
+def _fail(message: str, code: int = 2) -> int:
+    """Say what went wrong on stderr, and give the exit code: 2 for bad input, 1 for a file not written."""
+    print(f"nbgis: error: {message}", file=sys.stderr)
+    return code
+
+
 def _validate(args: argparse.Namespace) -> int:
     from geo.validate import validate
 
@@ -38,11 +44,9 @@ def _export(args: argparse.Namespace) -> int:
             path = path / spec.filename(names[0] if len(names) == 1 else ALL_STEM, len(names))
         written = export(collection_frames(load_layers(args.data), args.collection), spec.name, crs, path)
     except (ExportError, CRSError) as exc:
-        print(f"nbgis: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc))
     except OSError as exc:
-        print(f"nbgis: error: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
+        return _fail(f"cannot write {args.output}: {exc.strerror or exc}", 1)
     print(f"wrote {written} ({spec.title}, {len(names)} collection{'s' if len(names) > 1 else ''})")
     return 0
 
@@ -59,22 +63,18 @@ def _locate(args: argparse.Namespace) -> int:
         with open(args.input, "rb") as f:  # counting newlines is cheap, and fails fast on a missing file
             lines = sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
     except CRSError as exc:
-        print(f"nbgis: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc))
     except OSError as exc:
-        print(f"nbgis: error: cannot read {args.input}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
+        return _fail(f"cannot read {args.input}: {exc.strerror or exc}")
     locator = Locator.from_layers(load_layers(args.data))
     try:
         # Lines less the header: an estimate when quoted values hold newlines, which tqdm tolerates.
         with tqdm(total=max(lines - 1, 0), unit=" rows", file=sys.stderr, dynamic_ncols=True) as bar:
             summary = locate_csv(args.input, args.output, locator, crs, progress=lambda done: bar.update(done - bar.n))
     except SitesError as exc:
-        print(f"nbgis: error: {args.input}: {exc}", file=sys.stderr)
-        return 2
+        return _fail(f"{args.input}: {exc}")
     except OSError as exc:
-        print(f"nbgis: error: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
+        return _fail(f"cannot write {args.output}: {exc.strerror or exc}", 1)
     print(f"wrote {args.output}: {summary['sites']} sites, {summary['in_subparks']} in sub-parks")
     for subpark, count in summary["per_subpark"].items():
         print(f"  {subpark:<20} {count:>9}")
@@ -92,11 +92,9 @@ def _map(args: argparse.Namespace) -> int:
 
     needs = {"overview": None, "industry": "an industry CODE", "feature": "a feature ID"}[args.kind]
     if needs and not args.subject:
-        print(f"nbgis: error: map {args.kind} needs {needs}", file=sys.stderr)
-        return 2
+        return _fail(f"map {args.kind} needs {needs}")
     if not needs and args.subject:
-        print(f"nbgis: error: map overview takes no argument (got {args.subject!r})", file=sys.stderr)
-        return 2
+        return _fail(f"map overview takes no argument (got {args.subject!r})")
     try:
         layers = load_layers(args.data)
         if args.kind == "overview":
@@ -107,14 +105,11 @@ def _map(args: argparse.Namespace) -> int:
             m = builders.feature(layers, args.subject, args.tiles, args.lang)
         written = write_map(m, args.output, self_contained=args.self_contained)
     except KeyError as exc:  # unknown industry code or feature id
-        print(f"nbgis: error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
-        return 2
+        return _fail(f"{exc.args[0] if exc.args else exc}")
     except (ValueError, AssetError) as exc:
-        print(f"nbgis: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc))
     except OSError as exc:
-        print(f"nbgis: error: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
+        return _fail(f"cannot write {args.output}: {exc.strerror or exc}", 1)
     line = f"wrote {written.path} ({written.html_bytes / 1024:.0f} KiB"
     if written.asset_dir is not None:
         line += (f"; {written.asset_files} asset files, {written.asset_bytes / 1024:.0f} KiB, "
@@ -131,8 +126,7 @@ def _serve(args: argparse.Namespace) -> int:
     from geo.layers import DATA_ENV
 
     if not (args.data / "parks.geojson").is_file():
-        print(f"nbgis: error: {args.data} holds no parks.geojson; give --data a data directory", file=sys.stderr)
-        return 2
+        return _fail(f"{args.data} holds no parks.geojson; give --data a data directory")
     # Workers are separate processes that build the app themselves: they find the data through the environment.
     os.environ[DATA_ENV] = str(args.data.resolve())
     uvicorn.run("services.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
