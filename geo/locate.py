@@ -25,6 +25,7 @@ import shapely
 from shapely import STRtree
 
 from geo.crs import OutputCRS, xy_to_wgs84
+from geo.grid import MIXED, CellGrid
 from geo.io import atomic_file
 from geo.layers import Layers
 from geo.measure import WGS84, geodesic_areas_km2
@@ -57,6 +58,8 @@ class _Areas:
     geoms: np.ndarray  # prepared copies, largest first, so a smaller area overwrites a larger one
     bounds: np.ndarray  # (n, 4): west, south, east, north
     labels: dict[str, np.ndarray]  # per area, the values to report; each ends with None for "no area"
+    grid: CellGrid  # settles most points without a point-in-polygon test
+    given: np.ndarray  # per area, its position among the geoms given to of(); ends with -1 for "no area"
 
     @classmethod
     def of(cls, geoms: Iterable[Any], **labels: Iterable[Any]) -> _Areas:
@@ -71,10 +74,17 @@ class _Areas:
             shapely.intersects_xy(g, (west + east) / 2, (south + north) / 2)
         cols = {k: np.array([*np.asarray(list(v), dtype=object)[order], None], dtype=object)
                 for k, v in labels.items()}
-        return cls(copies, shapely.bounds(copies), cols)
+        return cls(copies, shapely.bounds(copies), cols, CellGrid.of(copies), np.append(order, -1).astype(np.intp))
 
     def holder(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         """Index of the smallest area holding each point (boundary included), -1 for none."""
+        out = self.grid.lookup(lon, lat).astype(np.intp)
+        mixed = np.flatnonzero(out == MIXED)
+        out[mixed] = self.exact_holder(lon[mixed], lat[mixed])
+        return out
+
+    def exact_holder(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """As holder, by testing each point against each area whose envelope holds it (no grid)."""
         out = np.full(len(lon), -1, dtype=np.intp)
         for i, (geom, (west, south, east, north)) in enumerate(zip(self.geoms, self.bounds)):
             candidates = np.flatnonzero((lon >= west) & (lon <= east) & (lat >= south) & (lat <= north))
@@ -160,6 +170,14 @@ class Locator:
             district_adcodes=tuple(districts["adcode"]),
             industries={fid: tuple(codes or ()) for fid, codes in zip(listed["id"], listed["industries"])},
         )
+
+    def holders(self, lon: np.ndarray, lat: np.ndarray) -> dict[str, np.ndarray]:
+        """For a batch join: the index of the sub-park, innovation node and district holding each point
+        (boundary included; -1 for none), into subpark_ids, node_ids and district_adcodes."""
+        part_owner = np.append(self.subparks.labels["index"][:-1].astype(np.intp), -1)  # part -1 -> -1
+        return {"subpark": part_owner[self.subparks.holder(lon, lat)],
+                "innovation_node": self.nodes.given[self.nodes.holder(lon, lat)],
+                "district": self.districts.given[self.districts.holder(lon, lat)]}
 
     def locate(self, lon: np.ndarray, lat: np.ndarray) -> pd.DataFrame:
         """One row per point, in order: the areas holding it (None where none does), the nearest sub-park

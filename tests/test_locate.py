@@ -159,6 +159,36 @@ def test_100k_random_sites_agree_with_plain_shapely(layers: Layers, locator: Loc
     assert (got["corridor_zone"].to_numpy() == shapely.intersects(zone, points)).all()
 
 
+def test_the_grid_answers_as_the_exact_test_on_boundaries_and_off_the_grid(locator: Locator) -> None:
+    """Every ring vertex and edge midpoint (on a boundary), points a hair either side of them, random points
+    and points beyond the extent: the grid's answers equal the point-in-polygon test's, area by area."""
+    rng = np.random.default_rng(7)
+    for areas in (locator.subparks, locator.zone, locator.corridor_areas, locator.units, locator.nodes,
+                  locator.districts):
+        ring = shapely.get_coordinates(shapely.boundary(areas.geoms))
+        mid = (ring[:-1] + ring[1:]) / 2
+        west, south, east, north = areas.bounds[:, 0].min(), areas.bounds[:, 1].min(), areas.bounds[:, 2].max(), \
+            areas.bounds[:, 3].max()
+        xy = np.vstack([ring, mid, ring + 1e-9, mid - 1e-9, [[west, south], [east, north], [east, south]],
+                        np.column_stack([rng.uniform(west - 0.1, east + 0.1, 200_000),
+                                         rng.uniform(south - 0.1, north + 0.1, 200_000)])])
+        got = areas.holder(xy[:, 0], xy[:, 1])
+        assert (got == areas.exact_holder(xy[:, 0], xy[:, 1])).all()
+        assert (got >= 0).any() and (got == -1).any()
+
+
+def test_holders_index_the_ids_and_match_locate(layers: Layers, locator: Locator) -> None:
+    rng = np.random.default_rng(3)
+    lon, lat = rng.uniform(120.8, 122.3, 50_000), rng.uniform(28.8, 30.5, 50_000)
+    held, located = locator.holders(lon, lat), locator.locate(lon, lat)
+    for key, ids, column in (("subpark", locator.subpark_ids, "subpark"),
+                             ("innovation_node", locator.node_ids, "innovation_node"),
+                             ("district", locator.district_adcodes, "district_adcode")):
+        named = np.array([*ids, None], dtype=object)[held[key]]
+        assert (named == located[column].to_numpy()).all(), key
+    assert (held["district"] >= 0).sum() == shapely.intersects(layers.city, shapely.points(lon, lat)).sum()
+
+
 # --- reading CSV --------------------------------------------------------------------------------------------
 
 def test_csv_with_bom_upper_case_headers_and_extra_columns(locator: Locator) -> None:
