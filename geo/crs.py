@@ -63,6 +63,7 @@ class OutputCRS:
         return None
 
 
+@lru_cache(maxsize=64)  # checking that a CRS holds Ningbo builds a transformer: ~50 ms, the same every time
 def parse_crs(text: str) -> OutputCRS:
     """The CRS a user asked for, by any usual spelling; CRSError if unknown or unable to hold Ningbo.
 
