@@ -90,8 +90,8 @@ def build_collections(layers: Layers) -> dict[str, Collection]:
     for collection_id, frame in collection_frames(layers, ALL).items():
         kinds = [k.name for k in KINDS.values() if k.collection == collection_id]
         geometry_types = tuple(dict.fromkeys(t for k in kinds for t in KINDS[k].geometry_types))
-        collections[collection_id] = _collection(collection_id, KINDS[kinds[0]].title, _description(kinds), frame,
-                                                 geometry_types)
+        collections[collection_id] = make_collection(collection_id, KINDS[kinds[0]].title, _description(kinds),
+                                                     frame, geometry_types)
     return collections
 
 
@@ -105,8 +105,9 @@ def _description(kinds: list[str]) -> str:
             "every fact cites the plan's lines in its source property.")
 
 
-def _collection(collection_id: str, title: str, description: str, frame: gpd.GeoDataFrame,
-                geometry_types: tuple[str, ...]) -> Collection:
+def make_collection(collection_id: str, title: str, description: str, frame: gpd.GeoDataFrame,
+                    geometry_types: tuple[str, ...]) -> Collection:
+    """A collection over `frame` (CRS84, indexed by feature id), its properties serialised once."""
     columns = [c for c in frame.columns if c != frame.geometry.name and frame[c].notna().any()]
     types = {c: _schema_of(frame[c]) for c in columns}
     records = [

@@ -29,7 +29,7 @@ from services.render import GEOJSON, HTML, JSON, OPENAPI, SCHEMA, html_response,
 from services.state import Service, service_of
 
 DEFAULT_LIMIT = 10
-MAX_LIMIT = 200  # larger limits are clamped to this, never refused (QGIS and GDAL ask for 1000)
+MAX_LIMIT = 10_000  # larger limits are clamped to this, never refused; as tipg's, so QGIS's and GDAL's 1000 is one page
 
 CONFORMANCE = (
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
