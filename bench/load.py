@@ -1,0 +1,68 @@
+"""The load generator: wrk (Debian's package), a separate C process, at a fixed duration and concurrency.
+
+A Lua ``done`` hook prints wrk's own counts as one JSON line, so nothing is scraped from its report.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+ACCEPT = "application/geo+json, application/json"  # every server is asked for the same media type
+REPORT_LUA = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('{"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "non_2xx": %d, ' ..
+                         '"socket_errors": %d}\\n', summary.requests, summary.duration, latency:percentile(50),
+                         latency:percentile(99), e.status, e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+
+@dataclass(frozen=True)
+class Load:
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    errors: int  # responses other than 2xx/3xx, and socket errors (timeouts included)
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def ensure_wrk() -> str:
+    """wrk's path, installing Debian's package when it is missing (the benchmark runs as root on CI machines)."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "wrk"], check=True,
+                   capture_output=True)
+    found = shutil.which("wrk")
+    if not found:
+        raise RuntimeError("wrk is not installed and apt-get could not install it")
+    return found
+
+
+def run_wrk(url: str, work: Path, seconds: int, connections: int) -> Load:
+    """One run of wrk on one thread against url; a 60 s timeout, so a slow server is slow, not failed."""
+    script = work / "wrk-report.lua"
+    if not script.exists():
+        script.write_text(REPORT_LUA)
+    done = subprocess.run(
+        [ensure_wrk(), "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "60s", "-H", f"Accept: {ACCEPT}",
+         "-s", str(script), url], capture_output=True, text=True, check=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    # With no request completed wrk reports latency 0; the run's length is then the only bound we know.
+    p50, p99 = (result["p50_us"] / 1e3, result["p99_us"] / 1e3) if result["requests"] else (seconds * 1e3,) * 2
+    return Load(result["requests"], result["duration_us"] / 1e6, p50, p99, result["non_2xx"] + result["socket_errors"])
+
+
+def combine(runs: list[Load]) -> Load:
+    """Several runs of one case as one: requests over total time, mean median, worst p99, all errors."""
+    return Load(sum(r.requests for r in runs), sum(r.seconds for r in runs), sum(r.p50_ms for r in runs) / len(runs),
+                max(r.p99_ms for r in runs), sum(r.errors for r in runs))

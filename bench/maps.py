@@ -1,0 +1,101 @@
+"""Maps: how big the overview page is, served and as a self-contained file, and how soon Chromium finishes it.
+
+The load event is read from the browser's own Navigation Timing entry, in a fresh browser context each time
+(nothing cached), with every request that leaves 127.0.0.1 or the file aborted, as the tests do.
+"""
+
+from __future__ import annotations
+
+import gzip
+import statistics
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.report import Row
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu"]
+MAX_PAGE_MB = 1.5
+MAX_LOAD_S = 1.5
+
+
+def ensure_chromium() -> Path:
+    if not CHROMIUM.exists():
+        subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"], check=True,
+                       capture_output=True)
+    return CHROMIUM
+
+
+def _served_sizes(url: str) -> tuple[int, int]:
+    """The page's bytes, and the bytes on the wire when the browser accepts gzip (as every browser does)."""
+    with urllib.request.urlopen(urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})) as response:
+        wire = response.read()
+        encoded = response.headers.get("Content-Encoding") == "gzip"
+    return len(gzip.decompress(wire) if encoded else wire), len(wire)
+
+
+def _self_contained(work: Path) -> tuple[Path, float]:
+    from geo.layers import load_layers
+    from maps import builders
+    from maps.output import write_map
+
+    layers = load_layers()
+    start = time.perf_counter()
+    written = write_map(builders.overview(layers), work / "overview-self-contained.html", self_contained=True)
+    return written.path, time.perf_counter() - start
+
+
+def _load_events(urls: list[str], repeats: int) -> dict[str, tuple[float, int, int]]:
+    """Per URL: median seconds to the load event, drawn shapes, and failed requests other than the aborted."""
+    from playwright.sync_api import sync_playwright
+
+    out = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(ensure_chromium()), args=CHROMIUM_ARGS)
+        try:
+            for url in urls:
+                times, shapes, failed = [], 0, 0
+                for _ in range(repeats):
+                    context = browser.new_context(viewport={"width": 1280, "height": 800})
+                    page = context.new_page()
+                    page.route("**/*", lambda route: route.continue_()
+                               if route.request.url.startswith(("http://127.0.0.1", "file:", "data:"))
+                               else route.abort())
+                    errors: list[str] = []
+                    page.on("requestfailed", lambda r, errors=errors: errors.append(r.url)
+                            if r.url.startswith(("http://127.0.0.1", "file:")) else None)
+                    page.goto(url, wait_until="load")
+                    times.append(page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd") / 1e3)
+                    shapes = page.locator("path.leaflet-interactive").count()
+                    failed = max(failed, len(errors))
+                    context.close()
+                out[url] = (statistics.median(times), shapes, failed)
+        finally:
+            browser.close()
+    return out
+
+
+def run(work: Path, base_url: str, smoke: bool = False, log: Callable[[str], Any] = print) -> list[Row]:
+    served = f"{base_url}/maps/overview"
+    page_bytes, wire_bytes = _served_sizes(served)
+    path, build_s = _self_contained(work)
+    repeats = 1 if smoke else 5
+    loads = _load_events([served, path.as_uri()], repeats)
+    rows = []
+    for label, url, size, wire in (("overview, served", served, page_bytes, wire_bytes),
+                                   ("overview, self-contained file", path.as_uri(), path.stat().st_size, None)):
+        seconds, shapes, failed = loads[url]
+        log(f"maps {label:<30} {size / 1e6:.2f} MB"
+            + (f" ({wire / 1e6:.2f} MB gzipped)" if wire else "")
+            + f", load event {seconds:.2f} s, {shapes} shapes drawn, {failed} failed requests")
+        rows.append(Row("maps", label, "MB", size / 1e6, target=f"<{MAX_PAGE_MB}",
+                        note=f"{wire / 1e6:.2f} MB on the wire (gzip)" if wire else
+                        f"built and written in {build_s:.2f} s"))
+        rows.append(Row("maps", label, "load event s", seconds, target=f"<{MAX_LOAD_S}",
+                        note=f"median of {repeats} cold loads in headless Chromium; {shapes} shapes drawn; "
+                             f"{failed} failed requests"))
+    return rows

@@ -1,0 +1,157 @@
+"""Serving: this service against pygeoapi (GeoJSON and GeoPackage providers) and tipg (PostGIS), on loopback.
+
+Every server runs under uvicorn with the same number of worker processes and serves the same three
+collections (sub-parks, platforms, the synthetic points). Before any load, each query is asked once of every
+server and the features returned are counted, so a fast wrong answer cannot win. wrk then runs each case
+against each server in turn, A B C D A B C D, and between runs the benchmark waits for the machine to go
+idle, so a slow server's queued requests do not eat into the next server's run.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import peers
+from bench.data import SYNTHETIC, Dataset
+from bench.load import Load, combine, run_wrk
+from bench.ours_app import SYNTHETIC_ENV
+from bench.report import Row
+
+ROOT = Path(__file__).resolve().parent.parent
+OURS = "ours"
+BBOX_PLAN = "121.45,29.75,121.95,30.0"  # Yinzhou, Beilun and Zhenhai: some sub-parks and platforms, not all
+BBOX_SYNTHETIC = "121.55,29.85,121.6,29.9"  # about a hundred of the synthetic points
+
+
+@dataclass(frozen=True)
+class Case:
+    label: str
+    collection: str | None  # our collection id; None for the collection list
+    path: str  # with {cid} for the server's collection id and {fid} for a feature id
+
+    def url(self, server: peers.Server, feature_ids: dict[str, str]) -> str:
+        path = self.path.format(cid=server.collections.get(self.collection or "", ""),
+                                fid=feature_ids.get(self.collection or "", ""))
+        if server.query:
+            path += ("&" if "?" in path else "?") + server.query
+        return server.url + path
+
+
+def cases(feature_ids: dict[str, str]) -> list[Case]:
+    found = [Case("collection list", None, "/collections")]
+    for name in ("subparks", "platforms"):
+        found += [Case(f"{name} items?limit=100", name, "/collections/{cid}/items?limit=100"),
+                  Case(f"{name} items?bbox", name, f"/collections/{{cid}}/items?bbox={BBOX_PLAN}&limit=100"),
+                  Case(f"{name} items/{{id}}", name, "/collections/{cid}/items/{fid}")]
+    found += [Case("100k points items?limit=1000", SYNTHETIC, "/collections/{cid}/items?limit=1000"),
+              Case("100k points items?bbox", SYNTHETIC, f"/collections/{{cid}}/items?bbox={BBOX_SYNTHETIC}&limit=1000")]
+    return found
+
+
+@contextmanager
+def ours_server(work: Path, datasets: dict[str, Dataset], workers: int) -> Iterator[peers.Server]:
+    """Our service under uvicorn, as `nbgis serve` runs it, with the synthetic collection added (bench.ours_app)."""
+    port = peers.free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "uvicorn", "bench.ours_app:create", "--factory", "--host", "127.0.0.1",
+               "--port", str(port), "--workers", str(workers), "--log-level", "warning"]
+    env = {SYNTHETIC_ENV: str(datasets[SYNTHETIC].gpkg), "PYTHONPATH": str(ROOT)}
+    with peers.serve_process(command, env, ROOT, work / "logs" / "ours.log", f"{url}/collections"):
+        yield peers.Server(OURS, url, {name: name for name in datasets})
+
+
+def _answer_size(server: peers.Server, url: str) -> str:
+    """What one request returns, to compare servers: the number of features or collections, or the id."""
+    status, body = peers.get(url)
+    if status != 200:
+        return f"HTTP {status}"
+    doc: dict[str, Any] = json.loads(body)
+    if "features" in doc:
+        return f"{len(doc['features'])} features"
+    if "collections" in doc:
+        return f"{len(doc['collections'])} collections"
+    return f"feature {doc.get('id')}"
+
+
+def _cpu_busy(interval: float = 0.5) -> float:
+    """The machine's busy fraction over interval, from /proc/stat."""
+    def sample() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # total, idle + iowait
+
+    total, idle = sample()
+    time.sleep(interval)
+    total_after, idle_after = sample()
+    return 1 - (idle_after - idle) / max(total_after - total, 1)
+
+
+def settle(limit_s: float = 120.0) -> None:
+    """Wait until the machine is idle (a server may still be working through requests wrk gave up on)."""
+    deadline = time.monotonic() + limit_s
+    while _cpu_busy() > 0.15 and time.monotonic() < deadline:
+        pass
+
+
+def run(work: Path, datasets: dict[str, Dataset], smoke: bool = False, workers: int = 1, seconds: int = 5,
+        connections: int = 16, rounds: int = 2, log: Callable[[str], Any] = print) -> list[Row]:
+    """Smoke mode serves ours alone, briefly: it checks the harness, not the peers."""
+    feature_ids = {"subparks": "subpark-beilun", "platforms": _located_platform(datasets["platforms"]),
+                   SYNTHETIC: "synthetic-000000"}
+    with ExitStack() as stack:
+        servers = [stack.enter_context(ours_server(work, datasets, workers))]
+        if not smoke:
+            servers.append(stack.enter_context(peers.pygeoapi_server(work, datasets, "geojson", workers)))
+            servers.append(stack.enter_context(peers.pygeoapi_server(work, datasets, "gpkg", workers)))
+            dsn = stack.enter_context(peers.postgis(work, datasets))
+            servers.append(stack.enter_context(peers.tipg_server(work, dsn, workers)))
+        results: dict[tuple[str, str], Load] = {}
+        answers: dict[tuple[str, str], str] = {}
+        for case in cases(feature_ids):
+            for server in servers:
+                answers[case.label, server.name] = _answer_size(server, case.url(server, feature_ids))
+            runs: dict[str, list[Load]] = {s.name: [] for s in servers}
+            for _ in range(rounds):
+                for server in servers:
+                    if not smoke:
+                        settle()
+                    runs[server.name].append(run_wrk(case.url(server, feature_ids), work, seconds, connections))
+            for server in servers:
+                load = results[case.label, server.name] = combine(runs[server.name])
+                log(f"serving {case.label:<30} {server.name:<22} {load.rate:9.1f} req/s  p50 {load.p50_ms:8.1f} ms  "
+                    f"p99 {load.p99_ms:8.1f} ms  errors {load.errors}  ({answers[case.label, server.name]})")
+    return _rows(cases(feature_ids), [s.name for s in servers], results, answers, workers, connections, seconds)
+
+
+def _located_platform(dataset: Dataset) -> str:
+    doc = json.loads(dataset.geojson.read_text(encoding="utf-8"))
+    return next(f["id"] for f in doc["features"] if f["geometry"])
+
+
+def _rows(all_cases: list[Case], names: list[str], results: dict[tuple[str, str], Load],
+          answers: dict[tuple[str, str], str], workers: int, connections: int, seconds: int) -> list[Row]:
+    rows = []
+    setting = f"{workers} worker(s), {connections} connections"
+    for case in all_cases:
+        ours = results[case.label, OURS]
+        note = f"{setting}; ours {answers[case.label, OURS]}, errors {ours.errors}"
+        if len(names) == 1:
+            rows.append(Row("serving", case.label, "req/s", ours.rate, note=note))
+            continue
+        pygeoapi = max((n for n in names if n.startswith("pygeoapi")), key=lambda n: results[case.label, n].rate)
+        for peer, target in ((pygeoapi, ">=10"), (next(n for n in names if n.startswith("tipg")), ">=2")):
+            theirs = results[case.label, peer]
+            same = answers[case.label, peer] == answers[case.label, OURS]
+            peer_note = f"{note}; {peer}: {answers[case.label, peer]}{'' if same else ' (DIFFERS)'}, " \
+                        f"errors {theirs.errors}"
+            rows.append(Row("serving", case.label, "req/s", ours.rate, peer, theirs.rate, target, peer_note))
+            rows.append(Row("serving", case.label, "p99 ms", ours.p99_ms, peer, theirs.p99_ms, "<1",
+                            f"p50 ms: ours {ours.p50_ms:.1f}, {peer} {theirs.p50_ms:.1f}"))
+    return rows
+
