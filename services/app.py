@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -44,6 +45,10 @@ def create_app(layers: Layers | None = None, data_dir: Path | str | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not hasattr(app.state, "service"):
             app.state.service = Service.build(load_layers(data_dir or os.environ.get(DATA_ENV) or DATA_DIR))
+        # What start-up built lives as long as the process: keep it out of the garbage collector's full passes,
+        # which otherwise walk every feature record and stall requests (p99 ~80 ms, against a median of ~10).
+        gc.collect()
+        gc.freeze()
         yield
 
     app = FastAPI(title="Ningbo innovation layout", version="1.0.0", description=DESCRIPTION, lifespan=lifespan,
@@ -67,7 +72,7 @@ def create_app(layers: Layers | None = None, data_dir: Path | str | None = None)
 
     @app.get("/api", summary="This API's definition (OpenAPI 3.0), or its documentation as HTML",
              tags=["OGC API - Features"])
-    def api(request: Request, f: F = None) -> Response:
+    async def api(request: Request, f: F = None) -> Response:
         check_parameters(request, {"f"})
         if negotiate(request, (OPENAPI, HTML)) == HTML:
             return html_response("api.html", request)

@@ -65,7 +65,7 @@ def _ref(service: Service, request: Request, collection: str, feature_id: Any) -
 
 
 @router.get("/locate", summary="What contains a site: sub-park and block, corridor, unit, node, district")
-def locate_site(request: Request, lon: Lon, lat: Lat, crs: SiteCRS = None) -> Response:
+async def locate_site(request: Request, lon: Lon, lat: Lat, crs: SiteCRS = None) -> Response:
     check_parameters(request, {"lon", "lat", "crs"})
     service = service_of(request)
     site = site_lonlat(lon, lat, crs)

@@ -50,7 +50,7 @@ def site_lonlat(lon: float, lat: float, crs_text: str | None) -> tuple[float, fl
 
 
 @router.get("/industries", summary="The plan's industries and where each clusters")
-def industries(request: Request, f: F = None) -> Response:
+async def industries(request: Request, f: F = None) -> Response:
     check_parameters(request, {"f"})
     service = service_of(request)
     doc = {
@@ -64,7 +64,7 @@ def industries(request: Request, f: F = None) -> Response:
 
 
 @router.get("/industries/{code}", summary="One industry: every feature hosting it, areas and districts")
-def industry(request: Request, code: Annotated[str, Path(description="An industry code from /industries")],
+async def industry(request: Request, code: Annotated[str, Path(description="An industry code from /industries")],
              f: F = None) -> Response:
     check_parameters(request, {"f"})
     service = service_of(request)
@@ -83,7 +83,7 @@ def industry(request: Request, code: Annotated[str, Path(description="An industr
 
 
 @router.get("/nearest", summary="Areas hosting an industry, nearest a site first (geodesic km, 0 inside)")
-def nearest_hosts(
+async def nearest_hosts(
     request: Request,
     lon: Lon,
     lat: Lat,
@@ -112,12 +112,12 @@ def nearest_hosts(
 
 
 @router.get("/stats", summary="Per district: area and share of sub-parks, nodes and corridor; per industry totals")
-def stats(request: Request) -> Response:
+async def stats(request: Request) -> Response:
     check_parameters(request, set())
     return json_response(service_of(request).stats)
 
 
 @router.get("/indicators", summary="表 1's indicators and the plan's other 2025 targets")
-def indicators(request: Request) -> Response:
+async def indicators(request: Request) -> Response:
     check_parameters(request, set())
     return json_response(service_of(request).indicators)

@@ -102,8 +102,14 @@ def link(href: str, rel: str, media_type: str, title: str = "") -> dict[str, str
     return out
 
 
-def url(request: Request, path: str = "", **params: Any) -> str:
-    base = str(request.base_url).rstrip("/") + path
+def base_url(request: Request) -> str:
+    """The service's root as the client addressed it, without the trailing slash."""
+    return str(request.base_url).rstrip("/")
+
+
+def url(request: Request | str, path: str = "", **params: Any) -> str:
+    """An absolute link to path, from a request or a base_url(request)."""
+    base = (request if isinstance(request, str) else base_url(request)) + path
     query = "&".join(f"{k}={v}" for k, v in params.items() if v is not None)
     return f"{base}?{query}" if query else base
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import shapely
 from fastapi import Request
@@ -12,6 +15,9 @@ from geo.layers import Layers
 from geo.locate import Locator
 from geo.queries import indicators, industry_catalogue, industry_detail, stats
 from services.catalog import Collection, build_collections
+
+T = TypeVar("T")
+MEMO_SIZE = 256  # answers kept: one per industry, and the collection documents per base URL (Host) asked
 
 
 @dataclass(frozen=True)
@@ -23,13 +29,25 @@ class Service:
     stats: dict[str, Any]
     indicators: dict[str, Any]
     locator: Locator  # the plan's areas prepared for /locate
-    _industries: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    _memo: OrderedDict[Any, Any] = field(default_factory=OrderedDict, repr=False)
+    _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # thread-pool handlers too
+
+    def memo(self, key: Any, build: Callable[[], T]) -> T:
+        """build(), once per key while it is among the MEMO_SIZE most recently used: for answers that depend
+        only on the data and the request's base URL. The callers must not change what it returns."""
+        with self._memo_lock:
+            if key in self._memo:
+                self._memo.move_to_end(key)
+            else:
+                self._memo[key] = build()
+                if len(self._memo) > MEMO_SIZE:
+                    self._memo.popitem(last=False)
+            value: T = self._memo[key]
+            return value
 
     def industry(self, code: str) -> dict[str, Any]:
         """geo.queries.industry_detail, computed once per code (its union of areas takes ~20 ms)."""
-        if code not in self._industries:
-            self._industries[code] = industry_detail(self.layers, code)
-        return self._industries[code]
+        return self.memo(("industry", code), lambda: industry_detail(self.layers, code))
 
     @classmethod
     def build(cls, layers: Layers) -> Service:
