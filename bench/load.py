@@ -24,15 +24,21 @@ end
 
 @dataclass(frozen=True)
 class Load:
-    requests: int
+    requests: int  # responses received, failed ones included
     seconds: float
     p50_ms: float
     p99_ms: float
-    errors: int  # responses other than 2xx/3xx, and socket errors (timeouts included)
+    failed: int  # responses other than 2xx/3xx
+    socket_errors: int  # timeouts included
 
     @property
     def rate(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
+        """Successful responses per second: a server answering 500 quickly is not fast."""
+        return (self.requests - self.failed) / self.seconds if self.seconds else 0.0
+
+    @property
+    def errors(self) -> int:
+        return self.failed + self.socket_errors
 
 
 def ensure_wrk() -> str:
@@ -59,10 +65,10 @@ def run_wrk(url: str, work: Path, seconds: int, connections: int) -> Load:
     result = json.loads(done.stdout.strip().splitlines()[-1])
     # With no request completed wrk reports latency 0; the run's length is then the only bound we know.
     p50, p99 = (result["p50_us"] / 1e3, result["p99_us"] / 1e3) if result["requests"] else (seconds * 1e3,) * 2
-    return Load(result["requests"], result["duration_us"] / 1e6, p50, p99, result["non_2xx"] + result["socket_errors"])
+    return Load(result["requests"], result["duration_us"] / 1e6, p50, p99, result["non_2xx"], result["socket_errors"])
 
 
 def combine(runs: list[Load]) -> Load:
     """Several runs of one case as one: requests over total time, mean median, worst p99, all errors."""
     return Load(sum(r.requests for r in runs), sum(r.seconds for r in runs), sum(r.p50_ms for r in runs) / len(runs),
-                max(r.p99_ms for r in runs), sum(r.errors for r in runs))
+                max(r.p99_ms for r in runs), sum(r.failed for r in runs), sum(r.socket_errors for r in runs))

@@ -39,7 +39,9 @@ class Row:
                 ">": value > float(limit), "<": value < float(limit)}[op]
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "ratio": self.ratio, "met": self.met}
+        """The row for JSON, which has no NaN: a missing number is null."""
+        values = {**asdict(self), "ratio": self.ratio, "met": self.met}
+        return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in values.items()}
 
 
 def _number(value: float) -> str:
@@ -48,7 +50,7 @@ def _number(value: float) -> str:
     if value == 0:
         return "0"
     magnitude = abs(value)
-    if magnitude >= 1000:
+    if magnitude >= 100:
         return f"{value:,.0f}"
     if magnitude >= 10:
         return f"{value:.1f}"
@@ -62,8 +64,9 @@ HEADER = ("section", "case", "measure", "ours", "peer", "peer value", "ours/peer
 
 def cells(row: Row) -> tuple[str, ...]:
     met = {None: "", True: "yes", False: "NO"}[row.met]
+    ratio = "–" if math.isnan(row.ratio) else f"{row.ratio:.2f}" if row.ratio < 100 else f"{row.ratio:.0f}"
     return (row.section, row.case, row.measure, _number(row.ours), row.peer, _number(row.peer_value),
-            _number(row.ratio), row.target, met, row.note)
+            ratio, row.target, met, row.note)
 
 
 def markdown(rows: list[Row]) -> str:

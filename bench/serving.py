@@ -13,7 +13,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,8 @@ from bench.report import Row
 
 ROOT = Path(__file__).resolve().parent.parent
 OURS = "ours"
+IDLE = 0.15  # the machine's busy fraction below which the next run may start
+BACKLOG_S = 10.0  # a server still busy this long after its run is restarted
 BBOX_PLAN = "121.45,29.75,121.95,30.0"  # Yinzhou, Beilun and Zhenhai: some sub-parks and platforms, not all
 BBOX_SYNTHETIC = "121.55,29.85,121.6,29.9"  # about a hundred of the synthetic points
 
@@ -92,11 +94,33 @@ def _cpu_busy(interval: float = 0.5) -> float:
     return 1 - (idle_after - idle) / max(total_after - total, 1)
 
 
-def settle(limit_s: float = 120.0) -> None:
-    """Wait until the machine is idle (a server may still be working through requests wrk gave up on)."""
+def settle(limit_s: float) -> bool:
+    """Wait until the machine is idle, up to limit_s; whether it is."""
     deadline = time.monotonic() + limit_s
-    while _cpu_busy() > 0.15 and time.monotonic() < deadline:
-        pass
+    while _cpu_busy() > IDLE:
+        if time.monotonic() > deadline:
+            return False
+    return True
+
+
+class Running:
+    """A server that can be started afresh: one still working through requests that wrk has given up on
+    would otherwise steal the CPU from the next server's run."""
+
+    def __init__(self, start: Callable[[], AbstractContextManager[peers.Server]]) -> None:
+        self._start = start
+        self._stack = ExitStack()
+        self.server = self._stack.enter_context(start())
+        self.restarts = 0
+
+    def restart(self) -> None:
+        self._stack.close()
+        self._stack = ExitStack()
+        self.server = self._stack.enter_context(self._start())
+        self.restarts += 1
+
+    def close(self) -> None:
+        self._stack.close()
 
 
 def run(work: Path, datasets: dict[str, Dataset], smoke: bool = False, workers: int = 1, seconds: int = 5,
@@ -105,28 +129,42 @@ def run(work: Path, datasets: dict[str, Dataset], smoke: bool = False, workers: 
     feature_ids = {"subparks": "subpark-beilun", "platforms": _located_platform(datasets["platforms"]),
                    SYNTHETIC: "synthetic-000000"}
     with ExitStack() as stack:
-        servers = [stack.enter_context(ours_server(work, datasets, workers))]
+        def running(start: Callable[[], AbstractContextManager[peers.Server]]) -> Running:
+            server = Running(start)
+            stack.callback(server.close)
+            return server
+
+        servers = [running(lambda: ours_server(work, datasets, workers))]
         if not smoke:
-            servers.append(stack.enter_context(peers.pygeoapi_server(work, datasets, "geojson", workers)))
-            servers.append(stack.enter_context(peers.pygeoapi_server(work, datasets, "gpkg", workers)))
+            servers += [running(lambda: peers.pygeoapi_server(work, datasets, "geojson", workers)),
+                        running(lambda: peers.pygeoapi_server(work, datasets, "gpkg", workers))]
             dsn = stack.enter_context(peers.postgis(work, datasets))
-            servers.append(stack.enter_context(peers.tipg_server(work, dsn, workers)))
+            servers.append(running(lambda: peers.tipg_server(work, dsn, workers)))
         results: dict[tuple[str, str], Load] = {}
         answers: dict[tuple[str, str], str] = {}
         for case in cases(feature_ids):
-            for server in servers:
-                answers[case.label, server.name] = _answer_size(server, case.url(server, feature_ids))
-            runs: dict[str, list[Load]] = {s.name: [] for s in servers}
+            if not smoke:
+                settle(BACKLOG_S)
+            for s in servers:
+                answers[case.label, s.server.name] = _answer_size(s.server, case.url(s.server, feature_ids))
+            runs: dict[str, list[Load]] = {s.server.name: [] for s in servers}
             for _ in range(rounds):
-                for server in servers:
-                    if not smoke:
-                        settle()
-                    runs[server.name].append(run_wrk(case.url(server, feature_ids), work, seconds, connections))
-            for server in servers:
-                load = results[case.label, server.name] = combine(runs[server.name])
-                log(f"serving {case.label:<30} {server.name:<22} {load.rate:9.1f} req/s  p50 {load.p50_ms:8.1f} ms  "
-                    f"p99 {load.p99_ms:8.1f} ms  errors {load.errors}  ({answers[case.label, server.name]})")
-    return _rows(cases(feature_ids), [s.name for s in servers], results, answers, workers, connections, seconds)
+                for s in servers:
+                    runs[s.server.name].append(run_wrk(case.url(s.server, feature_ids), work, seconds, connections))
+                    if not smoke and not settle(BACKLOG_S):
+                        log(f"serving {s.server.name} still busy {BACKLOG_S:.0f} s after its run: restarting it")
+                        s.restart()
+                        settle(BACKLOG_S)
+            for s in servers:
+                load = results[case.label, s.server.name] = combine(runs[s.server.name])
+                log(f"serving {case.label:<30} {s.server.name:<22} {load.rate:9.1f} req/s  p50 {load.p50_ms:8.1f} ms"
+                    f"  p99 {load.p99_ms:8.1f} ms  errors {load.errors}  ({answers[case.label, s.server.name]})")
+        names = [s.server.name for s in servers]
+        restarts = {s.server.name: s.restarts for s in servers if s.restarts}
+    rows = _rows(cases(feature_ids), names, results, answers, workers, connections, seconds)
+    if restarts:
+        log("serving restarts, after a run left a backlog: " + ", ".join(f"{n} {k}" for n, k in restarts.items()))
+    return rows
 
 
 def _located_platform(dataset: Dataset) -> str:
