@@ -45,6 +45,7 @@ MAX_LISTED = 5  # bad rows named in an error message
 _LOCAL = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:4549", always_xy=True)
 _PIECE_VERTICES = 8  # boundary pieces in the nearest-point index; with node capacity 4 the fastest measured
 _NEAREST_BLOCK = 100_000  # points per batch of shapely objects in the nearest search, to bound memory
+_GRID_BLOCK = 1 << 18  # points per block of grid lookups
 
 
 class SitesError(ValueError):
@@ -78,9 +79,14 @@ class _Areas:
 
     def holder(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         """Index of the smallest area holding each point (boundary included), -1 for none."""
-        out = self.grid.lookup(lon, lat).astype(np.intp)
-        mixed = np.flatnonzero(out == MIXED)
-        out[mixed] = self.exact_holder(lon[mixed], lat[mixed])
+        out = np.empty(len(lon), dtype=np.intp)
+        # A block at a time, so the temporaries stay a few MB (and in cache) however many points there are.
+        for start in range(0, len(lon), _GRID_BLOCK):
+            block = slice(start, start + _GRID_BLOCK)
+            found = self.grid.lookup(lon[block], lat[block])
+            mixed = np.flatnonzero(found == MIXED)
+            found[mixed] = self.exact_holder(lon[block][mixed], lat[block][mixed])
+            out[block] = found
         return out
 
     def exact_holder(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
