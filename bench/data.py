@@ -48,24 +48,22 @@ def synthetic_points(n: int, bounds: tuple[float, float, float, float], seed: in
 
 
 def prepare(work: Path, synthetic_n: int = 100_000, layers: Layers | None = None) -> dict[str, Dataset]:
-    """Write the benchmark's collections under work/data, once per size; the same files feed every server."""
+    """Write the benchmark's collections under work/data, afresh each run; the same files feed every server."""
     layers = layers or load_layers()
     out = work / "data"
     out.mkdir(parents=True, exist_ok=True)
     datasets = {}
     for name, frame in collection_frames(layers, "all").items():
-        if name not in PLAN_COLLECTIONS:
-            continue
-        geojson, gpkg = out / f"{name}.geojson", out / f"{name}.gpkg"
-        if not geojson.exists():
+        if name in PLAN_COLLECTIONS:
+            geojson, gpkg = out / f"{name}.geojson", out / f"{name}.gpkg"
             export({name: frame}, "geojson", None, geojson)
-        if not gpkg.exists():
             export({name: frame}, "gpkg", None, gpkg)
-        datasets[name] = Dataset(name, geojson, gpkg, len(frame))
-    geojson, gpkg = out / f"{SYNTHETIC}-{synthetic_n}.geojson", out / f"{SYNTHETIC}-{synthetic_n}.gpkg"
-    if not (geojson.exists() and gpkg.exists()):
-        points = synthetic_points(synthetic_n, tuple(layers.city.bounds))
-        pyogrio.write_dataframe(points, geojson, driver="GeoJSON", layer=SYNTHETIC, RFC7946="YES", ID_FIELD="id")
-        pyogrio.write_dataframe(points, gpkg, driver="GPKG", layer=SYNTHETIC)
+            datasets[name] = Dataset(name, geojson, gpkg, len(frame))
+    points = synthetic_points(synthetic_n, tuple(layers.city.bounds))
+    geojson, gpkg = out / f"{SYNTHETIC}.geojson", out / f"{SYNTHETIC}.gpkg"
+    for path, options in ((geojson, {"driver": "GeoJSON", "RFC7946": "YES", "ID_FIELD": "id"}),
+                          (gpkg, {"driver": "GPKG"})):
+        path.unlink(missing_ok=True)  # GDAL would add a layer to an existing GeoPackage
+        pyogrio.write_dataframe(points, path, layer=SYNTHETIC, **options)
     datasets[SYNTHETIC] = Dataset(SYNTHETIC, geojson, gpkg, synthetic_n)
     return datasets
