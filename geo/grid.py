@@ -16,13 +16,16 @@ import shapely
 
 MIXED = -2  # a boundary crosses the cell: test its points exactly
 NONE = -1  # no area holds the cell
-DEFAULT_CELLS = 1 << 20  # about a million cells (2 MB): ~150 m over Ningbo's districts, built in well under 1 s
+DEFAULT_CELLS = 1 << 20  # about a million cells (4 MB): ~150 m over Ningbo's districts, built in well under 1 s
+MAX_SIDE = 4096  # cells along either side, however thin the extent
 
 
 @dataclass(frozen=True, eq=False)
 class CellGrid:
     west: float
     south: float
+    east: float
+    north: float
     per_x: float  # cells per degree of longitude
     per_y: float
     cells: np.ndarray  # (rows, cols) int32: area index, NONE or MIXED
@@ -32,14 +35,18 @@ class CellGrid:
         """The grid of `geoms` (prepared polygons), where a later area overwrites an earlier one it overlaps,
         as a lookup that keeps the last holder does."""
         bounds = shapely.bounds(geoms)
-        west, south = bounds[:, 0].min(), bounds[:, 1].min()
-        width, height = bounds[:, 2].max() - west, bounds[:, 3].max() - south
-        size = max(np.sqrt(width * height / max_cells), 1e-9)  # square cells in degrees
+        drawn = np.flatnonzero(np.isfinite(bounds).all(axis=1))  # an empty geometry holds nothing
+        if not len(drawn):  # an extent no point is in: every lookup says NONE
+            return cls(np.inf, np.inf, -np.inf, -np.inf, 1.0, 1.0, np.full((1, 1), NONE, dtype=np.int32))
+        west, south = bounds[drawn, 0].min(), bounds[drawn, 1].min()
+        east, north = bounds[drawn, 2].max(), bounds[drawn, 3].max()
+        width, height = east - west, north - south
+        size = max(np.sqrt(width * height / max_cells), max(width, height) / MAX_SIDE, 1e-9)  # square, degrees
         cols, rows = max(int(np.ceil(width / size)), 1), max(int(np.ceil(height / size)), 1)
-        grid = cls(west, south, cols / max(width, 1e-12), rows / max(height, 1e-12),
+        grid = cls(west, south, east, north, cols / max(width, 1e-12), rows / max(height, 1e-12),
                    np.full((rows, cols), NONE, dtype=np.int32))
-        for i, geom in enumerate(geoms):
-            grid._paint(i, geom)
+        for i in drawn:
+            grid._paint(int(i), geoms[i])
         return grid
 
     def cell_of(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -50,13 +57,12 @@ class CellGrid:
         return row, col
 
     def lookup(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-        """Per point: the area index, NONE, or MIXED (test exactly). Points off the grid get NONE."""
-        rows, cols = self.cells.shape
-        x = (lon - self.west) * self.per_x
-        y = (lat - self.south) * self.per_y
-        off = ~((x >= 0) & (x <= cols) & (y >= 0) & (y <= rows))  # also NaN
-        col = np.clip(x, 0, cols - 1).astype(np.int64)  # NaN becomes some index; `off` masks it below
-        row = np.clip(y, 0, rows - 1).astype(np.int64)
+        """Per point: the area index, NONE, or MIXED (test exactly). Points off the extent, NaN included, get NONE;
+        the extent's own edges are on it (their cells are MIXED, since boundaries run along them)."""
+        off = ~((lon >= self.west) & (lon <= self.east) & (lat >= self.south) & (lat <= self.north))
+        if off.all():
+            return np.full(len(lon), NONE, dtype=np.int32)
+        row, col = self.cell_of(np.where(off, self.west, lon), np.where(off, self.south, lat))
         found = self.cells[row, col]
         found[off] = NONE
         return found

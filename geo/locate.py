@@ -46,6 +46,7 @@ _LOCAL = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:4549", always_xy=True)
 _PIECE_VERTICES = 8  # boundary pieces in the nearest-point index; with node capacity 4 the fastest measured
 _NEAREST_BLOCK = 100_000  # points per batch of shapely objects in the nearest search, to bound memory
 _GRID_BLOCK = 1 << 18  # points per block of grid lookups
+GRID_MIN_VERTICES = 5000  # areas with fewer vertices in all are tested exactly: as fast as a grid look-up (measured)
 
 
 class SitesError(ValueError):
@@ -59,7 +60,7 @@ class _Areas:
     geoms: np.ndarray  # prepared copies, largest first, so a smaller area overwrites a larger one
     bounds: np.ndarray  # (n, 4): west, south, east, north
     labels: dict[str, np.ndarray]  # per area, the values to report; each ends with None for "no area"
-    grid: CellGrid  # settles most points without a point-in-polygon test
+    grid: CellGrid | None  # settles most points without a point-in-polygon test; None for simple areas
     given: np.ndarray  # per area, its position among the geoms given to of(); ends with -1 for "no area"
 
     @classmethod
@@ -75,10 +76,14 @@ class _Areas:
             shapely.intersects_xy(g, (west + east) / 2, (south + north) / 2)
         cols = {k: np.array([*np.asarray(list(v), dtype=object)[order], None], dtype=object)
                 for k, v in labels.items()}
-        return cls(copies, shapely.bounds(copies), cols, CellGrid.of(copies), np.append(order, -1).astype(np.intp))
+        # A grid costs a look-up per point and ~0.1 s to build: it pays only where the exact tests are dear.
+        grid = CellGrid.of(copies) if shapely.get_num_coordinates(copies).sum() >= GRID_MIN_VERTICES else None
+        return cls(copies, shapely.bounds(copies), cols, grid, np.append(order, -1).astype(np.intp))
 
     def holder(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         """Index of the smallest area holding each point (boundary included), -1 for none."""
+        if self.grid is None:
+            return self.exact_holder(lon, lat)
         out = np.empty(len(lon), dtype=np.intp)
         # A block at a time, so the temporaries stay a few MB (and in cache) however many points there are.
         for start in range(0, len(lon), _GRID_BLOCK):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import subprocess
@@ -17,8 +18,9 @@ import pytest
 import shapely
 
 from geo.crs import parse_crs, wgs84_to_gcj02
+from geo.grid import CellGrid
 from geo.layers import Layers
-from geo.locate import LOCATED_COLUMNS, Locator, SitesError, locate_csv, read_sites_csv, read_sites_geojson
+from geo.locate import LOCATED_COLUMNS, Locator, SitesError, _Areas, locate_csv, read_sites_csv, read_sites_geojson
 from geo.measure import geodesic_distances_km
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -165,6 +167,7 @@ def test_the_grid_answers_as_the_exact_test_on_boundaries_and_off_the_grid(locat
     rng = np.random.default_rng(7)
     for areas in (locator.subparks, locator.zone, locator.corridor_areas, locator.units, locator.nodes,
                   locator.districts):
+        areas = dataclasses.replace(areas, grid=CellGrid.of(areas.geoms))  # a grid for each, used or not
         ring = shapely.get_coordinates(shapely.boundary(areas.geoms))
         mid = (ring[:-1] + ring[1:]) / 2
         west, south, east, north = areas.bounds[:, 0].min(), areas.bounds[:, 1].min(), areas.bounds[:, 2].max(), \
@@ -175,6 +178,30 @@ def test_the_grid_answers_as_the_exact_test_on_boundaries_and_off_the_grid(locat
         got = areas.holder(xy[:, 0], xy[:, 1])
         assert (got == areas.exact_holder(xy[:, 0], xy[:, 1])).all()
         assert (got >= 0).any() and (got == -1).any()
+
+
+def test_the_grid_on_its_edges_with_nan_empty_areas_and_overlaps() -> None:
+    """The extent's east and north edges, where lon * cells-per-degree can overshoot by an ulp; NaN; no areas;
+    an empty polygon; a small area inside a big one (the smaller wins) and a hole."""
+    big = shapely.box(121.0, 29.0, 121.16, 29.3)
+    small = shapely.box(121.05, 29.05, 121.06, 29.06)
+    holed = shapely.Polygon([(121.2, 29.0), (121.4, 29.0), (121.4, 29.2), (121.2, 29.2)],
+                            [[(121.25, 29.05), (121.35, 29.05), (121.35, 29.15), (121.25, 29.15)]])
+    areas = _Areas.of([big, small, holed, shapely.Polygon()], id=["big", "small", "holed", "empty"])
+    areas = dataclasses.replace(areas, grid=CellGrid.of(areas.geoms))  # a grid, however few the vertices
+    rng = np.random.default_rng(11)
+    xs = np.concatenate([[121.16, 121.4, 121.0, 121.2, 121.16 + 1e-12, np.nan, 121.1],
+                         rng.uniform(120.99, 121.41, 100_000)])
+    ys = np.concatenate([[29.15, 29.2, 29.3, 29.1, 29.15, 29.1, np.nan], rng.uniform(28.99, 29.31, 100_000)])
+    xs[-1000:] = rng.choice([121.0, 121.16, 121.2, 121.4, 121.25, 121.35], 1000)  # on vertical edges
+    got = areas.holder(xs, ys)
+    assert (got == areas.exact_holder(xs, ys)).all()
+    named = areas.label("id", got)
+    assert list(named[:7]) == ["big", "holed", "big", "holed", None, None, None]
+    assert areas.label("id", areas.holder(np.array([121.055, 121.3]), np.array([29.055, 29.1]))).tolist() == \
+        ["small", None]
+    none = _Areas.of([], id=[])
+    assert none.holder(np.array([121.1]), np.array([29.1])).tolist() == [-1]
 
 
 def test_holders_index_the_ids_and_match_locate(layers: Layers, locator: Locator) -> None:
