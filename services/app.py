@@ -50,6 +50,7 @@ def create_app(layers: Layers | None = None, data_dir: Path | str | None = None)
         gc.collect()
         gc.freeze()
         yield
+        gc.unfreeze()  # for a process that goes on (tests, an embedding application)
 
     app = FastAPI(title="Ningbo innovation layout", version="1.0.0", description=DESCRIPTION, lifespan=lifespan,
                   docs_url=None, redoc_url=None, openapi_url=None,

@@ -99,6 +99,15 @@ def service_crs(text: str) -> ServiceCRS:
     return _service_crs(uri)
 
 
+def warm_up() -> None:
+    """Build every supported CRS's transformers and domain now, at start-up: on first use they take up to a few
+    hundred ms, which the handlers (coroutines, on the event loop) must not spend."""
+    for uri in SUPPORTED:
+        _service_crs(uri)
+        _domain(uri)
+        _transformer(uri, True)
+
+
 @cache
 def _service_crs(uri: str) -> ServiceCRS:
     output = parse_crs(uri)

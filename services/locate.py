@@ -65,7 +65,8 @@ def _ref(service: Service, request: Request, collection: str, feature_id: Any) -
 
 
 @router.get("/locate", summary="What contains a site: sub-park and block, corridor, unit, node, district")
-async def locate_site(request: Request, lon: Lon, lat: Lat, crs: SiteCRS = None) -> Response:
+def locate_site(request: Request, lon: Lon, lat: Lat, crs: SiteCRS = None) -> Response:
+    # A plain function (run in the thread pool): `crs` may be any PROJ string, whose first parse takes ~150 ms.
     check_parameters(request, {"lon", "lat", "crs"})
     service = service_of(request)
     site = site_lonlat(lon, lat, crs)

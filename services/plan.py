@@ -83,7 +83,7 @@ async def industry(request: Request, code: Annotated[str, Path(description="An i
 
 
 @router.get("/nearest", summary="Areas hosting an industry, nearest a site first (geodesic km, 0 inside)")
-async def nearest_hosts(
+def nearest_hosts(
     request: Request,
     lon: Lon,
     lat: Lat,
@@ -94,6 +94,7 @@ async def nearest_hosts(
                                                    f"any of {','.join(AREAL_KINDS)}")] = None,
     crs: SiteCRS = None,
 ) -> Response:
+    # A plain function (run in the thread pool), as GET /locate: `crs` may be any PROJ string.
     check_parameters(request, {"lon", "lat", "industry", "k", "kinds", "crs"})
     service = service_of(request)
     site = site_lonlat(lon, lat, crs)

@@ -15,9 +15,10 @@ from geo.layers import Layers
 from geo.locate import Locator
 from geo.queries import indicators, industry_catalogue, industry_detail, stats
 from services.catalog import Collection, build_collections
+from services.crs import warm_up
 
 T = TypeVar("T")
-MEMO_SIZE = 256  # answers kept: one per industry, and the collection documents per base URL (Host) asked
+MEMO_SIZE = 256  # documents kept: per base URL (the client's Host header), the collection list and each collection
 
 
 @dataclass(frozen=True)
@@ -29,12 +30,13 @@ class Service:
     stats: dict[str, Any]
     indicators: dict[str, Any]
     locator: Locator  # the plan's areas prepared for /locate
+    _industries: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)  # every code, once
     _memo: OrderedDict[Any, Any] = field(default_factory=OrderedDict, repr=False)
     _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # thread-pool handlers too
 
     def memo(self, key: Any, build: Callable[[], T]) -> T:
-        """build(), once per key while it is among the MEMO_SIZE most recently used: for answers that depend
-        only on the data and the request's base URL. The callers must not change what it returns."""
+        """build(), once per key while it is among the MEMO_SIZE most recently used: for cheap documents that
+        depend only on the data and the request's base URL. The callers must not change what it returns."""
         with self._memo_lock:
             if key in self._memo:
                 self._memo.move_to_end(key)
@@ -47,10 +49,13 @@ class Service:
 
     def industry(self, code: str) -> dict[str, Any]:
         """geo.queries.industry_detail, computed once per code (its union of areas takes ~20 ms)."""
-        return self.memo(("industry", code), lambda: industry_detail(self.layers, code))
+        if code not in self._industries:  # a fixed set of codes: no client can evict them
+            self._industries[code] = industry_detail(self.layers, code)
+        return self._industries[code]
 
     @classmethod
     def build(cls, layers: Layers) -> Service:
+        warm_up()  # the CRSs, before any request needs one
         return cls(layers, build_collections(layers), _backdrop(layers), industry_catalogue(layers), stats(layers),
                    indicators(layers), Locator.from_layers(layers))
 
