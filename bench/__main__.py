@@ -10,9 +10,9 @@ import argparse
 import json
 import os
 import platform
+import signal
 import sys
 import time
-from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 
@@ -60,28 +60,36 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown section(s) {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)} or all")
     chosen = SECTIONS if not args.sections or "all" in args.sections else \
         tuple(s for s in SECTIONS if s in args.sections)
+    # A SIGTERM unwinds like Ctrl-C, so every server, worker and database the run started is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     started = time.perf_counter()
     args.work.mkdir(parents=True, exist_ok=True)
     rows: list[Row] = []
+
+    def save() -> None:  # after every section, so a late failure keeps what was measured
+        (args.work / "results.md").write_text(markdown(rows), encoding="utf-8")
+        (args.work / "results.json").write_text(json.dumps([r.as_dict() for r in rows], indent=1), encoding="utf-8")
+
     datasets = prepare(args.work, synthetic_n=2_000 if args.smoke else 100_000)
     if "serving" in chosen:
         rows += serving.run(args.work, datasets, args.smoke, args.workers,
                             1 if args.smoke else args.seconds, args.connections, 1 if args.smoke else 2)
+        save()
     if "batch" in chosen:
         batch.ensure_duckdb()
         rows += batch.run(args.work, args.smoke)
+        save()
     if "maps" in chosen:
-        with ExitStack() as stack:
-            server = stack.enter_context(serving.ours_server(args.work, datasets, args.workers))
+        with serving.ours_server(args.work, datasets, args.workers) as server:
             rows += maps.run(args.work, server.url, args.smoke)
+        save()
     if "export" in chosen:
         rows += export.run(args.work, args.smoke)
+        save()
     elapsed = time.perf_counter() - started
     print()
     print(text(rows))
     print(f"{len(rows)} results in {elapsed / 60:.1f} min; {sum(r.met is False for r in rows)} targets missed")
-    (args.work / "results.md").write_text(markdown(rows), encoding="utf-8")
-    (args.work / "results.json").write_text(json.dumps([r.as_dict() for r in rows], indent=1), encoding="utf-8")
     if args.readme:
         _write_readme(rows, "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]), elapsed)
     return 0

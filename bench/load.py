@@ -43,11 +43,10 @@ class Load:
 
 def ensure_wrk() -> str:
     """wrk's path, installing Debian's package when it is missing (the benchmark runs as root on CI machines)."""
-    found = shutil.which("wrk")
-    if found:
-        return found
-    subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "wrk"], check=True,
-                   capture_output=True)
+    if not shutil.which("wrk"):
+        from bench.peers import apt_install
+
+        apt_install("wrk")
     found = shutil.which("wrk")
     if not found:
         raise RuntimeError("wrk is not installed and apt-get could not install it")

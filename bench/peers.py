@@ -65,7 +65,7 @@ def _run(*args: object, input: str | None = None, env: dict[str, str] | None = N
     return done.stdout
 
 
-def _apt_install(*packages: str) -> None:
+def apt_install(*packages: str) -> None:
     """Install the Debian packages not yet installed; refresh the package lists only if the first try fails."""
     missing = [p for p in packages if "install ok installed" not in subprocess.run(
         ["dpkg-query", "-W", "-f=${Status}", p], capture_output=True, text=True).stdout]
@@ -121,7 +121,7 @@ _PYGEOAPI_CHECK = ("import pygeoapi, sqlite3, starlette, uvicorn, uvloop, httpto
 
 def ensure_pygeoapi(work: Path) -> Path:
     """pygeoapi in work/venv-pygeoapi with uvicorn, and SpatiaLite for its GeoPackage provider; the venv's python."""
-    _apt_install("libsqlite3-mod-spatialite")
+    apt_install("libsqlite3-mod-spatialite")
     packages = [f"pygeoapi=={PYGEOAPI_VERSION}", UVICORN, f"starlette=={STARLETTE_VERSION}",
                 "pysqlite3-binary"]
     return _venv(work / "venv-pygeoapi", _python_312(), packages, _PYGEOAPI_CHECK, _PYGEOAPI_SETUP)
@@ -305,7 +305,7 @@ def postgis(work: Path, datasets: dict[str, Dataset]) -> Iterator[str]:
 
     PostgreSQL will not run as root, so initdb and the server run as the postgres user, with trust authentication
     (loopback only) and the unix socket inside the cluster folder. The cluster is stopped and removed afterwards."""
-    _apt_install("postgresql-15", "postgresql-15-postgis-3")
+    apt_install("postgresql-15", "postgresql-15-postgis-3")
     cluster = Path(tempfile.mkdtemp(prefix="postgis-", dir=work))
     shutil.chown(cluster, PG_USER, PG_USER)
     as_postgres = ["runuser", "-u", PG_USER, "--"]

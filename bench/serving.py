@@ -26,9 +26,12 @@ from bench.report import Row
 
 ROOT = Path(__file__).resolve().parent.parent
 OURS = "ours"
+PEERS = (("pygeoapi", ">=10"), ("tipg", ">=2"))  # name prefix and the target of ours/peer in requests/s
 IDLE = 0.15  # the machine's busy fraction below which the next run may start
 BACKLOG_S = 10.0  # a server still busy this long after its run is restarted
-BBOX_PLAN = "121.45,29.75,121.95,30.0"  # Yinzhou, Beilun and Zhenhai: some sub-parks and platforms, not all
+# Yinzhou, Beilun and Zhenhai: some of the sub-parks and of the located platforms. The platforms without a site
+# match every bbox, as OGC API - Features Part 1 requires (/req/core/fc-bbox-response); tipg leaves them out.
+BBOX_PLAN = "121.45,29.75,121.95,30.0"
 BBOX_SYNTHETIC = "121.55,29.85,121.6,29.9"  # about a hundred of the synthetic points
 
 
@@ -136,8 +139,12 @@ def run(work: Path, datasets: dict[str, Dataset], smoke: bool = False, workers: 
 
         servers = [running(lambda: ours_server(work, datasets, workers))]
         if not smoke:
-            servers += [running(lambda: peers.pygeoapi_server(work, datasets, "geojson", workers)),
-                        running(lambda: peers.pygeoapi_server(work, datasets, "gpkg", workers))]
+            try:
+                peers.ensure_pygeoapi(work)
+                servers += [running(lambda: peers.pygeoapi_server(work, datasets, "geojson", workers)),
+                            running(lambda: peers.pygeoapi_server(work, datasets, "gpkg", workers))]
+            except RuntimeError as exc:  # e.g. no Python 3.12 on the machine: the other peers still run
+                log(f"serving: pygeoapi left out: {exc}")
             dsn = stack.enter_context(peers.postgis(work, datasets))
             servers.append(running(lambda: peers.tipg_server(work, dsn, workers)))
         results: dict[tuple[str, str], Load] = {}
@@ -167,6 +174,12 @@ def run(work: Path, datasets: dict[str, Dataset], smoke: bool = False, workers: 
     return rows
 
 
+def _count(answer: str) -> int | None:
+    """The number in an answer such as "35 features" or "3 collections"; None for a single feature or an error."""
+    first = answer.split(" ", 1)[0]
+    return int(first) if first.isdigit() else None
+
+
 def _located_platform(dataset: Dataset) -> str:
     doc = json.loads(dataset.geojson.read_text(encoding="utf-8"))
     return next(f["id"] for f in doc["features"] if f["geometry"])
@@ -182,14 +195,21 @@ def _rows(all_cases: list[Case], names: list[str], results: dict[tuple[str, str]
         if len(names) == 1:
             rows.append(Row("serving", case.label, "req/s", ours.rate, note=note))
             continue
-        pygeoapi = max((n for n in names if n.startswith("pygeoapi")), key=lambda n: results[case.label, n].rate)
-        for peer, target in ((pygeoapi, ">=10"), (next(n for n in names if n.startswith("tipg")), ">=2")):
+        # The better pygeoapi provider of the two, per query, and tipg
+        best = [(max(group, key=lambda n: results[case.label, n].rate), target) for prefix, target in PEERS
+                if (group := [n for n in names if n.startswith(prefix)])]
+        for peer, target in best:
             theirs = results[case.label, peer]
+            ours_count, their_count = _count(answers[case.label, OURS]), _count(answers[case.label, peer])
             same = answers[case.label, peer] == answers[case.label, OURS]
-            peer_note = f"{note}; {peer}: {answers[case.label, peer]}{'' if same else ' (DIFFERS)'}, " \
-                        f"errors {theirs.errors}"
-            rows.append(Row("serving", case.label, "req/s", ours.rate, peer, theirs.rate, target, peer_note))
-            rows.append(Row("serving", case.label, "p99 ms", ours.p99_ms, peer, theirs.p99_ms, "<1",
+            # A ratio is claimed only where ours answered at least what the peer did: a fast short answer
+            # must not win. Where ours returns more (features without geometry, more collections) it stands.
+            fair = same or (ours_count is not None and their_count is not None and ours_count >= their_count)
+            differs = "" if same else " (DIFFERS; ours returns more)" if fair else " (DIFFERS: not compared)"
+            peer_note = f"{note}; {peer}: {answers[case.label, peer]}{differs}, errors {theirs.errors}"
+            rows.append(Row("serving", case.label, "req/s", ours.rate, peer, theirs.rate, target if fair else "",
+                            peer_note))
+            rows.append(Row("serving", case.label, "p99 ms", ours.p99_ms, peer, theirs.p99_ms, "<1" if fair else "",
                             f"p50 ms: ours {ours.p50_ms:.1f}, {peer} {theirs.p50_ms:.1f}"))
     return rows
 

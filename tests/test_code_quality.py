@@ -1,4 +1,4 @@
-"""Lint (ruff) and type-check (mypy on geo/, maps/, services/) as part of the suite, so CI enforces them."""
+"""Lint (ruff) and type-check (mypy on geo/, maps/, services/, bench/) as part of the suite, so CI enforces them."""
 
 from __future__ import annotations
 
