@@ -26,9 +26,11 @@ ENGINES = ("ours", "geopandas.sjoin", "DuckDB spatial")
 SIZES = (10**4, 10**5, 10**6, 10**7)
 SMOKE_SIZES = (2_000,)
 SEED = 20251127
-# The key of each answer, the layer's kind in geo.schema, and the column that names its features.
-TARGETS = (("subpark", "subpark", "id"), ("innovation_node", "innovation-node", "id"),
-           ("district", "district", "adcode"))
+TARGETS = {"subpark": "subpark", "innovation_node": "innovation-node", "district": "district"}  # answer: kind
+
+
+# An engine's join, and the seconds it spent building an index before it (ours: the grid the service builds once).
+Setup = tuple[Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]], float]
 
 
 def random_points(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -54,24 +56,23 @@ def _reset_peak() -> None:
 # exec, so every engine would seem at least as big as the benchmark itself.
 
 
-def _ours() -> Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]]:
+def _ours() -> Setup:
     from geo.layers import load_layers
     from geo.locate import Locator
 
     layers = load_layers()
     start = time.perf_counter()
     locator = Locator.from_layers(layers)  # the service does this once, at start-up
-    _INDEX_SECONDS["ours"] = time.perf_counter() - start
-    return locator.holders
+    return locator.holders, time.perf_counter() - start
 
 
-def _geopandas() -> Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]]:
+def _geopandas() -> Setup:
     import geopandas as gpd
 
     from geo.layers import load_layers
 
     layers = load_layers()
-    areas = {key: layers.kind(kind)[["geometry"]].reset_index(drop=True) for key, kind, _ in TARGETS}
+    areas = {key: layers.kind(kind)[["geometry"]].reset_index(drop=True) for key, kind in TARGETS.items()}
 
     def join(lon: np.ndarray, lat: np.ndarray) -> dict[str, np.ndarray]:
         points = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs=layers.parks.crs)
@@ -84,10 +85,10 @@ def _geopandas() -> Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]]:
             out[key] = joined["index_right"].fillna(-1).to_numpy(dtype=np.intp)
         return out
 
-    return join
+    return join, 0.0  # its index is built inside the join
 
 
-def _duckdb() -> Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]]:
+def _duckdb() -> Setup:
     import duckdb
     import pandas as pd
     import shapely
@@ -97,7 +98,7 @@ def _duckdb() -> Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]]:
     con = duckdb.connect(config={"allow_unsigned_extensions": "true"})
     con.execute(f"LOAD '{spatial_extension()}'")  # DuckDB cannot download it here; the PyPI package has it
     layers = load_layers()
-    for key, kind, _ in TARGETS:
+    for key, kind in TARGETS.items():
         geoms = layers.kind(kind).geometry.to_numpy()
         wkb = pd.DataFrame({"idx": np.arange(len(geoms), dtype=np.int64), "wkb": shapely.to_wkb(geoms)})
         con.register("wkb", wkb)
@@ -108,7 +109,7 @@ def _duckdb() -> Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]]:
         points = pd.DataFrame({"i": np.arange(len(lon), dtype=np.int64), "lon": lon, "lat": lat})
         con.register("points", points)
         out = {}
-        for key, _, _ in TARGETS:  # DuckDB plans each as its SPATIAL_JOIN operator (an R-tree)
+        for key in TARGETS:  # DuckDB plans each as its SPATIAL_JOIN operator (an R-tree)
             found = con.execute(f"SELECT points.i, {key}.idx FROM points JOIN {key} "
                                 f"ON ST_Intersects({key}.geom, ST_Point(points.lon, points.lat))").fetchnumpy()
             held = np.full(len(lon), -1, dtype=np.intp)
@@ -116,7 +117,7 @@ def _duckdb() -> Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]]:
             out[key] = held
         return out
 
-    return join
+    return join, 0.0  # its index is built inside the join
 
 
 def ensure_duckdb() -> None:
@@ -140,21 +141,20 @@ def spatial_extension() -> Path:
     return next(Path(duckdb_extension_spatial.__file__).parent.glob("extensions/*/spatial.duckdb_extension"))
 
 
-_INDEX_SECONDS: dict[str, float] = {}  # time to build an index before the join (the peers build theirs in it)
 SETUP = {"ours": _ours, "geopandas.sjoin": _geopandas, "DuckDB spatial": _duckdb}
 
 
 def measure(engine: str, n: int, out: Path) -> dict[str, Any]:
     """One engine on n points in this process: seconds, index seconds, memory, answers saved to out."""
     lon, lat = random_points(n)
-    join = SETUP[engine]()
+    join, index_s = SETUP[engine]()
     before = _status_mb("VmRSS")
     _reset_peak()
     start = time.perf_counter()
     held = join(lon, lat)
     seconds = time.perf_counter() - start
     np.savez(out, **held)  # type: ignore[arg-type]  # numpy's stubs do not know keyword arrays
-    return {"engine": engine, "n": n, "seconds": seconds, "index_s": _INDEX_SECONDS.get(engine, 0.0),
+    return {"engine": engine, "n": n, "seconds": seconds, "index_s": index_s,
             "peak_mb": _status_mb("VmHWM"), "base_mb": before}
 
 
@@ -167,7 +167,7 @@ def _run(engine: str, n: int, out: Path) -> dict[str, Any]:
 
 def _differences(ours: Path, peer: Path) -> int:
     with np.load(ours) as a, np.load(peer) as b:
-        return sum(int((a[key] != b[key]).sum()) for key, _, _ in TARGETS)
+        return sum(int((a[key] != b[key]).sum()) for key in TARGETS)
 
 
 def run(work: Path, smoke: bool = False, log: Callable[[str], None] = print) -> list[Row]:

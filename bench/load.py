@@ -6,12 +6,12 @@ A Lua ``done`` hook prints wrk's own counts as one JSON line, so nothing is scra
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-ACCEPT = "application/geo+json, application/json"  # every server is asked for the same media type
+from bench.peers import ACCEPT, ensure_command
+
 REPORT_LUA = """
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -41,26 +41,14 @@ class Load:
         return self.failed + self.socket_errors
 
 
-def ensure_wrk() -> str:
-    """wrk's path, installing Debian's package when it is missing (the benchmark runs as root on CI machines)."""
-    if not shutil.which("wrk"):
-        from bench.peers import apt_install
-
-        apt_install("wrk")
-    found = shutil.which("wrk")
-    if not found:
-        raise RuntimeError("wrk is not installed and apt-get could not install it")
-    return found
-
-
 def run_wrk(url: str, work: Path, seconds: int, connections: int) -> Load:
     """One run of wrk on one thread against url; a 60 s timeout, so a slow server is slow, not failed."""
     script = work / "wrk-report.lua"
     if not script.exists():
         script.write_text(REPORT_LUA)
     done = subprocess.run(
-        [ensure_wrk(), "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "60s", "-H", f"Accept: {ACCEPT}",
-         "-s", str(script), url], capture_output=True, text=True, check=True)
+        [ensure_command("wrk"), "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "60s",
+         "-H", f"Accept: {ACCEPT}", "-s", str(script), url], capture_output=True, text=True, check=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     # With no request completed wrk reports latency 0; the run's length is then the only bound we know.
     p50, p99 = (result["p50_us"] / 1e3, result["p99_us"] / 1e3) if result["requests"] else (seconds * 1e3,) * 2

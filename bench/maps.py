@@ -7,7 +7,6 @@ The load event is read from the browser's own Navigation Timing entry, in a fres
 from __future__ import annotations
 
 import gzip
-import shutil
 import statistics
 import time
 import urllib.request
@@ -15,24 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.peers import ensure_command
 from bench.report import Row
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu"]
 MAX_PAGE_MB = 1.5
 MAX_LOAD_S = 1.5
-
-
-def ensure_chromium() -> Path:
-    """Debian's Chromium, installed when missing (as the tests use it)."""
-    found = shutil.which("chromium")
-    if not found:
-        from bench.peers import apt_install
-
-        apt_install("chromium")
-        found = shutil.which("chromium")
-    if not found:
-        raise RuntimeError("chromium is not installed and apt-get could not install it")
-    return Path(found)
 
 
 def _served_sizes(url: str) -> tuple[int, int]:
@@ -60,7 +47,7 @@ def _load_events(urls: list[str], repeats: int) -> dict[str, tuple[float, int, i
 
     out = {}
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(ensure_chromium()), args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=ensure_command("chromium"), args=CHROMIUM_ARGS)
         try:
             for url in urls:
                 times, shapes, failed = [], 0, 0

@@ -22,6 +22,7 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from functools import cache
 from importlib.metadata import version
 from pathlib import Path
 
@@ -40,7 +41,7 @@ STARLETTE_VERSION = version("starlette")
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PG_USER = "postgres"
 DATABASE = "bench"
-ACCEPT = "application/geo+json, application/json"
+ACCEPT = "application/geo+json, application/json"  # every server is asked for the same media type
 READY_TIMEOUT = 60.0
 
 
@@ -78,6 +79,16 @@ def apt_install(*packages: str) -> None:
     except RuntimeError:
         _run("apt-get", "update", "-q", env=env)
         _run(*install, env=env)
+
+
+def ensure_command(name: str) -> str:
+    """The path of a command from the Debian package of the same name (wrk, chromium), installed if missing."""
+    if not shutil.which(name):
+        apt_install(name)
+    found = shutil.which(name)
+    if not found:
+        raise RuntimeError(f"{name} is not installed and apt-get could not install it")
+    return found
 
 
 def _python_312() -> str:
@@ -119,6 +130,7 @@ _PYGEOAPI_CHECK = ("import pygeoapi, sqlite3, starlette, uvicorn, uvloop, httpto
                    "c.execute(\"SELECT load_extension('mod_spatialite')\")")
 
 
+@cache  # once per run: the check starts the venv's Python
 def ensure_pygeoapi(work: Path) -> Path:
     """pygeoapi in work/venv-pygeoapi with uvicorn, and SpatiaLite for its GeoPackage provider; the venv's python."""
     apt_install("libsqlite3-mod-spatialite")
@@ -127,6 +139,7 @@ def ensure_pygeoapi(work: Path) -> Path:
     return _venv(work / "venv-pygeoapi", _python_312(), packages, _PYGEOAPI_CHECK, _PYGEOAPI_SETUP)
 
 
+@cache
 def ensure_tipg(work: Path) -> Path:
     """tipg in work/venv-tipg with uvicorn; the venv's python."""
     check = ("import tipg.main, uvicorn, uvloop, httptools; "
