@@ -18,6 +18,7 @@ from geo.queries import hosting_industry
 from maps import draw, geometry, panels, popups
 from maps.basemap import Frame, finish, new_frame
 from maps.controls import HtmlControl
+from maps.i18n import t
 from maps.style import (
     DISTRICTS_OVER_TILES,
     FOCUS,
@@ -36,7 +37,6 @@ from maps.style import (
     with_class,
 )
 
-TITLE = ("宁波“十四五”科技创新规划空间布局", "Ningbo 14th Five-Year S&T Innovation Plan: spatial layout")
 CLUSTER_OPTIONS = {"showCoverageOnHover": False, "maxClusterRadius": 40, "spiderfyOnMaxZoom": True}
 # Grey clusters for what is not asked about, so they do not compete with the highlighted pins.
 MUTED_CLUSTER = ("function (c) { return L.divIcon({html: '<div><span>' + c.getChildCount() + '</span></div>', "
@@ -151,7 +151,7 @@ def _lead(codes: Any) -> str | None:
 
 
 def _title(lang: str, subject: str | None) -> str:
-    base = TITLE[0] if lang == "zh" else TITLE[1]
+    base = t("title", lang)
     return f"{subject} — {base}" if subject else base
 
 

@@ -30,6 +30,31 @@ TEXT: dict[str, tuple[str, str]] = {  # key -> (zh, en)
     # the note on every map
     "note": ("边界为示意，非测绘成果", "Boundaries are schematic, not surveyed"),
     "note.gcj02": ("坐标已转换为 GCJ-02 以对齐高德底图", "Shifted to GCJ-02 to match the AMap basemap"),
+    "title": ("宁波“十四五”科技创新规划空间布局", "Ningbo 14th Five-Year S&T Innovation Plan: spatial layout"),
+    # print maps (maps.printmap): the sheet's subtitle, margins and notes
+    "print.subtitle.overview": ("国家高新区分园、甬江科创大走廊、区县创新节点与创新平台",
+                                "High-tech zone sub-parks, Yongjiang corridor, county innovation nodes and platforms"),
+    "print.legend": ("图例", "Legend"),
+    "print.sources": ("资料来源", "Sources"),
+    "print.plan": ("《宁波市“十四五”科技创新规划》，各要素依规划原文绘制，逐条注明行号",
+                   "Ningbo's 14th Five-Year Plan for Science and Technology Innovation; every feature is drawn "
+                   "from, and cites, the plan's lines"),
+    "print.district_source": ("区县界线", "District boundaries"),
+    "print.schematic": ("本图为示意图：园区、走廊等边界依规划文字示意绘制，非测绘成果，不作为权属界线或用地审批依据",
+                        "Schematic map: the boundaries of parks, corridors and zones are drawn from the plan's "
+                        "words, not surveyed; not for ownership or land-use decisions"),
+    "print.crs": ("坐标系：CGCS2000，高斯-克吕格投影，中央经线 {lon}°E", "CGCS2000, Gauss-Krüger (transverse Mercator), "
+                  "central meridian {lon}°E"),
+    "print.scale": ("比例尺 1:{denominator}（{paper} 幅面原大打印）", "Scale 1:{denominator} when printed at full "
+                    "size on {paper}"),
+    "print.date": ("制图日期", "Date"),
+    "print.maker": ("制图", "Made with"),
+    "print.approval": ("审图号", "Map approval No. (审图号)"),
+    "print.approval_note": ("由测绘地理信息主管部门审核后填写", "to be filled in by the reviewing surveying and "
+                            "mapping authority"),
+    "print.north": ("北", "N"),
+    "print.locator": ("位置示意", "Location in Ningbo"),
+    "print.more_unplaced": ("等 {n} 个", "and {n} more"),
     # controls
     "search.placeholder": ("搜索名称（中文或英文）", "Search names (中文 / English)"),
     "search.none": ("无匹配", "No match"),

@@ -1,0 +1,14 @@
+"""Print maps: the overview, an industry or a feature as a cartographic sheet (PNG, PDF or SVG) for reports.
+
+Built with matplotlib and GeoPandas from ``geo`` objects, styled and worded like the web maps (maps.style,
+maps.i18n); no web code. ``render(layers, kind, subject, PrintOptions(...))`` answers the bytes,
+``write(..., path)`` writes them atomically; ``PrintError`` names a bad option, ``FontMissing`` a machine
+without the CJK font (Debian's fonts-wqy-microhei).
+"""
+
+from maps.printmap.fonts import FontMissing
+from maps.printmap.options import FORMATS, PrintError, PrintOptions, format_of
+from maps.printmap.render import KINDS, PrintMap, render, write
+
+__all__ = ["FORMATS", "KINDS", "FontMissing", "PrintError", "PrintMap", "PrintOptions", "format_of", "render",
+           "write"]
