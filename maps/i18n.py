@@ -43,8 +43,8 @@ TEXT: dict[str, tuple[str, str]] = {  # key -> (zh, en)
     "print.schematic": ("本图为示意图：园区、走廊等边界依规划文字示意绘制，非测绘成果，不作为权属界线或用地审批依据",
                         "Schematic map: the boundaries of parks, corridors and zones are drawn from the plan's "
                         "words, not surveyed; not for ownership or land-use decisions"),
-    "print.crs": ("坐标系：CGCS2000，高斯-克吕格投影，中央经线 {lon}°E", "CGCS2000, Gauss-Krüger (transverse Mercator), "
-                  "central meridian {lon}°E"),
+    "print.crs": ("坐标系：CGCS2000，高斯-克吕格投影，中央经线 {lon}°E",
+                  "CGCS2000, Gauss-Krüger (transverse Mercator), central meridian {lon}°E"),
     "print.scale": ("比例尺 1:{denominator}（{paper} 幅面原大打印）", "Scale 1:{denominator} when printed at full "
                     "size on {paper}"),
     "print.date": ("制图日期", "Date"),

@@ -85,24 +85,41 @@ MAP_KINDS = ("overview", "industry", "feature")
 
 
 def _map(args: argparse.Namespace) -> int:
-    from geo.layers import load_layers
-    from maps import builders
-    from maps.assets import AssetError
-    from maps.output import write_map
-
     needs = {"overview": None, "industry": "an industry CODE", "feature": "a feature ID"}[args.kind]
     if needs and not args.subject:
         return _fail(f"map {args.kind} needs {needs}")
     if not needs and args.subject:
         return _fail(f"map overview takes no argument (got {args.subject!r})")
+    suffix = args.output.suffix.lower()
+    if suffix in (".html", ".htm"):
+        return _web_map(args)
+    from maps.printmap import FORMATS
+
+    if suffix.lstrip(".") in FORMATS:
+        return _print_map(args, suffix.lstrip("."))
+    return _fail(f"cannot tell the map's format from {args.output.name!r}: name it .html (web map) or "
+                 f"{', '.join('.' + f for f in FORMATS)} (print map)")
+
+
+def _web_map(args: argparse.Namespace) -> int:
+    from geo.layers import load_layers
+    from maps import builders
+    from maps.assets import AssetError
+    from maps.output import write_map
+
+    given = [flag for flag, value in (("--paper", args.paper), ("--landscape", args.landscape or None),
+                                      ("--dpi", args.dpi), ("--approval", args.approval)) if value is not None]
+    if given:
+        return _fail(f"{given[0]} is for print maps; name the output .png, .pdf or .svg")
+    tiles = args.tiles or "none"
     try:
         layers = load_layers(args.data)
         if args.kind == "overview":
-            m = builders.overview(layers, args.tiles, args.lang)
+            m = builders.overview(layers, tiles, args.lang)
         elif args.kind == "industry":
-            m = builders.industry(layers, args.subject, args.tiles, args.lang)
+            m = builders.industry(layers, args.subject, tiles, args.lang)
         else:
-            m = builders.feature(layers, args.subject, args.tiles, args.lang)
+            m = builders.feature(layers, args.subject, tiles, args.lang)
         written = write_map(m, args.output, self_contained=args.self_contained)
     except KeyError as exc:  # unknown industry code or feature id
         return _fail(f"{exc.args[0] if exc.args else exc}")
@@ -117,6 +134,35 @@ def _map(args: argparse.Namespace) -> int:
     else:
         line += ", self-contained"
     print(line + ")")
+    return 0
+
+
+def _print_map(args: argparse.Namespace, fmt: str) -> int:
+    from geo.layers import load_layers
+    from maps.printmap import DEFAULT_DPI, FontMissing, PrintError, PrintOptions, parse_dpi, write
+
+    if args.tiles not in (None, "none"):
+        return _fail("--tiles is for web maps: a print map draws no tiles")
+    if args.self_contained:
+        return _fail("--self-contained is for web maps; a print map is always one file")
+    try:
+        dpi = DEFAULT_DPI if args.dpi is None else parse_dpi(args.dpi)
+        options = PrintOptions(fmt, args.paper or "A4", bool(args.landscape), dpi, args.lang, args.approval or "")
+        result = write(load_layers(args.data), args.kind, args.subject, options, args.output)
+    except PrintError as exc:
+        return _fail(f"--{exc.parameter}: {exc.problem}")
+    except KeyError as exc:  # unknown industry code or feature id
+        return _fail(f"{exc.args[0] if exc.args else exc}")
+    except FontMissing as exc:
+        return _fail(str(exc), 1)
+    except OSError as exc:
+        return _fail(f"cannot write {args.output}: {exc.strerror or exc}", 1)
+    w, h = options.size_mm
+    detail = f", {options.pixels()[0]}x{options.pixels()[1]} px" if fmt == "png" else ""
+    print(f"wrote {args.output} ({fmt.upper()}, {options.paper} {'landscape' if options.landscape else 'portrait'} "
+          f"{w:.0f}x{h:.0f} mm{detail}, 1:{result.denominator:,}, {len(result.data) / 1024:.0f} KiB)")
+    for key in result.dropped_labels:
+        print(f"nbgis: note: no room for the label of {key}", file=sys.stderr)
     return 0
 
 
@@ -168,18 +214,26 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
     sv.add_argument("--data", type=Path, default=DATA_DIR, help=f"data directory (default: {DATA_DIR})")
     sv.set_defaults(run=_serve)
-    mp = sub.add_parser("map", help="draw an interactive web map (HTML, works offline): the overview, where an "
-                                    "industry sits, or one feature")
+    mp = sub.add_parser("map", help="draw a map: an interactive web map (.html, works offline) or a print map "
+                                    "(.png, .pdf, .svg) of the overview, where an industry sits, or one feature")
     mp.add_argument("kind", choices=MAP_KINDS, help="overview, industry CODE or feature ID")
     mp.add_argument("subject", nargs="?", help="the industry code (industry) or feature id (feature)")
-    mp.add_argument("-o", "--output", required=True, type=Path, help="HTML file to write")
-    mp.add_argument("--tiles", default="none", choices=("none", "osm", "tianditu", "amap"),
-                    help="basemap: none (no network), osm, tianditu (needs $TIANDITU_TOKEN) or amap (GCJ-02); "
-                         "default none")
+    mp.add_argument("-o", "--output", required=True, type=Path,
+                    help="file to write; its extension picks the map: .html (web) or .png, .pdf, .svg (print)")
     mp.add_argument("--lang", default="zh", choices=("zh", "en"), help="language of the map's labels (default zh)")
-    mp.add_argument("--self-contained", action="store_true",
-                    help="inline every script, style, font and icon (one file); otherwise they are copied into "
-                         "<name>_files/ beside it")
+    web = mp.add_argument_group("web maps (.html)")
+    web.add_argument("--tiles", choices=("none", "osm", "tianditu", "amap"),
+                     help="basemap: none (no network), osm, tianditu (needs $TIANDITU_TOKEN) or amap (GCJ-02); "
+                          "default none")
+    web.add_argument("--self-contained", action="store_true",
+                     help="inline every script, style, font and icon (one file); otherwise they are copied into "
+                          "<name>_files/ beside it")
+    sheet = mp.add_argument_group("print maps (.png, .pdf, .svg)")
+    sheet.add_argument("--paper", help="A4 (default) or A3")
+    sheet.add_argument("--landscape", action="store_const", const=True, help="landscape (default: portrait)")
+    sheet.add_argument("--dpi", help="resolution of a PNG, 72 to 600 (default 200)")
+    sheet.add_argument("--approval", help="the map approval number (审图号) the reviewing office gave; blank by "
+                                          "default, with a note that the office fills it in")
     mp.add_argument("--data", type=Path, default=DATA_DIR, help=f"data directory (default: {DATA_DIR})")
     mp.set_defaults(run=_map)
     return parser

@@ -13,6 +13,7 @@ from fastapi.openapi.utils import get_openapi
 
 from geo.export import FORMATS
 from geo.filters import CQL2_LANGUAGES
+from maps.printmap import FORMATS as PRINT_FORMATS
 from services.crs import SUPPORTED
 from services.render import GEOJSON, HTML, JSON, OPENAPI, SCHEMA
 
@@ -30,9 +31,9 @@ MEDIA_TYPES = {
     "/collections/{collectionId}/schema": (SCHEMA, JSON, HTML),
     "/industries": (JSON, HTML),
     "/industries/{code}": (JSON, HTML),
-    "/maps/overview": (HTML,),
-    "/maps/industry/{code}": (HTML,),
-    "/maps/feature/{featureId}": (HTML,),
+    "/maps/overview": (HTML, *PRINT_FORMATS.values()),
+    "/maps/industry/{code}": (HTML, *PRINT_FORMATS.values()),
+    "/maps/feature/{featureId}": (HTML, *PRINT_FORMATS.values()),
     "/export": DOWNLOAD_TYPES,
 }
 # Parameters taking one of the service's CRSs (the downloads' `crs` takes any CRS that holds Ningbo).

@@ -1,10 +1,13 @@
-"""The served maps (/maps/...): pages, their assets from the service's own /assets/, links to them, bad input."""
+"""The served maps (/maps/...): pages, their assets from the service's own /assets/, links to them, print maps
+(f=png|pdf|svg), bad input."""
 
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from collections import OrderedDict
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import pytest
@@ -13,8 +16,10 @@ from fastapi.testclient import TestClient
 from geo.layers import Layers
 from maps import builders
 from maps.basemap import TIANDITU_ENV
+from maps.printmap import PrintMap, PrintOptions, fonts
 from services import map_pages
 from tests.api_helpers import assert_api_error
+from tests.print_helpers import pdf_fonts, pdf_text, png_size
 
 PAGES = ["/maps/overview", "/maps/overview?lang=en", "/maps/industry/new-materials",
          "/maps/industry/biomedicine?lang=en", "/maps/feature/subpark-beilun", "/maps/feature/subpark-beilun?lang=en"]
@@ -179,3 +184,99 @@ def test_openapi_documents_the_maps(client: TestClient) -> None:
         assert operation["tags"] == ["Maps"]
         assert "text/html" in operation["responses"]["200"]["content"]
         assert {p["name"] for p in operation["parameters"]} >= {"tiles", "lang"}
+
+
+# --- print maps: /maps/...?f=png|pdf|svg ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("path", "media", "filename"), [
+    ("/maps/overview?f=pdf", "application/pdf", "nbgis-overview-A4-zh.pdf"),
+    ("/maps/industry/biomedicine?f=pdf&paper=A3&landscape=true", "application/pdf",
+     "nbgis-industry-biomedicine-A3-landscape-zh.pdf"),
+    ("/maps/feature/subpark-beilun?f=svg&lang=en", "image/svg+xml", "nbgis-feature-subpark-beilun-A4-en.svg"),
+    ("/maps/overview?f=png&dpi=72&paper=a3", "image/png", "nbgis-overview-A3-zh.png"),
+])
+def test_print_maps_are_served(client: TestClient, path: str, media: str, filename: str, tmp_path: Path) -> None:
+    response = client.get(path)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == media
+    assert response.headers["content-disposition"] == f'inline; filename="{filename}"'
+    if media == "application/pdf":
+        pdf = tmp_path / filename
+        pdf.write_bytes(response.content)
+        assert {r["emb"] for r in pdf_fonts(pdf)} == {"yes"}
+        text = pdf_text(pdf)
+        assert "审图号" in text and ("生物医药—宁波" in text) == ("biomedicine" in path)  # the industry's title
+    elif media == "image/png":
+        assert png_size(response.content) == PrintOptions("png", "A3", False, 72).pixels()
+    else:
+        assert ET.fromstring(response.content).tag == "{http://www.w3.org/2000/svg}svg"
+
+
+def test_print_map_fills_the_approval_number(client: TestClient, tmp_path: Path) -> None:
+    response = client.get("/maps/overview", params={"f": "pdf", "approval": "浙S（2026）77号"})
+    pdf = tmp_path / "approved.pdf"
+    pdf.write_bytes(response.content)
+    assert "审图号：浙S（2026）77号" in pdf_text(pdf)
+
+
+@pytest.mark.parametrize(("path", "status", "words"), [
+    ("/maps/overview?f=jpg", 400, ("f", "html, png, pdf, svg")),
+    ("/maps/overview?f=pdf&dpi=5000", 400, ("dpi", "300")),
+    ("/maps/overview?f=png&dpi=71", 400, ("dpi", "72")),
+    ("/maps/overview?f=png&dpi=abc", 400, ("dpi",)),
+    ("/maps/overview?f=pdf&paper=B5", 400, ("paper", "A4, A3")),
+    ("/maps/overview?f=pdf&landscape=maybe", 400, ("landscape",)),
+    ("/maps/overview?f=pdf&lang=fr", 400, ("lang", "zh, en")),
+    ("/maps/overview?f=pdf&tiles=osm", 400, ("tiles", "print map")),
+    ("/maps/overview?f=pdf&approval=" + "x" * 41, 400, ("approval", "40")),
+    ("/maps/overview?f=pdf&approval=%0A", 400, ("approval", "one line")),
+    ("/maps/overview?paper=A3", 400, ("paper", "f=pdf")),
+    ("/maps/feature/subpark-beilun?dpi=150", 400, ("dpi", "print maps")),
+    ("/maps/overview?f=pdf&scale=5", 400, ("scale", "unknown query parameter")),
+    ("/maps/industry/no-such-industry?f=pdf", 404, ("code", "no-such-industry")),
+    ("/maps/feature/no-such-feature?f=png", 404, ("featureId",)),
+])
+def test_bad_print_requests(client: TestClient, path: str, status: int, words: tuple[str, ...]) -> None:
+    assert_api_error(client.get(path), status, *words)
+
+
+def test_print_maps_are_kept_once_rendered(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(map_pages, "_prints", OrderedDict())
+    calls: list[tuple[str, str]] = []
+    original = map_pages.render
+
+    def counted(layers: Layers, kind: str, subject: str | None, options: PrintOptions) -> PrintMap:
+        calls.append((kind, options.fmt))
+        return original(layers, kind, subject, options)
+
+    monkeypatch.setattr(map_pages, "render", counted)
+    first = client.get("/maps/feature/street-cuibaili?f=svg").content
+    assert client.get("/maps/feature/street-cuibaili?f=svg").content == first and calls == [("feature", "svg")]
+    client.get("/maps/feature/street-cuibaili?f=svg&lang=en")
+    assert len(calls) == 2
+
+
+def test_missing_font_is_a_503_that_says_why(client: TestClient, monkeypatch: pytest.MonkeyPatch,
+                                            tmp_path: Path) -> None:
+    monkeypatch.setattr(map_pages, "_prints", OrderedDict())
+    monkeypatch.setattr(fonts, "FONT_PATH", tmp_path / "gone.ttc")
+    fonts.cjk_font.cache_clear()
+    try:
+        assert_api_error(client.get("/maps/overview?f=pdf"), 503, "fonts-wqy-microhei")
+    finally:
+        fonts.cjk_font.cache_clear()
+
+
+def test_openapi_documents_the_print_maps(client: TestClient) -> None:
+    doc = client.get("/api").json()
+    for path in ("/maps/overview", "/maps/industry/{code}", "/maps/feature/{featureId}"):
+        operation = doc["paths"][path]["get"]
+        assert set(operation["responses"]["200"]["content"]) == {"text/html", "image/png", "application/pdf",
+                                                                 "image/svg+xml"}
+        parameters = {p["name"]: p for p in operation["parameters"]}
+        assert parameters["f"]["schema"]["enum"] == ["html", "png", "pdf", "svg"]
+        assert parameters["paper"]["schema"]["enum"] == ["A4", "A3"]
+        assert parameters["dpi"]["schema"]["minimum"] == 72 and parameters["dpi"]["schema"]["maximum"] == 300
+        assert parameters["landscape"]["schema"]["type"] == "boolean"
+        assert parameters["approval"]["schema"]["maxLength"] == 40 and "审图号" in parameters["approval"]["description"]

@@ -7,8 +7,8 @@ without the CJK font (Debian's fonts-wqy-microhei).
 """
 
 from maps.printmap.fonts import FontMissing
-from maps.printmap.options import FORMATS, PrintError, PrintOptions, format_of
+from maps.printmap.options import DEFAULT_DPI, FORMATS, PrintError, PrintOptions, parse_dpi
 from maps.printmap.render import KINDS, PrintMap, render, write
 
-__all__ = ["FORMATS", "KINDS", "FontMissing", "PrintError", "PrintMap", "PrintOptions", "format_of", "render",
-           "write"]
+__all__ = ["DEFAULT_DPI", "FORMATS", "KINDS", "FontMissing", "PrintError", "PrintMap", "PrintOptions", "parse_dpi",
+           "render", "write"]

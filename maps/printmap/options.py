@@ -34,6 +34,8 @@ class PrintOptions:
     approval: str = ""  # 审图号: blank until the office that reviews the map fills it in
 
     def __post_init__(self) -> None:
+        if isinstance(self.paper, str):  # "a4" is A4
+            object.__setattr__(self, "paper", self.paper.upper())
         if self.fmt not in FORMATS:
             raise PrintError("format", f"{self.fmt!r} is not a print format; choose one of {', '.join(FORMATS)}")
         if self.paper not in PAPERS:
@@ -62,10 +64,9 @@ class PrintOptions:
         return round(w / MM_PER_INCH * self.dpi), round(h / MM_PER_INCH * self.dpi)
 
 
-def format_of(filename: str) -> str:
-    """The print format a file name asks for by its extension ("png", "pdf", "svg"); PrintError otherwise."""
-    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
-    if ext not in FORMATS:
-        raise PrintError("output", f"cannot tell the format of {filename!r}: name it .html (web map) or "
-                                   f"{', '.join('.' + f for f in FORMATS)} (print map)")
-    return ext
+def parse_dpi(text: str) -> int:
+    """A resolution given as text (a flag, a query parameter); PrintError unless a whole number in range."""
+    value = text.strip()
+    if not value.isascii() or not value.isdigit():
+        raise PrintError("dpi", f"{text!r} is not a whole number; give one from {DPI_RANGE[0]} to {DPI_RANGE[1]}")
+    return int(value)

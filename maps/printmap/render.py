@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import threading
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -22,7 +23,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patheffects import withStroke
+from matplotlib.patheffects import Stroke
 
 from geo.io import write_bytes_atomic
 from geo.layers import Layers
@@ -42,6 +43,13 @@ NOTE_SIZE = 6.3  # points, the notes at the foot
 _lock = threading.Lock()
 
 
+def print_context() -> AbstractContextManager[None]:
+    """matplotlib's settings for a sheet: TrueType fonts embedded as Type 42 (subset), SVG text as outlines,
+    and no hinting, so text is as wide at every resolution as fonts.text_width measured it for the layout."""
+    return matplotlib.rc_context({"pdf.fonttype": 42, "svg.fonttype": "path", "svg.hashsalt": "nbgis",
+                                  "text.hinting": "no_hinting"})
+
+
 @dataclass(frozen=True)
 class PrintMap:
     data: bytes
@@ -53,15 +61,13 @@ class PrintMap:
 def render(layers: Layers, kind: str, subject: str | None, options: PrintOptions,
            today: date | None = None) -> PrintMap:
     """The sheet as bytes. KeyError for an unknown industry code or feature id; FontMissing without the font."""
-    with _lock:
+    with _lock, print_context():
         fig, info = build(layers, kind, subject, options, today)
         out = io.BytesIO()
-        rc = {"pdf.fonttype": 42, "svg.fonttype": "path", "svg.hashsalt": "nbgis"}
         metadata: dict[str, Any] = {"png": {"Software": "nbgis"},
                                     "pdf": {"Creator": "nbgis", "Title": info["title"], "CreationDate": None},
                                     "svg": {"Creator": "nbgis", "Title": info["title"], "Date": None}}[options.fmt]
-        with matplotlib.rc_context(rc):
-            fig.savefig(out, format=options.fmt, dpi=options.dpi, metadata=metadata)
+        fig.savefig(out, format=options.fmt, dpi=options.dpi, metadata=metadata)
     return PrintMap(out.getvalue(), options.media_type, info["denominator"], tuple(info["dropped"]))
 
 
@@ -74,7 +80,8 @@ def write(layers: Layers, kind: str, subject: str | None, options: PrintOptions,
 
 def build(layers: Layers, kind: str, subject: str | None, options: PrintOptions,
           today: date | None = None) -> tuple[Figure, dict[str, Any]]:
-    """The laid-out figure (for saving, or for a test to inspect its artists) and what was decided."""
+    """The laid-out figure (for saving, or for a test to inspect its artists) and what was decided; draw it
+    under ``print_context()``."""
     cjk_font()  # fail first, with the install hint, when the font is missing
     lang = options.lang
     if kind == "overview":
@@ -86,6 +93,8 @@ def build(layers: Layers, kind: str, subject: str | None, options: PrintOptions,
     else:
         raise ValueError(f"unknown map {kind!r}; choose one of {', '.join(KINDS)}")
     width, height = options.size_mm
+    if options.fmt == "png":  # matplotlib truncates the figure to whole pixels: let it hold round(paper x dpi)
+        width, height = ((p + 0.5) / options.dpi * MM_PER_INCH for p in options.pixels())
     fig = Figure(figsize=(width / MM_PER_INCH, height / MM_PER_INCH), dpi=LAYOUT_DPI)
     renderer = FigureCanvasAgg(fig).get_renderer()  # measures the scale bar and the note, to keep labels off them
     k = layout.scale_of(width, height)
@@ -113,7 +122,7 @@ def build(layers: Layers, kind: str, subject: str | None, options: PrintOptions,
     for spine in ax.spines.values():
         spine.set_linewidth(0.8)
     tolerance = ground.denominator * SIMPLIFY_MM / 1000
-    projected = [_draw(ax, layer, tolerance) for layer in c.layers]
+    projected = [_draw(ax, layer, tolerance, ground) for layer in c.layers]
     ax.set_xlabel("")  # GeoPandas names a projected map's axes; the sheet has none
     ax.set_ylabel("")
     obstacles = _furniture(fig, ax, lay, ground, t("note", lang), t("print.north", lang))
@@ -131,13 +140,17 @@ def _project(geoms: gpd.GeoSeries) -> gpd.GeoSeries:
     return geoms.to_crs(frame.PRINT_CRS)
 
 
-def _draw(ax: Axes, layer: content.Layer, tolerance: float) -> gpd.GeoSeries:
-    """Draw one layer in the map's projection; answer its projected geometry (for the labels)."""
+def _draw(ax: Axes, layer: content.Layer, tolerance: float, ground: frame.Ground) -> gpd.GeoSeries:
+    """Draw one layer in the map's projection, thinned to what the paper shows and cut to a little more than
+    the frame (a vector file then holds no hidden detail); answer its projected geometry (for the labels)."""
     geoms = _project(gpd.GeoSeries(layer.geoms.values, crs=layer.geoms.crs, index=layer.ids))
-    if layer.key == "districts":  # neighbours keep one shared border when thinned together
+    if layer.key in ("districts", "host-districts"):  # neighbours keep one shared border when thinned together
         geoms = gpd.GeoSeries(shapely.coverage_simplify(geoms.values, tolerance), index=geoms.index, crs=geoms.crs)
     elif layer.kind != "point":
         geoms = geoms.simplify(tolerance)
+    margin = 0.05 * (ground.x1 - ground.x0)
+    geoms = geoms.clip_by_rect(ground.x0 - margin, ground.y0 - margin, ground.x1 + margin, ground.y1 + margin)
+    geoms = geoms[~geoms.is_empty]
     if geoms.empty:
         return geoms
 
@@ -166,7 +179,7 @@ def _furniture(fig: Figure, ax: Axes, lay: layout.Layout, ground: frame.Ground, 
             fontproperties=font(7.5 * lay.k), gid="schematic-note",
             bbox={"facecolor": "white", "edgecolor": "#b71c1c", "linewidth": 0.5, "alpha": 0.9, "pad": 2.0})
     renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
-    boxes = [_box(a.get_window_extent(renderer)) for a in ax.artists + ax.texts]
+    boxes = [_box(a.get_window_extent(renderer)) for a in [*ax.artists, *ax.texts]]
     pt = 72 / 25.4
     ax0 = x * pt
     ay0 = y * pt
@@ -212,12 +225,7 @@ def _labels(ax: Axes, c: content.Content, projected: list[gpd.GeoSeries], obstac
             if anchors:
                 requests.append(Request(label.key, anchors, size, centred=True, rings=2))
         else:
-            bx = _box_of(shown)
-            anchor = geometry.label_point(shown) if shown.geom_type != "Point" else shown
-            clearance = min(max(bx.x1 - bx.x0, bx.y1 - bx.y0) / 2, 9.0) + 2.5
-            fits = shown.geom_type != "Point" and shown.contains(shapely.box(anchor.x - size[0] / 2, anchor.y - size[1] / 2,
-                                                                              anchor.x + size[0] / 2, anchor.y + size[1] / 2))
-            requests.append(Request(label.key, [(anchor.x, anchor.y)], size, clearance, centred=fits, rings=10))
+            requests.append(_beside(label.key, shown, size))
         styles[label.key] = (props, "#6f6f6f" if label.district else HIT["color"] if label.emphasis else "#1a1a1a")
     placed, dropped = place(requests, frame_box, obstacles + points, avoid, step=5.0 * k)
     inverse = ax.transData.inverted()
@@ -228,10 +236,26 @@ def _labels(ax: Axes, c: content.Content, projected: list[gpd.GeoSeries], obstac
     return [key for key in dropped if key in required]
 
 
+def _beside(key: str, shown: Any, size: tuple[float, float]) -> Request:
+    """A feature's label: beside it, clear of a small feature's outline (or its symbol), inside a large one
+    when it fits there."""
+    bx = _box_of(shown)
+    anchor = geometry.label_point(shown) if shown.geom_type != "Point" else shown
+    clearance = min(max(bx.x1 - bx.x0, bx.y1 - bx.y0) / 2, 9.0) + 2.5
+    w, h = size
+    fits = shown.geom_type != "Point" and shown.contains(
+        shapely.box(anchor.x - w / 2, anchor.y - h / 2, anchor.x + w / 2, anchor.y + h / 2))
+    return Request(key, [(anchor.x, anchor.y)], size, clearance, centred=fits, rings=10)
+
+
 def _draw_label(ax: Axes, p: Placement, text: str, props: Any, colour: str, inverse: Any) -> None:
     cx, cy = inverse.transform(p.box.centre)
+    # The white halo is a stroked outline under the text, drawn apart: text with a path effect becomes a path
+    # altogether, which a PDF reader can neither search nor copy.
+    ax.text(cx, cy, text, ha="center", va="center", fontproperties=props, zorder=7, gid=f"halo-{p.key}",
+            path_effects=[Stroke(linewidth=2.2, foreground="white")])
     ax.text(cx, cy, text, ha="center", va="center", color=colour, fontproperties=props, zorder=7,
-            gid=f"label-{p.key}", path_effects=[withStroke(linewidth=2.2, foreground="white")])
+            gid=f"label-{p.key}")
     if p.leader:
         (ax_, ay_), (bx_, by_) = inverse.transform([p.anchor, p.box.nearest_point(p.anchor)])
         ax.add_line(Line2D([ax_, bx_], [ay_, by_], color="#7a7a7a", linewidth=0.4, zorder=6))
@@ -265,7 +289,7 @@ def _notes(layers: Layers, c: content.Content, denominator: int, options: PrintO
     lang = options.lang
     sep = "：" if lang == "zh" else ": "
     districts = str(layers.districts["source"].dropna().iloc[0])
-    denominator_text = f"{denominator:,}".replace(",", " ")
+    denominator_text = f"{denominator:,}".replace(",", "\u00a0")  # 1:600 000, never broken across lines
     approval = options.approval or "＿＿＿＿＿＿＿＿"
     approval_line = f"{t('print.approval', lang)}{sep}{approval}"
     if not options.approval:

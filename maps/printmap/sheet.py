@@ -57,23 +57,35 @@ def wrap(text: str, width_mm: float, size: float) -> list[str]:
     return lines
 
 
+# Line-breaking rules of Chinese typesetting: these never begin a line, and these never end one.
+NO_LINE_START = set("，。、；：？！）》」』”’・·%")
+NO_LINE_END = set("（《「『“‘")
+
+
 def _tokens(text: str) -> list[str]:
-    """Words with their following space, and each CJK character (or full-width mark) on its own."""
-    out: list[str] = []
+    """The pieces a line may break between: a word with its following space, each CJK character (or full-width
+    mark) on its own; a closing mark stays with what it follows, an opening mark with what follows it."""
+    pieces: list[str] = []
     word = ""
     for ch in text:
-        if ord(ch) > 0x2E7F:  # CJK and full-width: a line may break before any of them
+        if ord(ch) > 0x2E7F or ch in NO_LINE_START or ch in NO_LINE_END:
             if word:
-                out.append(word)
+                pieces.append(word)
                 word = ""
-            out.append(ch)
+            pieces.append(ch)
         else:
             word += ch
-            if ch == " ":
-                out.append(word)
+            if ch == " ":  # a no-break space (U+00A0) keeps "1:600 000" whole
+                pieces.append(word)
                 word = ""
     if word:
-        out.append(word)
+        pieces.append(word)
+    out: list[str] = []
+    for piece in pieces:
+        if out and (piece in NO_LINE_START or out[-1][-1] in NO_LINE_END):
+            out[-1] += piece
+        else:
+            out.append(piece)
     return out
 
 
@@ -107,7 +119,7 @@ def _fitting(text: str, size: float, width_mm: float) -> float:
 def notes(fig: Figure, rect: Rect, lines: Sequence[tuple[str, str]], size: float) -> None:
     """Lines from the top of ``rect`` down; each (gid, text)."""
     t = mm(fig)
-    x, y, w, h = rect
+    x, y, _, h = rect
     step = size * 1.45 * 25.4 / 72
     for i, (gid, line) in enumerate(lines):
         fig.text(x, y + h - (i + 0.8) * step, line, transform=t, ha="left", va="baseline", color=SOFT,
@@ -240,7 +252,7 @@ def north_arrow(fig: Figure, at: tuple[float, float], size: float, angle: float,
 
 def scale_bar(ax: Axes, size: float) -> ScaleBar:
     """A scale bar in km at the map's lower left, measured in the map's metres (true: see maps.printmap.frame)."""
-    bar = ScaleBar(1, "m", location="lower left", length_fraction=0.22, height_fraction=0.008, box_alpha=0.85,
+    bar = ScaleBar(1, "m", location="lower left", length_fraction=0.22, width_fraction=0.008, box_alpha=0.85,
                    color=INK, scale_loc="top", border_pad=0.6,
                    font_properties={"fname": str(FONT_PATH), "size": size})  # it takes no FontProperties
     bar.set_gid("scale-bar")

@@ -26,15 +26,16 @@ class Symbol:
 
 def area(style: Style) -> dict[str, Any]:
     """matplotlib keywords for a polygon in a Leaflet path style: fill at its opacity, outline, dashes."""
-    edge = to_rgba(style.get("color", "#333333"), style.get("opacity", 1.0))
+    edge = to_rgba(str(style.get("color", "#333333")), style.get("opacity", 1.0))
     filled = style.get("fill", True) and "fillOpacity" in style
-    face = to_rgba(style.get("fillColor", style.get("color", "#333333")), style["fillOpacity"]) if filled else "none"
+    face = to_rgba(str(style.get("fillColor", style.get("color", "#333333"))), style["fillOpacity"]) if filled \
+        else "none"
     return {"facecolor": face, "edgecolor": edge, "linewidth": style.get("weight", 1) * PT_PER_PX,
             "linestyle": _dashes(style)}
 
 
 def line(style: Style) -> dict[str, Any]:
-    return {"color": to_rgba(style.get("color", "#333333"), style.get("opacity", 1.0)),
+    return {"color": to_rgba(str(style.get("color", "#333333")), style.get("opacity", 1.0)),
             "linewidth": style.get("weight", 1) * PT_PER_PX, "linestyle": _dashes(style)}
 
 
