@@ -1,7 +1,9 @@
-"""Maps: how big the overview page is, served and as a self-contained file, and how soon Chromium finishes it.
+"""Maps: how big the overview page is, served and as a self-contained file, and how soon Chromium finishes it;
+how long a print map takes to draw.
 
 The load event is read from the browser's own Navigation Timing entry, in a fresh browser context each time
-(nothing cached), with every request that leaves 127.0.0.1 or the file aborted, as the tests do.
+(nothing cached), with every request that leaves 127.0.0.1 or the file aborted, as the tests do. A print map
+is timed in process, from the loaded layers to its bytes (what the service does on a request it has not kept).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from bench.report import Row
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu"]
 MAX_PAGE_MB = 1.5
 MAX_LOAD_S = 1.5
+MAX_PRINT_S = 3.0
+PRINT_CASES = (("overview", None, "pdf", "A4", 200), ("industry", "new-materials", "png", "A4", 200))
 
 
 def _served_sizes(url: str) -> tuple[int, int]:
@@ -75,6 +79,28 @@ def _load_events(urls: list[str], repeats: int) -> dict[str, tuple[float, int, i
     return out
 
 
+def _print_maps(repeats: int, log: Callable[[str], Any]) -> list[Row]:
+    from geo.layers import load_layers
+    from maps.printmap import PrintOptions, render
+
+    layers = load_layers()
+    rows = []
+    for kind, subject, fmt, paper, dpi in PRINT_CASES:
+        options = PrintOptions(fmt, paper, dpi=dpi)
+        times = []
+        for _ in range(repeats + 1):  # the first also registers the font and fills matplotlib's caches
+            start = time.perf_counter()
+            result = render(layers, kind, subject, options)
+            times.append(time.perf_counter() - start)
+        seconds = statistics.median(times[1:])
+        label = f"print map, {kind}{' ' + subject if subject else ''}, {paper} {fmt.upper()}"
+        size = f"{len(result.data) / 1e6:.2f} MB" + (f" at {dpi} dpi" if fmt == "png" else "")
+        log(f"maps {label:<30} {seconds:.2f} s (first {times[0]:.2f} s), {size}, 1:{result.denominator:,}")
+        rows.append(Row("maps", label, "render s", seconds, target=f"<{MAX_PRINT_S}",
+                        note=f"median of {repeats} renders after a first of {times[0]:.2f} s; {size}"))
+    return rows
+
+
 def run(work: Path, base_url: str, smoke: bool = False, log: Callable[[str], Any] = print) -> list[Row]:
     served = f"{base_url}/maps/overview"
     page_bytes, wire_bytes = _served_sizes(served)
@@ -94,4 +120,4 @@ def run(work: Path, base_url: str, smoke: bool = False, log: Callable[[str], Any
         rows.append(Row("maps", label, "load event s", seconds, target=f"<{MAX_LOAD_S}",
                         note=f"median of {repeats} cold loads in headless Chromium; {shapes} shapes drawn; "
                              f"{failed} failed requests"))
-    return rows
+    return rows + _print_maps(repeats, log)

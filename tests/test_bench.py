@@ -85,6 +85,9 @@ def test_smoke_run_measures_every_section(tmp_path: Path) -> None:
         load = maps[case, "load event s"]
         assert load["ours"] > 0 and "0 failed requests" in load["note"]
         assert int(load["note"].split(" shapes drawn")[0].rsplit(" ", 1)[1]) > 40
+    prints = [r for r in by_section["maps"] if r["measure"] == "render s"]
+    assert [r["case"] for r in prints] == ["print map, overview, A4 PDF", "print map, industry new-materials, A4 PNG"]
+    assert all(0 < r["ours"] < 30 and r["target"] == "<3.0" and "MB" in r["note"] for r in prints)
 
     export = by_section["export"]
     assert [r["case"] for r in export] == [f"all 10 layers to {f}" for f in ("gpkg", "shapefile", "dxf")]

@@ -121,7 +121,8 @@ def industry(layers: Layers, code: str, lang: str) -> Content:
                          symbols.platform(ptype, PLATFORM_HIT if hit else PLATFORM_MUTED), "point")
                   for ptype, group in part.groupby("platform_type", sort=False)]
     hit_types = [p for p in PLATFORM_ICONS if (placed["id"].isin(hits) & (placed["platform_type"] == p)).any()]
-    legend = [(t("panel.industry", lang), [
+    name = getattr(layers.taxonomy.industries[code], lang)
+    legend = [(f"{t('panel.industry', lang)}{'：' if lang == 'zh' else ': '}{name}", [
         (Symbol("fill", symbols.area(HIT)), t("legend.hit", lang)),
         *[(Symbol("marker", symbols.platform(p, PLATFORM_HIT)), t(f"platform.{p}", lang)) for p in hit_types],
         (Symbol("fill", symbols.area(MUTED)), t("legend.muted", lang)),
@@ -132,7 +133,6 @@ def industry(layers: Layers, code: str, lang: str) -> Content:
     shown = hosts[hosts.geometry.notna()]
     labels = [Label(fid, popups.name(row, lang), row.geometry, emphasis=True) for fid, row in shown.iterrows()]
     labels += _district_labels(layers, lang)
-    name = getattr(layers.taxonomy.industries[code], lang)
     unplaced = hosts[hosts.geometry.isna()]
     notes = [_unplaced_note(unplaced, lang)] if len(unplaced) else []
     focus = shown.geometry.union_all() if len(shown) else layers.city
@@ -143,50 +143,60 @@ def industry(layers: Layers, code: str, lang: str) -> Content:
 def feature(layers: Layers, feature_id: str, lang: str) -> Content:
     """KeyError for an unknown id."""
     row = _find(layers, feature_id)
-    hosts = set(row.get("district_adcodes") or ([row["adcode"]] if row.get("kind") == "district" else []))
-    districts = _districts(layers)
+    is_district = row.get("kind") == "district"
+    hosts = set(row.get("district_adcodes") or ([row["adcode"]] if is_district else []))
     host_rows = layers.districts[layers.districts["adcode"].isin(hosts) & (layers.districts["kind"] == "district")]
-    drawn = [districts, _layer("host-districts", host_rows, symbols.area(HOST_DISTRICT))]
-    labels: list[Label] = []
+    drawn = [_districts(layers)]
+    legend: list[tuple[Symbol, str]] = []
+    if not is_district and len(host_rows):
+        drawn.append(_layer("host-districts", host_rows, symbols.area(HOST_DISTRICT)))
+        legend.append((Symbol("fill", symbols.area(HOST_DISTRICT)), t("h.districts", lang)))
+    legend.append((Symbol("fill", symbols.area(KIND_STYLE["districts"])), draw.layer_name("districts", lang)))
     focus = row.geometry if row.geometry is not None else host_rows.union_all()
-    if row.geometry is not None and row["kind"] != "district":
-        window = shapely.box(*focus.buffer(max(MIN_SPAN_DEG["feature"], 0.4 * _span(focus))).bounds)
-        others = layers.parks[(layers.parks["id"] != row["id"]) & layers.parks.intersects(window)]
-        if row["kind"] != "corridor":  # the corridor zone covers everything near it; it would only add a veil
-            others = others[others["role"] != "zone"]
-        drawn.append(_layer("neighbours", others, symbols.area(MUTED)))
-        near = layers.platforms[(layers.platforms["id"] != row["id"]) & layers.platforms.geometry.notna()]
-        near = near[near.intersects(window)]
-        drawn += [_layer(f"platform-{ptype}-muted", group, symbols.platform(ptype, PLATFORM_MUTED), "point")
-                  for ptype, group in near.groupby("platform_type", sort=False)]
-        labels += [Label(fid, popups.name(r, lang), r.geometry, required=False) for fid, r in others.iterrows()]
+    labels: list[Label] = []
+    if row.geometry is not None and not is_district:
+        near, near_labels, near_legend = _neighbours(layers, row, lang)
+        drawn += near
+        labels += near_labels
+        legend[:0] = near_legend
     frame = gpd.GeoDataFrame([row], geometry="geometry", crs=layers.parks.crs)
     if row.geometry is not None and row["kind"] == "platform":
         drawn.append(_layer("focus", frame, symbols.platform(row["platform_type"], PLATFORM_HIT), "point"))
+        legend.insert(0, (Symbol("marker", symbols.platform(row["platform_type"], PLATFORM_HIT)),
+                          t("layer.focus", lang)))
         labels.insert(0, Label(row["id"], popups.name(row, lang), row.geometry, emphasis=True))
     elif row.geometry is not None:
         key = "corridor-axis" if row["kind"] == "corridor-axis" else "focus"
-        drawn.append(_styled("focus", key, frame, path_style(key, **FOCUS) if key in LINE_KEYS else FOCUS))
-        if row["kind"] != "district":
+        look = path_style(key, **FOCUS) if key in LINE_KEYS else FOCUS
+        drawn.append(_styled("focus", key, frame, look))
+        legend.insert(0, (_symbol(key, look), t("layer.focus", lang)))
+        if not is_district:  # a district's name is its own label
             labels[:0] = [Label(f"{row['id']}#{i}", text, where, emphasis=True)
                           for i, (where, text) in enumerate(draw.block_labels(row, row.geometry, lang))]
     labels += _district_labels(layers, lang)
-    if row["kind"] == "platform":
-        selected = Symbol("marker", symbols.platform(row["platform_type"], PLATFORM_HIT))
-    else:
-        key = "corridor-axis" if row["kind"] == "corridor-axis" else "focus"
-        selected = _symbol(key, path_style(key, **FOCUS) if key in LINE_KEYS else FOCUS)
-    legend = [(popups.name(row, lang), [
-        (selected, t("layer.focus", lang)),
-        (Symbol("fill", symbols.area(MUTED)), t("layer.neighbours", lang)),
-        (Symbol("marker", symbols.platform("university", PLATFORM_MUTED)), t("layer.platform", lang)),
-        (Symbol("fill", symbols.area(HOST_DISTRICT)), t("h.districts", lang)),
-        (Symbol("fill", symbols.area(KIND_STYLE["districts"])), draw.layer_name("districts", lang)),
-    ])]
     notes = [t("panel.no_site", lang)] if row.geometry is None else []
     kind = t(f"kind.{row['kind']}", lang) if f"kind.{row['kind']}" in TEXT else str(row["kind"])
     return Content(f"{popups.name(row, lang)} — {t('title', lang)}", _feature_subtitle(layers, row, kind, lang),
-                   drawn, labels, legend, focus, MIN_SPAN_DEG["feature"], notes)
+                   drawn, labels, [(popups.name(row, lang), legend)], focus, MIN_SPAN_DEG["feature"], notes)
+
+
+def _neighbours(layers: Layers, row: pd.Series, lang: str) -> tuple[list[Layer], list[Label],
+                                                                    list[tuple[Symbol, str]]]:
+    """The areas and platforms around a feature, muted, so it is seen in its place (as the web map shows them)."""
+    window = shapely.box(*row.geometry.buffer(max(MIN_SPAN_DEG["feature"], 0.4 * _span(row.geometry))).bounds)
+    others = layers.parks[(layers.parks["id"] != row["id"]) & layers.parks.intersects(window)]
+    if row["kind"] != "corridor":  # the corridor zone covers everything near it; it would only add a veil
+        others = others[others["role"] != "zone"]
+    near = layers.platforms[(layers.platforms["id"] != row["id"]) & layers.platforms.geometry.notna()]
+    near = near[near.intersects(window)]
+    drawn = [_layer("neighbours", others, symbols.area(MUTED))]
+    drawn += [_layer(f"platform-{ptype}-muted", group, symbols.platform(ptype, PLATFORM_MUTED), "point")
+              for ptype, group in near.groupby("platform_type", sort=False)]
+    labels = [Label(fid, popups.name(r, lang), r.geometry, required=False) for fid, r in others.iterrows()]
+    legend = [(Symbol("fill", symbols.area(MUTED)), t("layer.neighbours", lang))] if len(others) else []
+    if len(near):
+        legend.append((Symbol("marker", symbols.platform("university", PLATFORM_MUTED)), t("layer.platform", lang)))
+    return drawn, labels, legend
 
 
 # --- pieces --------------------------------------------------------------------------------------
@@ -241,20 +251,25 @@ def _industry_subtitle(layers: Layers, code: str, hosts: gpd.GeoDataFrame, lang:
     areas = int((hosts["kind"] != "platform").sum())
     platforms = int((hosts["kind"] == "platform").sum())
     name = getattr(layers.taxonomy.industries[code], lang)
+    area_text = f"{summary['computed_area_km2']:.1f} {t('unit.km2', lang)}"
+    if lang == "zh":  # 承载要素 20（片区 10，平台 10）
+        return (f"{t('panel.industry', lang)}：{name}（{code}） · {t('panel.features', lang)} {summary['features']}"
+                f"（{t('panel.areas', lang)} {areas}，{t('panel.platforms', lang)} {platforms}） · "
+                f"{t('panel.computed', lang)} {area_text}")
     return (f"{t('panel.industry', lang)}: {name} ({code}) · {t('panel.features', lang)} {summary['features']} "
             f"({areas} {t('panel.areas', lang)}, {platforms} {t('panel.platforms', lang)}) · "
-            f"{t('panel.computed', lang)} {summary['computed_area_km2']:.1f} {t('unit.km2', lang)}")
+            f"{t('panel.computed', lang)} {area_text}")
 
 
 def _feature_subtitle(layers: Layers, row: pd.Series, kind: str, lang: str) -> str:
     names = popups.district_names(layers, lang)
-    sep = "、" if lang == "zh" else ", "
+    sep, colon = ("、", "：") if lang == "zh" else (", ", ": ")
     parts = [kind]
     adcodes = row.get("district_adcodes") or []
     if len(adcodes):
-        parts.append(f"{t('h.districts', lang)}: {sep.join(names.get(a, a) for a in adcodes)}")
-    if row.get("kind") not in ("platform", "corridor-axis") and row.geometry is not None:
-        parts.append(f"{t('h.computed', lang)}: {row['area_km2']:.2f} {t('unit.km2', lang)}")
+        parts.append(f"{t('h.districts', lang)}{colon}{sep.join(names.get(a, a) for a in adcodes)}")
+    if row.get("kind") not in ("platform", "corridor-axis", "district", "city") and row.geometry is not None:
+        parts.append(f"{t('h.computed', lang)}{colon}{row['area_km2']:.2f} {t('unit.km2', lang)}")
     return " · ".join(parts)
 
 
@@ -264,4 +279,4 @@ def _unplaced_note(unplaced: gpd.GeoDataFrame, lang: str) -> str:
     text = sep.join(names[:MAX_UNPLACED_NAMED])
     if len(names) > MAX_UNPLACED_NAMED:
         text += (" " if lang == "en" else "") + t("print.more_unplaced", lang).format(n=len(names))
-    return f"{t('panel.unplaced', lang)}: {text}"
+    return f"{t('panel.unplaced', lang)}{'：' if lang == 'zh' else ': '}{text}"

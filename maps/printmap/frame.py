@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import pyproj
 
@@ -16,7 +17,7 @@ CENTRAL_MERIDIAN = 121.5
 PRINT_CRS = pyproj.CRS.from_proj4(f"+proj=tmerc +lat_0=0 +lon_0={CENTRAL_MERIDIAN} +k=1 +x_0=500000 +y_0=0 "
                                   "+ellps=GRS80 +units=m +no_defs")
 NICE = (1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.5)  # the steps a scale denominator takes per decade
-PAD = 0.04  # share of the sheet left around what it must show
+PAD = 0.025  # share of the frame left around what it must show, on each side
 _TO_PRINT = pyproj.Transformer.from_crs("OGC:CRS84", PRINT_CRS, always_xy=True)
 
 
@@ -54,6 +55,11 @@ def fit(bounds: tuple[float, float, float, float], frame_mm: tuple[float, float]
 def to_print(lon: float, lat: float) -> tuple[float, float]:
     x, y = _TO_PRINT.transform(lon, lat)
     return float(x), float(y)
+
+
+def to_lonlat(x: Any, y: Any) -> tuple[Any, Any]:
+    """PRINT_CRS metres to longitude and latitude (arrays or numbers)."""
+    return _TO_PRINT.transform(x, y, direction="INVERSE")
 
 
 def north_angle(x: float, y: float) -> float:

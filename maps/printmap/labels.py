@@ -3,9 +3,10 @@
 Works on boxes in any one unit (the sheet's display points). A label tries, in order of preference, to sit
 centred on each of its anchors (districts: points well inside them) and then beside them at growing
 distances in eight directions; a spot is free when it lies inside the frame and touches no obstacle (the
-scale bar, the north arrow, a platform's symbol) and no label placed before it. Among free spots the one
-covering least of the ``avoid`` boxes (other features, which a label may cross but should not hide) wins,
-the earlier on ties. A label set far from its anchor gets a leader line.
+scale bar, the north arrow, a platform's symbol), no label placed before it and no leader line, and when its
+own leader line would cross no label. Among free spots the one covering least of the ``avoid`` boxes (other
+features, which a label may cross but should not hide) wins, the earlier on ties. A label set away from its
+anchor gets a leader line.
 """
 
 from __future__ import annotations
@@ -44,6 +45,15 @@ class Box:
     def nearest_point(self, p: Point) -> Point:
         return min(max(p[0], self.x0), self.x1), min(max(p[1], self.y0), self.y1)
 
+    def contains(self, p: Point) -> bool:
+        return self.x0 <= p[0] <= self.x1 and self.y0 <= p[1] <= self.y1
+
+
+def crosses(a: Point, b: Point, box: Box, samples: int = 16) -> bool:
+    """Whether the segment a-b passes through ``box`` (sampled: leader lines are short, boxes are text)."""
+    return any(box.contains((a[0] + (b[0] - a[0]) * i / samples, a[1] + (b[1] - a[1]) * i / samples))
+               for i in range(1, samples))
+
 
 @dataclass(frozen=True)
 class Request:
@@ -53,6 +63,7 @@ class Request:
     clearance: float = 0.0  # distance kept from the anchor when beside it (the symbol's radius)
     centred: bool = False  # may sit centred on an anchor (a label inside its area)
     rings: int = 8  # how many distances out to try
+    leaders: bool = True  # away from its anchor, a line points back to it (not for a name inside its area)
 
 
 @dataclass(frozen=True)
@@ -79,7 +90,7 @@ def candidates(request: Request, step: float) -> list[tuple[Box, Point, bool]]:
                 y = ay + dy * d * scale
                 x0 = x if dx > 0 else x - w if dx < 0 else x - w / 2
                 y0 = y if dy > 0 else y - h if dy < 0 else y - h / 2
-                out.append((Box(x0, y0, x0 + w, y0 + h), (ax, ay), ring >= 1))
+                out.append((Box(x0, y0, x0 + w, y0 + h), (ax, ay), request.leaders and ring >= 1))
     return out
 
 
@@ -91,6 +102,7 @@ def place(requests: Sequence[Request], frame: Box, obstacles: Sequence[Box] = ()
     ``avoid`` holds (key, box) of features; a label is not kept off its own feature.
     """
     taken = list(obstacles)
+    leaders: list[tuple[Point, Point]] = []
     placed: list[Placement] = []
     dropped: list[str] = []
     for request in requests:
@@ -98,6 +110,10 @@ def place(requests: Sequence[Request], frame: Box, obstacles: Sequence[Box] = ()
         for box, anchor, leader in candidates(request, step):
             if not box.within(frame) or any(box.overlaps(o, pad) for o in taken):
                 continue
+            if leader and any(crosses(anchor, box.nearest_point(anchor), p.box) for p in placed):
+                continue  # a leader line through another label would tie it to the wrong name
+            if any(crosses(a, b, box) for a, b in leaders):
+                continue  # nor may a label sit on another's leader line
             area = (box.x1 - box.x0) * (box.y1 - box.y0) or 1.0
             cost = sum(box.overlap_area(a) for key, a in avoid if key != request.key) / area
             if best is None or cost < best[0]:
@@ -110,4 +126,6 @@ def place(requests: Sequence[Request], frame: Box, obstacles: Sequence[Box] = ()
         _, box, anchor, leader = best
         taken.append(box)
         placed.append(Placement(request.key, box, anchor, leader))
+        if leader:
+            leaders.append((anchor, box.nearest_point(anchor)))
     return placed, dropped

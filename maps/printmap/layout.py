@@ -13,6 +13,7 @@ Rect = tuple[float, float, float, float]  # x, y, width, height (mm)
 
 MARGIN = 10.0  # paper edge to the neat line
 PAD = 4.0  # neat line to what is inside it, and between parts
+TICKS = 3.0  # kept left of and below the map frame for its longitude and latitude labels
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ def layout(width: float, height: float, notes_height: float) -> Layout:
         inset = (x1 - PAD - inset_w, band_y, inset_w, band_h)
         legend = (x0 + PAD, band_y, x1 - x0 - 3 * PAD - inset_w, band_h)
         map_y = band_y + band_h + PAD
-        map_rect = (x0 + PAD, map_y, x1 - x0 - 2 * PAD, top - PAD - map_y)
+        map_rect = (x0 + PAD + TICKS, map_y + TICKS, x1 - x0 - 2 * PAD - TICKS, top - PAD - map_y - TICKS)
         dividers = ((x0, top, x1, top), (x0, map_y - PAD / 2, x1, map_y - PAD / 2),
                     (x0, band_y - PAD / 2, x1, band_y - PAD / 2), (inset[0] - PAD / 2, band_y - PAD / 2,
                                                                 inset[0] - PAD / 2, map_y - PAD / 2))
@@ -57,7 +58,7 @@ def layout(width: float, height: float, notes_height: float) -> Layout:
         inset = (col_x, notes[1] + notes_height + PAD, col_w, inset_h)
         legend_y = inset[1] + inset_h + PAD
         legend = (col_x, legend_y, col_w, top - PAD - legend_y)
-        map_rect = (x0 + PAD, y0 + PAD, col_x - x0 - 2 * PAD, top - PAD - y0 - PAD)
+        map_rect = (x0 + PAD + TICKS, y0 + PAD + TICKS, col_x - x0 - 2 * PAD - TICKS, top - 2 * PAD - y0 - TICKS)
         dividers = ((x0, top, x1, top), (col_x - PAD / 2, y0, col_x - PAD / 2, top),
                     (col_x - PAD / 2, legend_y - PAD / 2, x1, legend_y - PAD / 2),
                     (col_x - PAD / 2, inset[1] - PAD / 2, x1, inset[1] - PAD / 2))

@@ -24,13 +24,14 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patheffects import Stroke
+from matplotlib.text import Text
 
 from geo.io import write_bytes_atomic
 from geo.layers import Layers
 from maps import geometry
 from maps.i18n import t
 from maps.printmap import content, frame, layout, sheet
-from maps.printmap.fonts import cjk_font, font, line_height, text_width
+from maps.printmap.fonts import FONT_PATH, cjk_font, font, line_height, subset_file, text_width
 from maps.printmap.labels import Box, Placement, Request, place
 from maps.printmap.options import MM_PER_INCH, PrintOptions
 from maps.printmap.symbols import MARKER_PT
@@ -63,6 +64,8 @@ def render(layers: Layers, kind: str, subject: str | None, options: PrintOptions
     """The sheet as bytes. KeyError for an unknown industry code or feature id; FontMissing without the font."""
     with _lock, print_context():
         fig, info = build(layers, kind, subject, options, today)
+        if options.fmt == "pdf":
+            _set_in_subset(fig, info["scale_bar"])
         out = io.BytesIO()
         metadata: dict[str, Any] = {"png": {"Software": "nbgis"},
                                     "pdf": {"Creator": "nbgis", "Title": info["title"], "CreationDate": None},
@@ -96,7 +99,6 @@ def build(layers: Layers, kind: str, subject: str | None, options: PrintOptions,
     if options.fmt == "png":  # matplotlib truncates the figure to whole pixels: let it hold round(paper x dpi)
         width, height = ((p + 0.5) / options.dpi * MM_PER_INCH for p in options.pixels())
     fig = Figure(figsize=(width / MM_PER_INCH, height / MM_PER_INCH), dpi=LAYOUT_DPI)
-    renderer = FigureCanvasAgg(fig).get_renderer()  # measures the scale bar and the note, to keep labels off them
     k = layout.scale_of(width, height)
     note_size = NOTE_SIZE * k
     focus = _project(gpd.GeoSeries([c.focus], crs="OGC:CRS84")).iloc[0]
@@ -125,15 +127,36 @@ def build(layers: Layers, kind: str, subject: str | None, options: PrintOptions,
     projected = [_draw(ax, layer, tolerance, ground) for layer in c.layers]
     ax.set_xlabel("")  # GeoPandas names a projected map's axes; the sheet has none
     ax.set_ylabel("")
-    obstacles = _furniture(fig, ax, lay, ground, t("note", lang), t("print.north", lang))
+    # A canvas only now: GeoPandas asks the canvas to redraw after every layer, which Agg's does at once (~0.1 s
+    # each), the figure's default canvas not at all. Its renderer measures the furniture, to keep labels off it.
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    sheet.graticule(fig, lay, ground)
+    bar, obstacles = _furniture(fig, ax, lay, ground, t("note", lang), t("print.north", lang), renderer)
     dropped = _labels(ax, c, projected, obstacles, lay.k, renderer)
     sheet.legend(fig, lay, t("print.legend", lang), c.legend)
-    districts = next(p for layer, p in zip(c.layers, projected) if layer.key == "districts")
-    sheet.inset(fig, lay, t("print.locator", lang),
-                gpd.GeoSeries(shapely.coverage_simplify(districts.values, 200.0)), ground)
+    sheet.inset(fig, lay, t("print.locator", lang), _locator(layers), ground)
     sheet.notes(fig, lay.notes, lines, note_size)
     return fig, {"title": c.title, "denominator": ground.denominator, "dropped": dropped, "layout": lay,
-                 "map_axes": ax}
+                 "map_axes": ax, "scale_bar": bar}
+
+
+def _set_in_subset(fig: Figure, bar: Any) -> None:
+    """Set every text in the font cut down to the sheet's characters (fonts.subset_file), so that embedding
+    it in the PDF is quick; the glyphs, and so the layout, are the same."""
+    texts = [text for text in fig.findobj(Text) if text.get_fontproperties().get_file() == str(FONT_PATH)]
+    path = str(subset_file("".join(text.get_text() for text in texts)))
+    for text in texts:
+        props = text.get_fontproperties().copy()
+        props.set_file(path)
+        text.set_fontproperties(props)
+    bar.font_properties = {"fname": path, "size": bar.font_properties.get_size()}
+
+
+def _locator(layers: Layers) -> gpd.GeoSeries:
+    """The districts for the locator inset: whole (the main map's are cut to its frame), and coarse."""
+    rows = layers.districts[layers.districts["kind"] == "district"]
+    projected = _project(gpd.GeoSeries(rows.geometry.values, crs=rows.crs))
+    return gpd.GeoSeries(shapely.coverage_simplify(projected.values, 300.0), crs=projected.crs)
 
 
 def _project(geoms: gpd.GeoSeries) -> gpd.GeoSeries:
@@ -164,12 +187,12 @@ def _draw(ax: Axes, layer: content.Layer, tolerance: float, ground: frame.Ground
     return geoms
 
 
-def _furniture(fig: Figure, ax: Axes, lay: layout.Layout, ground: frame.Ground, note: str,
-               north: str) -> list[Box]:
+def _furniture(fig: Figure, ax: Axes, lay: layout.Layout, ground: frame.Ground, note: str, north: str,
+               renderer: Any) -> tuple[Any, list[Box]]:
     """The scale bar, north arrow and schematic note inside the map frame; answers the boxes they take
     (display points), which no label may cover."""
     x, y, w, h = lay.map
-    sheet.scale_bar(ax, 7.0 * lay.k)
+    bar = sheet.scale_bar(ax, 7.0 * lay.k)
     size = 11.0 * lay.k
     at = (x + w - 4.0 * lay.k - size * 0.3, y + h - 3.0 * lay.k - size * 0.6)
     cx = ground.x0 + (at[0] - x) / w * (ground.x1 - ground.x0)
@@ -178,7 +201,6 @@ def _furniture(fig: Figure, ax: Axes, lay: layout.Layout, ground: frame.Ground, 
     ax.text(0.012, 0.988, note, transform=ax.transAxes, ha="left", va="top", color="#b71c1c",
             fontproperties=font(7.5 * lay.k), gid="schematic-note",
             bbox={"facecolor": "white", "edgecolor": "#b71c1c", "linewidth": 0.5, "alpha": 0.9, "pad": 2.0})
-    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
     boxes = [_box(a.get_window_extent(renderer)) for a in [*ax.artists, *ax.texts]]
     pt = 72 / 25.4
     ax0 = x * pt
@@ -186,7 +208,7 @@ def _furniture(fig: Figure, ax: Axes, lay: layout.Layout, ground: frame.Ground, 
     bar_w, bar_h = w * pt * 0.3, 12.0 * lay.k
     boxes.append(Box(ax0, ay0, ax0 + bar_w, ay0 + bar_h))  # the scale bar, whatever length it chose
     boxes.append(Box(arrow[0] * pt, arrow[1] * pt, (arrow[0] + arrow[2]) * pt, (arrow[1] + arrow[3]) * pt))
-    return boxes
+    return bar, boxes
 
 
 def _box(bbox: Any) -> Box:
@@ -223,7 +245,7 @@ def _labels(ax: Axes, c: content.Content, projected: list[gpd.GeoSeries], obstac
         if label.district:
             anchors = _inside_points(shown, frame_box, size)
             if anchors:
-                requests.append(Request(label.key, anchors, size, centred=True, rings=2))
+                requests.append(Request(label.key, anchors, size, centred=True, rings=2, leaders=False))
         else:
             requests.append(_beside(label.key, shown, size))
         styles[label.key] = (props, "#6f6f6f" if label.district else HIT["color"] if label.emphasis else "#1a1a1a")
@@ -258,7 +280,7 @@ def _draw_label(ax: Axes, p: Placement, text: str, props: Any, colour: str, inve
             gid=f"label-{p.key}")
     if p.leader:
         (ax_, ay_), (bx_, by_) = inverse.transform([p.anchor, p.box.nearest_point(p.anchor)])
-        ax.add_line(Line2D([ax_, bx_], [ay_, by_], color="#7a7a7a", linewidth=0.4, zorder=6))
+        ax.add_line(Line2D([ax_, bx_], [ay_, by_], color="#4a4a4a", linewidth=0.45, zorder=6, gid="leader"))
 
 
 def _box_of(geom: Any) -> Box:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -20,7 +21,7 @@ from matplotlib.transforms import Affine2D, Transform
 from matplotlib_scalebar.scalebar import ScaleBar
 
 from maps.printmap.fonts import FONT_PATH, font, line_height, text_width
-from maps.printmap.frame import Ground
+from maps.printmap.frame import Ground, to_lonlat
 from maps.printmap.layout import Layout, Rect
 from maps.printmap.symbols import Symbol
 
@@ -248,6 +249,63 @@ def north_arrow(fig: Figure, at: tuple[float, float], size: float, angle: float,
     fig.text(lx, ly, label, transform=t, ha="center", va="bottom", color=INK, fontproperties=font(size * 1.1),
              gid="north-label")
     return (cx - half * 0.6, cy - half * 0.6, half * 1.2, size * 1.05)
+
+
+GRATICULE_MINUTES = (60, 30, 20, 15, 10, 5, 2, 1)  # steps between ticks, coarse to fine
+
+
+def graticule(fig: Figure, lay: Layout, ground: Ground) -> None:
+    """Longitude ticks along the frame's bottom and top, latitude ticks along its left and right, labelled
+    (121°30′E, 29°50′N) outside the bottom and left edges: where a reader takes coordinates off the sheet. The
+    meridians are not quite vertical in the projection, so each tick sits where its meridian meets that edge."""
+    x, y, w, h = lay.map
+    tick, size = 1.3 * lay.k, 5.5 * lay.k
+    xs = np.linspace(ground.x0, ground.x1, 200)
+    ys = np.linspace(ground.y0, ground.y1, 200)
+    for edge_y, inward, labelled in ((ground.y0, tick, True), (ground.y1, -tick, False)):
+        lon = np.asarray(to_lonlat(xs, np.full_like(xs, edge_y))[0])
+        for minutes, share in _ticks(lon, w):
+            px, py = x + share * w, y if labelled else y + h
+            fig.add_artist(Line2D([px, px], [py, py + inward], transform=mm(fig), linewidth=0.5, color=INK))
+            if labelled:
+                fig.text(px, y - 0.8, _dms(minutes, "E", "W"), transform=mm(fig), ha="center", va="top",
+                         fontproperties=font(size), color=SOFT, gid="graticule")
+    for edge_x, inward, labelled in ((ground.x0, tick, True), (ground.x1, -tick, False)):
+        lat = np.asarray(to_lonlat(np.full_like(ys, edge_x), ys)[1])
+        for minutes, share in _ticks(lat, h):
+            px, py = x if labelled else x + w, y + share * h
+            fig.add_artist(Line2D([px, px + inward], [py, py], transform=mm(fig), linewidth=0.5, color=INK))
+            if labelled:
+                fig.text(x - 0.8, py, _dms(minutes, "N", "S"), transform=mm(fig), rotation=90, ha="right",
+                         va="center", fontproperties=font(size), color=SOFT, gid="graticule")
+
+
+def _ticks(degrees: np.ndarray, length_mm: float) -> list[tuple[int, float]]:
+    """(whole minutes, share of the edge) of the ticks along an edge whose degrees rise as ``degrees``; none in
+    the corners, where a label would run into the other edge's."""
+    step = _step(float(degrees[0]), float(degrees[-1]), length_mm)
+    first = math.ceil(degrees[0] * 60 / step) * step
+    shares = np.linspace(0.0, 1.0, len(degrees))
+    out = []
+    for minutes in range(int(first), math.floor(degrees[-1] * 60) + 1, step):
+        share = float(np.interp(minutes / 60, degrees, shares))
+        if 0.03 < share < 0.97:
+            out.append((minutes, share))
+    return out
+
+
+def _step(a: float, b: float, length_mm: float) -> int:
+    """Minutes between ticks: the finest step leaving at least 35 mm between them."""
+    span = abs(b - a) * 60
+    for step in reversed(GRATICULE_MINUTES):
+        if span / step * 35.0 <= length_mm:
+            return step
+    return GRATICULE_MINUTES[0]
+
+
+def _dms(minutes: int, positive: str, negative: str) -> str:
+    m = abs(minutes)
+    return f"{m // 60}°{m % 60:02d}′{positive if minutes >= 0 else negative}"
 
 
 def scale_bar(ax: Axes, size: float) -> ScaleBar:
