@@ -170,12 +170,22 @@ def legend(fig: Figure, lay: Layout, heading: str,
 
 
 def _columns(rows: list[Any], per_column: int) -> list[list[Any]]:
-    """Rows cut into columns of at most ``per_column``; a group's heading never ends a column."""
-    columns: list[list[Any]] = [[]]
+    """Rows cut into columns of at most ``per_column``: a group starts a new column rather than break, unless it
+    is longer than a column; a group's heading never ends a column."""
+    groups: list[list[Any]] = []
     for row in rows:
-        if len(columns[-1]) >= per_column:
+        if row[2] == "group" or not groups:
+            groups.append([])
+        groups[-1].append(row)
+    columns: list[list[Any]] = [[]]
+    for group in groups:
+        room = per_column - len(columns[-1])
+        if len(group) > room and columns[-1] and len(group) <= per_column:
             columns.append([])
-        columns[-1].append(row)
+        for row in group:
+            if len(columns[-1]) >= per_column:
+                columns.append([])
+            columns[-1].append(row)
     for i in range(len(columns) - 1):
         if columns[i] and columns[i][-1][2] == "group":
             columns[i + 1].insert(0, columns[i].pop())
