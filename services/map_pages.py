@@ -189,6 +189,8 @@ def _print(request: Request, sheet: Sheet, tiles: str, lang: str, kind: str, sub
             body = render(layers, kind, subject or None, options).data  # outside the lock; it serialises itself
         except FontMissing as exc:
             raise ApiError(503, str(exc), "ServiceUnavailable") from exc
+        except PrintError as exc:  # what only the font can tell: a character it cannot print
+            raise bad_parameter(exc.parameter, exc.problem) from exc
         with _lock:
             _prints[key] = (layers, body)
             while sum(len(b) for _, b in _prints.values()) > PRINT_CACHE_BYTES and len(_prints) > 1:

@@ -308,6 +308,12 @@ def test_bad_options_name_their_parameter(kwargs: dict[str, Any], parameter: str
     assert caught.value.parameter == parameter
 
 
+def test_approval_number_the_font_cannot_print_is_refused(layers: Layers) -> None:
+    with pytest.raises(PrintError, match=r"approval.*no glyph") as caught:
+        render(layers, "overview", None, PrintOptions("pdf", approval="GS（2026）1号\U0001F600"))
+    assert caught.value.parameter == "approval"
+
+
 def test_paper_in_lower_case_and_dpi_as_text() -> None:
     assert PrintOptions(paper="a3").paper == "A3"
     assert parse_dpi(" 150 ") == 150

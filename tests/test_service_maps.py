@@ -231,6 +231,7 @@ def test_print_map_fills_the_approval_number(client: TestClient, tmp_path: Path)
     ("/maps/overview?f=pdf&tiles=osm", 400, ("tiles", "print map")),
     ("/maps/overview?f=pdf&approval=" + "x" * 41, 400, ("approval", "40")),
     ("/maps/overview?f=pdf&approval=%0A", 400, ("approval", "one line")),
+    ("/maps/overview?f=pdf&approval=%F0%9F%98%80", 400, ("approval", "no glyph")),
     ("/maps/overview?paper=A3", 400, ("paper", "f=pdf")),
     ("/maps/feature/subpark-beilun?dpi=150", 400, ("dpi", "print maps")),
     ("/maps/overview?f=pdf&scale=5", 400, ("scale", "unknown query parameter")),

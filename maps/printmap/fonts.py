@@ -60,6 +60,12 @@ def text_width(text: str, size: float) -> float:
     return sum(_advance(ch) for ch in text) * size
 
 
+def missing(text: str) -> list[str]:
+    """The characters of ``text`` the font has no glyph for (they would print as empty boxes)."""
+    face = font_manager.get_font(str(cjk_font().get_file()))
+    return sorted({ch for ch in text if face.get_char_index(ord(ch)) == 0})
+
+
 def line_height(size: float) -> float:
     """Height in points of a line at ``size``: ascender to descender."""
     face = font_manager.get_font(str(FONT_PATH))

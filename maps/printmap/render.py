@@ -30,10 +30,10 @@ from geo.io import write_bytes_atomic
 from geo.layers import Layers
 from maps import geometry
 from maps.i18n import t
-from maps.printmap import content, frame, layout, sheet
+from maps.printmap import content, fonts, frame, layout, sheet
 from maps.printmap.fonts import FONT_PATH, cjk_font, font, line_height, subset_file, text_width
 from maps.printmap.labels import Box, Placement, Request, place
-from maps.printmap.options import MM_PER_INCH, PrintOptions
+from maps.printmap.options import MM_PER_INCH, PrintError, PrintOptions
 from maps.printmap.symbols import MARKER_PT
 from maps.style import HIT
 
@@ -86,6 +86,8 @@ def build(layers: Layers, kind: str, subject: str | None, options: PrintOptions,
     """The laid-out figure (for saving, or for a test to inspect its artists) and what was decided; draw it
     under ``print_context()``."""
     cjk_font()  # fail first, with the install hint, when the font is missing
+    if absent := fonts.missing(options.approval):
+        raise PrintError("approval", f"the print font has no glyph for {''.join(absent)!r}")
     lang = options.lang
     if kind == "overview":
         c = content.overview(layers, lang)
