@@ -33,6 +33,7 @@ from services.render import (
     OPENAPI,
     SCHEMA,
     base_url,
+    here,
     html_response,
     json_response,
     link,
@@ -349,10 +350,10 @@ async def items(
         ("prev", max(0, offset - page_size), "Previous page", offset > 0),
         ("next", offset + page_size, "Next page", offset + page_size < len(positions))) if exists]
     links = [
-        link(str(request.url.remove_query_params("f")), "self", json_type, "This page"),
-        link(str(request.url.include_query_params(f="html")), "alternate", HTML, "This page as HTML"),
+        link(str(here(request).remove_query_params("f")), "self", json_type, "This page"),
+        link(str(here(request).include_query_params(f="html")), "alternate", HTML, "This page as HTML"),
         link(url(request, f"/collections/{found.id}"), "collection", JSON, "The collection"),
-        *(link(str(request.url.include_query_params(offset=start)), rel, json_type, title)
+        *(link(str(here(request).include_query_params(offset=start)), rel, json_type, title)
           for rel, start, title in neighbours),
     ]
     doc = {
@@ -364,7 +365,7 @@ async def items(
         "features": features,
     }
     if media == HTML:
-        pages = [(rel, str(request.url.include_query_params(offset=start, f="html")), title)
+        pages = [(rel, str(here(request).include_query_params(offset=start, f="html")), title)
                  for rel, start, title in neighbours]
         return html_response("items.html", request, doc=doc, collection=found, offset=offset, pages=pages,
                              backdrop=service.backdrop,
@@ -394,7 +395,7 @@ async def item(
     path = f"/collections/{found.id}/items/{feature_id}"
     json_type = GEOJSON if media == HTML else media
     doc["links"] = [
-        link(str(request.url.remove_query_params("f")), "self", json_type, "This feature"),
+        link(str(here(request).remove_query_params("f")), "self", json_type, "This feature"),
         link(url(request, path, f="html"), "alternate", HTML, "This feature as HTML"),
         link(url(request, f"/collections/{found.id}"), "collection", JSON, "The collection"),
     ]
