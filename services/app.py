@@ -19,6 +19,7 @@ from fastapi.responses import FileResponse, Response
 from geo.layers import DATA_DIR, DATA_ENV, Layers, load_layers
 from services import downloads, errors, locate, map_pages, ogc, plan
 from services.assets import asset_file
+from services.guard import Guard
 from services.middleware import HeadAndVary, SecurityHeaders, TrustedHosts
 from services.openapi import openapi_document
 from services.params import F, check_parameters
@@ -60,6 +61,7 @@ def create_app(layers: Layers | None = None, data_dir: Path | str | None = None,
                   openapi_tags=[{"name": "OGC API - Features", "description": "The layers, as GIS clients read them"},
                                 {"name": "Plan-aware queries", "description": "Answers only the plan can give"}])
     app.state.settings = settings
+    app.state.guard = Guard(settings)
     if layers is not None:  # tests pass loaded layers: build now, so a TestClient without lifespan works
         app.state.service = Service.build(layers)
     # The last added runs first. Innermost: security headers, reading HTML pages before they are compressed.

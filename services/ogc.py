@@ -10,7 +10,6 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
 from geo.filters import CQL2_LANGUAGES, FilterError, Queryable, cql2_mask, equals, sort_frame, within_bbox
 from services.catalog import Collection
@@ -336,8 +335,7 @@ async def items(
         check_datetime(datetime_)
     positions = select(service, found, request, bbox, bbox_crs, filter_text, filter_lang, filter_crs, sortby)
     if f is not None and f.lower() in ITEM_DOWNLOADS:  # every matching feature as a file, in any CRS
-        return await run_in_threadpool(collection_download, request, found.id, list(found.frame.index[positions]),
-                                       f.lower(), crs)
+        return await collection_download(request, found.id, list(found.frame.index[positions]), f.lower(), crs)
     media = negotiate(request, (GEOJSON, HTML))
     output_crs = parse_crs_parameter("crs", crs)
     names = parse_properties(properties, found)
