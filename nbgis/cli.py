@@ -123,10 +123,14 @@ def _map(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from geo.layers import DATA_ENV
+    from geo.layers import DATA_ENV, load_layers
 
     if not (args.data / "parks.geojson").is_file():
         return _fail(f"{args.data} holds no parks.geojson; give --data a data directory")
+    try:  # here, so a broken file is one line naming it, not a traceback from every worker
+        load_layers(args.data)
+    except (OSError, ValueError) as exc:
+        return _fail(f"cannot serve {args.data}: {exc}", 1)
     # Workers are separate processes that build the app themselves: they find the data and the settings given
     # on the command line through the environment.
     os.environ[DATA_ENV] = str(args.data.resolve())
