@@ -67,6 +67,10 @@ REL_DATA = "http://www.opengis.net/def/rel/ogc/1.0/data"
 
 ITEMS_PARAMETERS = {"f", "bbox", "bbox-crs", "crs", "datetime", "limit", "offset", "properties", "skipGeometry",
                     "sortby", "filter", "filter-lang", "filter-crs"}
+# Property filters the items operation declares for every collection (the OpenAPI document has one operation
+# for all of them): a collection whose features lack the property matches none, as a missing value matches no
+# test in CQL2.
+DECLARED_FILTERS = ("industries", "district_adcode", "kind")
 
 # Handlers that only read memory are coroutines: they run on the event loop, without the thread hand-off of a
 # plain function (~0.15 ms, and GIL switches under load). Anything slow (a download) goes to the thread pool.
@@ -253,6 +257,9 @@ def select(service: Service, found: Collection, request: Request, bbox: str | No
         parse_crs_parameter("bbox-crs", bbox_crs)
     for name, value in request.query_params.items():
         queryable = found.queryables.get(name)
+        if name in DECLARED_FILTERS and queryable is None:
+            mask[:] = False
+            continue
         if name in ITEMS_PARAMETERS or queryable is None:
             continue
         if queryable.type == "geometry":
@@ -266,8 +273,8 @@ def select(service: Service, found: Collection, request: Request, bbox: str | No
             raise bad_parameter(name, str(exc)) from exc
     if filter_lang is not None and filter_lang not in CQL2_LANGUAGES:
         raise bad_parameter("filter-lang", f"{filter_lang!r} is not supported; use {' or '.join(CQL2_LANGUAGES)}")
+    geometry_crs = parse_crs_parameter("filter-crs", filter_crs)  # checked even without a filter to apply
     if filter_text is not None:
-        geometry_crs = parse_crs_parameter("filter-crs", filter_crs)
         try:
             mask &= cql2_mask(frame, filter_text, found.queryables, geometry_crs.to_crs84,
                               filter_lang or CQL2_LANGUAGES[0])
@@ -330,7 +337,7 @@ async def items(
 ) -> Response:
     service = service_of(request)
     found = collection_of(service, collection_id)
-    check_parameters(request, ITEMS_PARAMETERS | set(found.queryables) - {"geometry"})
+    check_parameters(request, ITEMS_PARAMETERS | set(DECLARED_FILTERS) | set(found.queryables) - {"geometry"})
     if datetime_ is not None:
         check_datetime(datetime_)
     positions = select(service, found, request, bbox, bbox_crs, filter_text, filter_lang, filter_crs, sortby)
