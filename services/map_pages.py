@@ -32,8 +32,10 @@ from services.state import Service, service_of
 router = APIRouter(tags=["Maps"])
 
 Tiles = Annotated[str, Query(description=f"Basemap: {', '.join(TILES)}. `none` needs no network; `tianditu` "
-                                         "needs a Tianditu key on the server; `amap` shifts overlays to GCJ-02")]
-Lang = Annotated[str, Query(description=f"Language of every label: {', '.join(LANGS)}")]
+                                         "needs a Tianditu key on the server; `amap` shifts overlays to GCJ-02",
+                             json_schema_extra={"enum": list(TILES)})]
+Lang = Annotated[str, Query(description=f"Language of every label: {', '.join(LANGS)}",
+                            json_schema_extra={"enum": list(LANGS)})]
 PRINT_PARAMETERS = ("paper", "landscape", "dpi", "approval")
 PARAMETERS = {"tiles", "lang", "f", *PRINT_PARAMETERS}
 PRINT_CACHE_BYTES = 64 << 20  # print maps kept rendered (~0.2-1.5 MB each)
@@ -87,6 +89,8 @@ def sheet(
         return None
     if f not in FORMATS:
         raise bad_parameter("f", f"{f!r} is not a format of the maps; use html, {', '.join(FORMATS)}")
+    if paper is not None and paper not in PAPERS:  # as the document's enum says (the command line takes a4 too)
+        raise bad_parameter("paper", f"{paper!r} is not a paper size; choose one of {', '.join(PAPERS)}")
     return Sheet(f, paper or "A4", bool(landscape), DEFAULT_DPI if dpi is None else dpi, approval or "")
 
 

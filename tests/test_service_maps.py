@@ -194,7 +194,7 @@ def test_openapi_documents_the_maps(client: TestClient) -> None:
     ("/maps/industry/biomedicine?f=pdf&paper=A3&landscape=true", "application/pdf",
      "nbgis-industry-biomedicine-A3-landscape-zh.pdf"),
     ("/maps/feature/subpark-beilun?f=svg&lang=en", "image/svg+xml", "nbgis-feature-subpark-beilun-A4-en.svg"),
-    ("/maps/overview?f=png&dpi=72&paper=a3", "image/png", "nbgis-overview-A3-zh.png"),
+    ("/maps/overview?f=png&dpi=72&paper=A3", "image/png", "nbgis-overview-A3-zh.png"),
 ])
 def test_print_maps_are_served(client: TestClient, path: str, media: str, filename: str, tmp_path: Path) -> None:
     response = client.get(path)
@@ -226,6 +226,7 @@ def test_print_map_fills_the_approval_number(client: TestClient, tmp_path: Path)
     ("/maps/overview?f=png&dpi=71", 400, ("dpi", "72")),
     ("/maps/overview?f=png&dpi=abc", 400, ("dpi",)),
     ("/maps/overview?f=pdf&paper=B5", 400, ("paper", "A4, A3")),
+    ("/maps/overview?f=pdf&paper=a4", 400, ("paper", "A4, A3")),
     ("/maps/overview?f=pdf&landscape=maybe", 400, ("landscape",)),
     ("/maps/overview?f=pdf&lang=fr", 400, ("lang", "zh, en")),
     ("/maps/overview?f=pdf&tiles=osm", 400, ("tiles", "print map")),
