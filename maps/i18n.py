@@ -55,6 +55,8 @@ TEXT: dict[str, tuple[str, str]] = {  # key -> (zh, en)
     "print.north": ("北", "N"),
     "print.locator": ("位置示意", "Location in Ningbo"),
     "print.more_unplaced": ("等 {n} 个", "and {n} more"),
+    "print.no_site_city": ("规划未给出该平台的位置和所在区县，图中显示全市",
+                           "The plan gives neither this platform's site nor its district; the map shows the city"),
     # controls
     "search.placeholder": ("搜索名称（中文或英文）", "Search names (中文 / English)"),
     "search.none": ("无匹配", "No match"),

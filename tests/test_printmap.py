@@ -19,7 +19,7 @@ from matplotlib.text import Text
 
 from geo.layers import Layers
 from geo.queries import hosting_industry
-from maps import draw
+from maps import draw, popups
 from maps.i18n import t
 from maps.printmap import PrintError, PrintOptions, fonts, frame, labels, render, sheet
 from maps.printmap.content import _lead
@@ -218,6 +218,27 @@ def test_legend_title_and_notes_fit_their_boxes(layers: Layers, name: str) -> No
     entries = parts["legend-entry"]
     for a, b in itertools.combinations(entries, 2):
         assert not a.overlaps(b)
+
+
+@pytest.mark.parametrize("feature_id", ["subpark-beilun", "platform-ningbo-university", "district-xiangshan",
+                                        "corridor-axis-yongjiang-yaojiang", "platform-drug-design-lab",
+                                        "platform-blockchain-key-lab", "city-ningbo"])
+def test_feature_sheets_show_their_feature(layers: Layers, feature_id: str) -> None:
+    """Every kind, a platform without a site (its district, or the city when the plan names none) included."""
+    fig, info = build(layers, "feature", feature_id, PrintOptions("pdf"), TODAY)
+    assert info["dropped"] == []
+    row = layers.all_features().loc[feature_id]
+    texts = {text.get_gid(): text.get_text() for text in fig.findobj(Text)}
+    assert texts["title"].startswith(popups.name(row, "zh"))
+    extra = "".join(text.get_text() for text in fig.findobj(Text) if text.get_gid() == "note-extra")
+    if row.geometry is None:
+        assert extra == t("panel.no_site" if len(row["district_adcodes"]) else "print.no_site_city", "zh")
+    else:
+        assert extra == ""
+        x0, x1 = info["map_axes"].get_xlim()
+        y0, y1 = info["map_axes"].get_ylim()
+        fx0, fy0, fx1, fy1 = frame.to_print(*row.geometry.bounds[:2]) + frame.to_print(*row.geometry.bounds[2:])
+        assert x0 <= fx0 <= fx1 <= x1 and y0 <= fy0 <= fy1 <= y1
 
 
 def test_scale_is_true_on_paper(layers: Layers) -> None:

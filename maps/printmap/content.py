@@ -73,11 +73,14 @@ class Content:
 
 
 def overview(layers: Layers, lang: str) -> Content:
+    """Every layer of the plan; sub-parks coloured by lead industry, platforms by type; districts and sub-parks
+    labelled."""
     areas = draw.area_frames(layers)
     colours = industry_colours(_lead(codes) for codes in areas["subpark"]["industries"])
     drawn = [_districts(layers)]
     for key, rows in areas.items():
-        if key == "subpark":
+        if key == "subpark":  # filled by lead industry, one colour per feature drawn
+            rows = rows[rows.geometry.notna()]
             faces = [symbols.area(path_style(key, fillColor=colours.get(_lead(c) or "", NO_INDUSTRY)))["facecolor"]
                      for c in rows["industries"]]
             drawn.append(_layer(key, rows, {**symbols.area(path_style(key)), "facecolor": faces}))
@@ -104,7 +107,8 @@ def overview(layers: Layers, lang: str) -> Content:
 
 
 def industry(layers: Layers, code: str, lang: str) -> Content:
-    """KeyError for an unknown code."""
+    """Every feature hosting ``code`` (or a narrower term) highlighted and labelled, the rest muted; the
+    subtitle gives the figures /industries/{code} gives. KeyError for an unknown code."""
     hosts = hosting_industry(layers, code)
     hits = set(hosts["id"])
     drawn = [_districts(layers)]
@@ -141,7 +145,8 @@ def industry(layers: Layers, code: str, lang: str) -> Content:
 
 
 def feature(layers: Layers, feature_id: str, lang: str) -> Content:
-    """KeyError for an unknown id."""
+    """One feature (area, platform or district) highlighted with its blocks named, its host districts and
+    neighbours around it. KeyError for an unknown id."""
     row = _find(layers, feature_id)
     is_district = row.get("kind") == "district"
     hosts = set(row.get("district_adcodes") or ([row["adcode"]] if is_district else []))
@@ -152,7 +157,8 @@ def feature(layers: Layers, feature_id: str, lang: str) -> Content:
         drawn.append(_layer("host-districts", host_rows, symbols.area(HOST_DISTRICT)))
         legend.append((Symbol("fill", symbols.area(HOST_DISTRICT)), t("h.districts", lang)))
     legend.append((Symbol("fill", symbols.area(KIND_STYLE["districts"])), draw.layer_name("districts", lang)))
-    focus = row.geometry if row.geometry is not None else host_rows.union_all()
+    # a platform with no known site shows its districts, or the whole city when the plan names none
+    focus = row.geometry if row.geometry is not None else host_rows.union_all() if len(host_rows) else layers.city
     labels: list[Label] = []
     if row.geometry is not None and not is_district:
         near, near_labels, near_legend = _neighbours(layers, row, lang)
@@ -174,7 +180,7 @@ def feature(layers: Layers, feature_id: str, lang: str) -> Content:
             labels[:0] = [Label(f"{row['id']}#{i}", text, where, emphasis=True)
                           for i, (where, text) in enumerate(draw.block_labels(row, row.geometry, lang))]
     labels += _district_labels(layers, lang)
-    notes = [t("panel.no_site", lang)] if row.geometry is None else []
+    notes = [] if row.geometry is not None else [t("panel.no_site" if len(host_rows) else "print.no_site_city", lang)]
     kind = t(f"kind.{row['kind']}", lang) if f"kind.{row['kind']}" in TEXT else str(row["kind"])
     return Content(f"{popups.name(row, lang)} — {t('title', lang)}", _feature_subtitle(layers, row, kind, lang),
                    drawn, labels, [(popups.name(row, lang), legend)], focus, MIN_SPAN_DEG["feature"], notes)

@@ -111,9 +111,10 @@ def build(layers: Layers, kind: str, subject: str | None, options: PrintOptions,
         lay = layout.layout(width, height, sheet.notes_height(max(len(lines), 1), note_size))
         ground = frame.fit(focus.bounds, (lay.map[2], lay.map[3]), min_span)
         wanted = _notes(layers, c, ground.denominator, options, today or date.today(), note_size)
-        if len(wanted) == len(lines):
+        settled = len(wanted) == len(lines)
+        lines = wanted  # always the last: they state this scale
+        if settled:
             break
-        lines = wanted
     assert lay is not None
     sheet.borders(fig, lay)
     sheet.title(fig, lay, c.title, c.subtitle)
@@ -238,7 +239,7 @@ def _labels(ax: Axes, c: content.Content, projected: list[gpd.GeoSeries], obstac
                     avoid.append((str(fid), bx))
     requests = []
     styles: dict[str, tuple[Any, str]] = {}
-    for label in c.labels:
+    for label in sorted(c.labels, key=lambda label: not label.required):  # what must be named first
         shown = shapely.affinity.affine_transform(_project(gpd.GeoSeries([label.geom], crs="OGC:CRS84")).iloc[0],
                                                   affine)
         props = font((8.0 if label.district else 7.0 if label.emphasis else 6.5) * k)
