@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 
+import anyio.from_thread
 import folium
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -171,6 +172,13 @@ def _page(layers: Layers, kind: str, subject: str, source: tuple[str, ...], lang
     return HTMLResponse(body)
 
 
+async def _render_guarded(request: Request, layers: Layers, kind: str, subject: str | None,
+                          options: PrintOptions) -> bytes:
+    async with request.app.state.guard.downloads.slot() as slot:
+        result = await slot.run(render, layers, kind, subject, options)
+    return result.data
+
+
 def _print(request: Request, sheet: Sheet, tiles: str, lang: str, kind: str, subject: str) -> Response:
     """The print map, rendered once per subject, options and day (the sheet is dated) and then kept."""
     check_parameters(request, PARAMETERS)
@@ -189,8 +197,8 @@ def _print(request: Request, sheet: Sheet, tiles: str, lang: str, kind: str, sub
     if hit is not None:
         body = hit[1]
     else:
-        try:
-            body = render(layers, kind, subject or None, options).data  # outside the lock; it serialises itself
+        try:  # heavy work (0.5-4 s of CPU): in the guard's pool, under its time budget, 503 when it is full
+            body = anyio.from_thread.run(_render_guarded, request, layers, kind, subject or None, options)
         except FontMissing as exc:
             raise ApiError(503, str(exc), "ServiceUnavailable") from exc
         except PrintError as exc:  # what only the font can tell: a character it cannot print

@@ -282,3 +282,14 @@ def test_openapi_documents_the_print_maps(client: TestClient) -> None:
         assert parameters["dpi"]["schema"]["minimum"] == 72 and parameters["dpi"]["schema"]["maximum"] == 300
         assert parameters["landscape"]["schema"]["type"] == "boolean"
         assert parameters["approval"]["schema"]["maxLength"] == 40 and "审图号" in parameters["approval"]["description"]
+
+
+def test_print_maps_share_the_pool_of_heavy_work(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A print map is drawn in the guard's pool: with every slot taken it is a 503 to retry, not a queue."""
+    monkeypatch.setattr(map_pages, "_prints", OrderedDict())
+    pool = client.app.state.guard.downloads  # type: ignore[attr-defined]
+    monkeypatch.setattr(pool, "in_use", pool.size)
+    response = client.get("/maps/overview?f=pdf&landscape=true")
+    assert_api_error(response, 503, "busy")
+    assert response.headers["retry-after"] == "2"
+    assert client.get("/maps/overview").status_code == 200  # the web map is not held up
