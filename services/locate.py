@@ -42,8 +42,11 @@ UPLOAD_DOC = {
         "required": True,
         "description": (f"Sites, at most {MAX_UPLOAD_BYTES // 2**20} MiB: a CSV (UTF-8, with or without BOM) with "
                         "a header naming lon and lat columns (or lng/longitude/x and latitude/y), any other "
-                        "columns passed through; or a GeoJSON FeatureCollection of Points. Send it as the body "
-                        "(Content-Type text/csv or application/geo+json) or as the `file` field of a form."),
+                        f"columns passed through (at most {MAX_COLUMNS:,} columns, a header line of at most "
+                        f"{MAX_HEADER_BYTES // 1024} KiB); or a GeoJSON FeatureCollection of Points (nested at most "
+                        "32 levels, at most 1,000 distinct properties). Send it as the body (Content-Type text/csv "
+                        "or application/geo+json) or as the `file` field of a form. A worker takes two uploads at "
+                        "once; a third waits up to 5 s, then gets 503 with Retry-After."),
         "content": {
             CSV: {"schema": {"type": "string"}},
             "application/geo+json": {"schema": {"type": "object"}},
