@@ -21,6 +21,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartParser
 
 from geo.crs import OutputCRS
+from geo.io import nested_deeper_than
 from geo.locate import SitesError, read_sites_csv, read_sites_geojson
 from services.errors import ApiError, bad_parameter
 from services.guard import release_memory
@@ -223,17 +224,9 @@ def _locate_upload(service: Service, content: bytes, kind: str, crs: OutputCRS |
 
 
 def _check_depth(doc: Any, limit: int) -> None:
-    """SitesError for JSON nested deeper than `limit` (walked with a stack: deep nesting cannot overflow it)."""
-    stack = [(doc, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            raise SitesError(f"the GeoJSON nests deeper than {limit} levels; a FeatureCollection of Points needs "
-                             f"about 6")
-        if isinstance(node, dict):
-            stack.extend((value, depth + 1) for value in node.values())
-        elif isinstance(node, list):
-            stack.extend((value, depth + 1) for value in node)
+    if nested_deeper_than(doc, limit):
+        raise SitesError(f"the GeoJSON nests deeper than {limit} levels; a FeatureCollection of Points needs "
+                         f"about 6")
 
 
 def _check_header(content: bytes) -> None:
