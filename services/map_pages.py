@@ -65,7 +65,7 @@ class Sheet:
     approval: str
 
 
-def sheet(
+def print_query(
     f: Annotated[str, Query(description="html (the interactive map, default) or a print map: png, pdf or svg "
                                         "(an A4 or A3 sheet with title, legend, scale bar, north arrow, locator, "
                                         "sources and the 审图号 field; PDF and SVG are vector, the CJK font embedded)",
@@ -95,7 +95,7 @@ def sheet(
     return Sheet(f, paper or "A4", bool(landscape), DEFAULT_DPI if dpi is None else dpi, approval or "")
 
 
-SheetQuery = Annotated[Sheet | None, Depends(sheet)]
+SheetQuery = Annotated[Sheet | None, Depends(print_query)]
 
 
 @router.get("/maps/overview", response_class=HTMLResponse,
