@@ -11,7 +11,7 @@ import folium
 import folium.plugins as plugins
 from branca.element import Element
 
-from maps.controls import HtmlControl, OutlineMiniMap, SearchControl
+from maps.controls import Declutter, HtmlControl, OutlineMiniMap, PlainAttribution, SearchControl, WebFont
 from maps.i18n import check_lang, t
 from maps.page import CSS, HELPERS_JS, SEA_CSS
 
@@ -108,6 +108,8 @@ def finish(frame: Frame, outline: dict[str, Any], title: str, panels: tuple[Html
     """Add the controls, the note, the builder's panels (legend, summary), the page's own script and style,
     and give every element a stable name."""
     m, lang, base = frame.map, frame.lang, frame.basemap
+    m.add_child(WebFont())
+    m.add_child(PlainAttribution())
     plugins.Fullscreen(position="topleft", title="全屏" if lang == "zh" else "Full screen",
                        title_cancel="退出全屏" if lang == "zh" else "Exit full screen").add_to(m)
     m.add_child(frame.search)
@@ -129,6 +131,7 @@ def finish(frame: Frame, outline: dict[str, Any], title: str, panels: tuple[Html
     folium.LayerControl(position="topright", collapsed=collapsed).add_to(m)  # before panels: it heads its corner
     for panel in panels:
         m.add_child(panel)
+    m.add_child(Declutter())  # last: every label is on the map by then
     head = m.get_root().header  # type: ignore[attr-defined]
     head.add_child(Element(f"<title>{escape(title)}</title>"), name="nbgis_title")
     head.add_child(Element(f"<style>{CSS}{SEA_CSS if not base.tiles else ''}</style>"), name="nbgis_css")

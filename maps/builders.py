@@ -55,8 +55,11 @@ def overview(layers: Layers, tiles: str = "none", lang: str = "zh") -> folium.Ma
             fill = {"fillColor": colours.get(_lead(row["industries"]) or "", NO_INDUSTRY)} if key == "subpark" else {}
             return with_class(path_style(key, **fill), f"nbgis-kind-{key}", feature_class(row["id"]))
         fg = draw.group(frame, key)
-        draw.add_areas(frame, fg, layers, rows, draw.display_geoms(rows, geometry.CITY["areas"], frame.basemap.gcj02),
-                       style)
+        geoms = draw.display_geoms(rows, geometry.CITY["areas"], frame.basemap.gcj02)
+        draw.add_areas(frame, fg, layers, rows, geoms, style)
+        if key == "subpark":  # the ten sub-parks named at city zoom, under their shapes (above: districts' names)
+            draw.add_features(frame, fg, [draw.label(geoms[fid], popups.name(row, lang), "nbgis-park")
+                                          for fid, row in rows.iterrows() if fid in geoms.index], searchable=False)
     fg = draw.group(frame, "platform")
     cluster = MarkerCluster(control=False, options=CLUSTER_OPTIONS)
     cluster.add_to(fg)

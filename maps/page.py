@@ -6,6 +6,8 @@ import json
 import re
 from typing import Any
 
+from maps import fonts
+
 # Leaflet is loaded after this script in the page head, so L is only touched inside functions.
 HELPERS_JS = r"""
 var nbgis = {
@@ -43,6 +45,30 @@ var nbgis = {
       return d;
     };
     return c.addTo(map);
+  },
+  // Park labels step aside (below, above, right, left of their place) from the district names and each
+  // other, or hide at this zoom when no side is free; tried again after every zoom and pan.
+  declutter: function (map) {
+    var shifts = ['translate(-50%, 25%)', 'translate(-50%, -125%)', 'translate(10px, -50%)',
+                  'translate(calc(-100% - 10px), -50%)'];
+    function overlaps(r, p) { return r.left < p.right && p.left < r.right && r.top < p.bottom && p.top < r.bottom; }
+    function run() {
+      var spans = Array.prototype.slice.call(map.getContainer().querySelectorAll('.nbgis-label span'));
+      var movable = function (s) { return s.parentNode.classList.contains('nbgis-park'); };
+      var placed = spans.filter(function (s) { return !movable(s); }).map(function (s) {
+        return s.getBoundingClientRect(); });
+      spans.filter(movable).forEach(function (s) {
+        s.style.visibility = '';
+        for (var i = 0; i < shifts.length; i++) {
+          s.style.transform = shifts[i];
+          var r = s.getBoundingClientRect();
+          if (!placed.some(function (p) { return overlaps(r, p); })) { placed.push(r); return; }
+        }
+        s.style.visibility = 'hidden';
+      });
+    }
+    map.on('moveend overlayadd', run);
+    run();
   },
   search: function (map, sources, text) {
     var entries = [];
@@ -102,14 +128,16 @@ var nbgis = {
 
 # The side panel sits under the layer control (top right) above the minimap, mouse position and attribution
 # (bottom right, ~200 px together): its height leaves room for both, and a long list scrolls inside it.
-CSS = """
-.leaflet-container { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei",
-  "Helvetica Neue", Arial, sans-serif; }
+# The web font first (maps.fonts), on the map's own container: it outranks leaflet.css's .leaflet-container rule.
+CSS = f"""
+.folium-map.leaflet-container {{ font-family: {fonts.STACK}; }}
+""" + """
 .nbgis-label { background: none; border: none; }
 .nbgis-label span { position: absolute; transform: translate(-50%, -50%); white-space: nowrap; font-size: 13px;
   font-weight: 600; color: #4a4a4a; pointer-events: none;
   text-shadow: 0 0 3px #fff, 0 0 3px #fff, 0 0 2px #fff; }
 .nbgis-label.nbgis-block span { font-size: 12px; color: #7f0000; }
+.nbgis-label.nbgis-park span { font-size: 11px; font-weight: 400; color: #1f2933; transform: translate(-50%, 25%); }
 .nbgis-note { background: rgba(255, 255, 255, .92); padding: 3px 8px; border-radius: 4px; font-size: 12px;
   color: #a50f15; font-weight: 600; box-shadow: 0 1px 4px rgba(0, 0, 0, .3); }
 .nbgis-box { background: rgba(255, 255, 255, .95); padding: 6px 10px; border-radius: 5px; font-size: 12px;
