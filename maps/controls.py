@@ -6,7 +6,7 @@ Each renders a few lines calling the helpers in ``maps.page``; plugins' scripts 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from branca.element import MacroElement
 from folium.elements import JSCSSMixin
@@ -134,11 +134,10 @@ class WebFont(JSCSSMixin, MacroElement):
     """The CJK web font's stylesheet (maps.fonts), declared like a plugin's so maps.assets links or inlines it."""
 
     _template = Template("")
-    default_css: ClassVar[list[tuple[str, str]]] = [("noto_sans_sc_css", fonts.STYLESHEET)]
-
     def __init__(self) -> None:
         super().__init__()
         self._name = "WebFont"
+        self.default_css = [("noto_sans_sc_css", fonts.STYLESHEET)]
 
 
 class OutlineMiniMap(JSCSSMixin, MacroElement):
