@@ -15,10 +15,12 @@ from starlette.concurrency import run_in_threadpool
 from geo.filters import CQL2_LANGUAGES, FilterError, Queryable, cql2_mask, equals, sort_frame, within_bbox
 from services.catalog import Collection
 from services.crs import CRS84, SUPPORTED, ServiceCRS, service_crs
+from geo.export import FORMATS
 from services.downloads import ITEM_DOWNLOADS, collection_download
 from services.errors import ApiError, bad_parameter
 from services.params import (
     F,
+    Lang,
     check_datetime,
     check_parameters,
     parse_bbox,
@@ -86,8 +88,8 @@ def collection_of(service: Service, collection_id: str) -> Collection:
 
 
 @router.get("/", summary="Landing page", tags=["OGC API - Features"])
-async def landing(request: Request, f: F = None) -> Response:
-    check_parameters(request, {"f"})
+async def landing(request: Request, f: F = None, lang: Lang = None) -> Response:
+    check_parameters(request, {"f", "lang"})
     service = service_of(request)
     doc = {
         "title": "Ningbo innovation layout (宁波市科技创新“十四五”规划空间布局)",
@@ -106,7 +108,9 @@ async def landing(request: Request, f: F = None) -> Response:
         ],
     }
     if negotiate(request, (JSON, HTML)) == HTML:
-        return html_response("landing.html", request, doc=doc, collections=service.collections.values())
+        return html_response("landing.html", request, switchable=True, doc=doc,
+                             collections=service.collections.values(),
+                             formats=[(name, fmt.title) for name, fmt in FORMATS.items()])
     return json_response(doc)
 
 

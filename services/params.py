@@ -16,6 +16,9 @@ from services.errors import ApiError, bad_parameter
 # `f` is checked by services.render.negotiate (with a clear message); the enum tells clients the values.
 F = Annotated[str | None, Query(description="Output format: json or html (or use the Accept header)",
                                 json_schema_extra={"enum": ["json", "html"]})]
+# The language of an HTML page (checked by services.i18n.page_lang); without it, the browser's Accept-Language.
+Lang = Annotated[str | None, Query(description="Language of the HTML page: zh or en (default: Accept-Language, "
+                                               "else zh)", json_schema_extra={"enum": ["zh", "en"]})]
 
 
 def check_parameters(request: Request, allowed: set[str]) -> None:
