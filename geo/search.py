@@ -86,7 +86,8 @@ class SearchIndex:
         taxonomy = layers.taxonomy
         industries = tuple(Entry("industry", i.code, i.zh, i.en, None, None, _pinyin(i.zh))
                            for i in taxonomy.industries.values())
-        districts, features = [], []
+        districts: list[Entry] = []
+        features: list[Entry] = []
         for frame in (layers.parks, layers.platforms, layers.districts):
             for row in frame.itertuples(index=False):
                 kind = str(row.kind)

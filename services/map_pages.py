@@ -12,7 +12,7 @@ from typing import Annotated
 
 import folium
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from geo.layers import Layers
 from maps import builders
@@ -21,6 +21,7 @@ from maps.i18n import LANGS, check_lang
 from maps.output import render_html
 from services.errors import ApiError, bad_parameter
 from services.params import check_parameters
+from services.plan import industry_by_name
 from services.state import Service, service_of
 
 router = APIRouter(tags=["Maps"])
@@ -47,11 +48,12 @@ def overview(request: Request, tiles: Tiles = "none", lang: Lang = "zh") -> HTML
 
 @router.get("/maps/industry/{code}", response_class=HTMLResponse,
             summary="Interactive map of where an industry clusters: its hosts highlighted, with a summary")
-def industry(request: Request, code: Annotated[str, Path(description="An industry code from /industries")],
-             tiles: Tiles = "none", lang: Lang = "zh") -> HTMLResponse:
+def industry(request: Request, code: Annotated[str, Path(description="An industry code from /industries, or its "
+                                                                     "name (redirects to the code)")],
+             tiles: Tiles = "none", lang: Lang = "zh") -> Response:
     service, source = _checked(request, tiles, lang)
     if code not in service.layers.taxonomy:
-        raise ApiError(404, f"code: no industry {code!r}; /industries lists them")
+        return industry_by_name(request, code, "/maps/industry/{code}")
     return _page(service.layers, "industry", code, source, lang,
                  lambda: builders.industry(service.layers, code, tiles, lang))
 

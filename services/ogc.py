@@ -12,10 +12,10 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from geo.export import FORMATS
 from geo.filters import CQL2_LANGUAGES, FilterError, Queryable, cql2_mask, equals, sort_frame, within_bbox
 from services.catalog import Collection
 from services.crs import CRS84, SUPPORTED, ServiceCRS, service_crs
-from geo.export import FORMATS
 from services.downloads import ITEM_DOWNLOADS, collection_download
 from services.errors import ApiError, bad_parameter
 from services.params import (

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import math
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import numpy as np
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from geo.crs import usable_area, xy_to_wgs84
 from geo.queries import AREAL_KINDS, NEAREST_KINDS, nearest
 from services.errors import ApiError, bad_parameter
-from services.params import F, check_parameters, parse_any_crs
+from services.params import F, Lang, check_parameters, parse_any_crs
 from services.render import HTML, JSON, html_response, json_response, link, negotiate, url
 from services.state import service_of
 
@@ -63,13 +64,15 @@ async def industries(request: Request, f: F = None) -> Response:
     return json_response(doc)
 
 
-@router.get("/industries/{code}", summary="One industry: every feature hosting it, areas and districts")
-async def industry(request: Request, code: Annotated[str, Path(description="An industry code from /industries")],
-             f: F = None) -> Response:
-    check_parameters(request, {"f"})
+@router.get("/industries/{code}", summary="One industry: every feature hosting it, areas and districts; a name "
+                                         "(生物医药, Biomedicine, shengwuyiyao) redirects to its code")
+async def industry(request: Request, code: Annotated[str, Path(description="An industry code from /industries, "
+                                                                           "or its name")],
+                   f: F = None, lang: Lang = None) -> Response:
+    check_parameters(request, {"f", "lang"})
     service = service_of(request)
     if code not in service.layers.taxonomy:
-        raise ApiError(404, f"code: no industry {code!r}; /industries lists them")
+        return industry_by_name(request, code, "/industries/{code}")
     detail = service.industry(code)
     doc: dict[str, Any] = {**detail, "hosts": [
         {**host, "href": url(request, f"/collections/{host['collection']}/items/{host['id']}")}
@@ -78,8 +81,19 @@ async def industry(request: Request, code: Annotated[str, Path(description="An i
                     link(url(request, f"/industries/{code}", f="html"), "alternate", HTML, "This document as HTML"),
                     link(url(request, "/industries"), "up", JSON, "All industries")]
     if negotiate(request, (JSON, HTML)) == HTML:
-        return html_response("industry.html", request, doc=doc)
+        return html_response("industry.html", request, switchable=True, doc=doc,
+                             names=service.layers.taxonomy.industries)
     return json_response(doc)
+
+
+def industry_by_name(request: Request, name: str, path: str) -> Response:
+    """A redirect to the industry named `name` (in Chinese, English or pinyin) at `path` (with {code}), keeping
+    the query; 404 when no industry has that name."""
+    code = service_of(request).search.industry_code(name)
+    if code is None:
+        raise ApiError(404, f"code: no industry {name!r}; /industries lists them, /search?q= finds them by name")
+    target = request.url.replace(path=path.format(code=quote(code)))
+    return RedirectResponse(str(target), status_code=308)
 
 
 @router.get("/nearest", summary="Areas hosting an industry, nearest a site first (geodesic km, 0 inside)")
