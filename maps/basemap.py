@@ -53,6 +53,7 @@ class Frame:
     map: folium.Map
     basemap: Basemap
     lang: str
+    links: str | None = None  # the service's root URL ("" on its own pages): popups link there; None: no links
     search: SearchControl = field(init=False)
 
     def __post_init__(self) -> None:
@@ -85,8 +86,9 @@ def basemap(tiles: str, lang: str) -> Basemap:
     raise ValueError(f"unknown tiles {tiles!r}; choose one of {', '.join(TILES)}")
 
 
-def new_frame(tiles: str, lang: str) -> Frame:
-    """An empty map with its basemap (the builder fits it to its features); checks ``tiles`` and ``lang``."""
+def new_frame(tiles: str, lang: str, links: str | None = None) -> Frame:
+    """An empty map with its basemap (the builder fits it to its features); checks ``tiles`` and ``lang``.
+    ``links``: the service's root URL, for the popups' links to each feature's page, map and downloads."""
     check_lang(lang)
     base = basemap(tiles, lang)
     # maxZoom on the map itself (folium's max_zoom goes to its tiles): the marker clusters need one
@@ -96,7 +98,7 @@ def new_frame(tiles: str, lang: str) -> Frame:
         folium.TileLayer(spec.url, name=t(spec.name_key, lang), overlay=spec.overlay, control=True,
                          **{_snake(k): v for k, v in spec.options.items() if k != "attribution"},
                          attr=spec.options["attribution"]).add_to(m)
-    return Frame(m, base, lang)
+    return Frame(m, base, lang, links)
 
 
 def _snake(key: str) -> str:

@@ -100,6 +100,10 @@ TEXT: dict[str, tuple[str, str]] = {  # key -> (zh, en)
     "panel.no_site": ("该平台位置未公开，图中显示其所在区县", "This platform's site is not publicly known; "
                                                             "the map shows its district"),
     "unit.km2": ("平方公里", "km²"),
+    # popup links
+    "link.page": ("详情页", "Page"),
+    "link.map": ("地图", "Map"),
+    "link.version": ("数据与来源（JSON，当前版本）", "Data and source (JSON, current version)"),
 }
 
 

@@ -23,9 +23,10 @@ var nbgis = {
   bind: function (f, layer) {
     var p = f.properties;
     if (p.tip) layer.bindTooltip(p.tip, {sticky: !!layer.setStyle, direction: 'top', className: 'nbgis-tip'});
-    // Pan popups clear of the top-left controls (zoom, fullscreen, search, measure: about 250 x 210 px).
+    // Pan popups clear of the top-left controls (zoom, fullscreen, search, measure: about 250 x 210 px) and of
+    // the side panel on the right (about 330 px).
     if (p.popup) layer.bindPopup(p.popup, {maxWidth: 380, className: 'nbgis-popup', autoPanPadding: [30, 30],
-                                           autoPanPaddingTopLeft: [250, 210]});
+                                           autoPanPaddingTopLeft: [250, 210], autoPanPaddingBottomRight: [340, 20]});
     if (p.popup && p.style && layer.setStyle) {
       var w = p.style.weight || 1;
       layer.on('mouseover', function () { layer.setStyle({weight: w + 2}); });
@@ -42,9 +43,33 @@ var nbgis = {
       d.innerHTML = html;
       L.DomEvent.disableClickPropagation(d);
       L.DomEvent.disableScrollPropagation(d);
+      // a panel's list items name features (data-feature): choosing one shows it on the map
+      function pick(ev) {
+        var item = ev.target.closest && ev.target.closest('[data-feature]');
+        if (item && (ev.type === 'click' || ev.key === 'Enter')) nbgis.zoomTo(map, item.getAttribute('data-feature'));
+      }
+      d.addEventListener('click', pick);
+      d.addEventListener('keydown', pick);
       return d;
     };
     return c.addTo(map);
+  },
+  entries: [],
+  // Show a searchable feature: its layer on, zoomed to, its popup open.
+  reveal: function (map, e) {
+    if (!map.hasLayer(e.group)) map.addLayer(e.group);
+    var l = e.layer;
+    if (e.cluster) { e.cluster.zoomToShowLayer(l, function () { l.openPopup(); }); return; }
+    var b = l.getBounds ? l.getBounds() : L.latLngBounds([l.getLatLng(), l.getLatLng()]);
+    // open once the view has settled: a popup opened mid-animation lands in the wrong place
+    map.once('moveend', function () { l.openPopup(l.getCenter ? l.getCenter() : l.getLatLng()); });
+    map.fitBounds(b, {maxZoom: 14, padding: [20, 20]});
+  },
+  zoomTo: function (map, id) {
+    for (var i = 0; i < nbgis.entries.length; i++) {
+      if (nbgis.entries[i].id === id) { nbgis.reveal(map, nbgis.entries[i]); return true; }
+    }
+    return false;
   },
   // Park labels step aside (below, above, right, left of their place) from the district names and each
   // other, or hide at this zoom when no side is free; tried again after every zoom and pan.
@@ -71,12 +96,13 @@ var nbgis = {
     run();
   },
   search: function (map, sources, text) {
-    var entries = [];
+    var entries = nbgis.entries;
     sources.forEach(function (s) {
       s[0].eachLayer(function (l) {
         var p = l.feature && l.feature.properties;
         if (p && p.search) {
-          entries.push({label: p.search, key: p.search.toLowerCase(), layer: l, group: s[1], cluster: s[2]});
+          entries.push({id: p.id, label: p.search, key: p.search.toLowerCase(), layer: l, group: s[1],
+                        cluster: s[2]});
         }
       });
     });
@@ -93,15 +119,9 @@ var nbgis = {
         L.DomEvent.disableClickPropagation(box);
         L.DomEvent.disableScrollPropagation(box);
         function show(e) {
-          if (!map.hasLayer(e.group)) map.addLayer(e.group);
           list.innerHTML = '';
           input.value = e.label;
-          var l = e.layer;
-          if (e.cluster) { e.cluster.zoomToShowLayer(l, function () { l.openPopup(); }); return; }
-          var b = l.getBounds ? l.getBounds() : L.latLngBounds([l.getLatLng(), l.getLatLng()]);
-          // open once the view has settled: a popup opened mid-animation lands in the wrong place
-          map.once('moveend', function () { l.openPopup(l.getCenter ? l.getCenter() : l.getLatLng()); });
-          map.fitBounds(b, {maxZoom: 14, padding: [20, 20]});
+          nbgis.reveal(map, e);
         }
         function update() {
           var q = input.value.trim().toLowerCase();
@@ -161,6 +181,10 @@ CSS = f"""
 .nbgis-search ul { list-style: none; margin: 0; padding: 0; max-height: 240px; overflow: auto; }
 .nbgis-search li { padding: 4px 8px; cursor: pointer; border-top: 1px solid #eee; font-size: 12px; }
 .nbgis-search li:hover, .nbgis-search li:focus { background: #eef4fb; }
+.nbgis-box li[data-feature] { cursor: pointer; color: #12355b; }
+.nbgis-box li[data-feature]:hover, .nbgis-box li[data-feature]:focus { text-decoration: underline; }
+.nbgis-links { margin-top: 6px; padding-top: 4px; border-top: 1px solid #ddd; font-size: 12px; }
+.nbgis-links a { margin-right: 8px; }
 .nbgis-cluster-muted div { background-color: rgba(160, 160, 160, .85); color: #fff; }
 .nbgis-cluster-muted { background-color: rgba(200, 200, 200, .5); }
 .leaflet-control-layers-expanded { max-height: 45vh; overflow: auto; font-size: 12px; }

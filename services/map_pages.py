@@ -30,6 +30,7 @@ Tiles = Annotated[str, Query(description=f"Basemap: {', '.join(TILES)}. `none` n
                                          "needs a Tianditu key on the server; `amap` shifts overlays to GCJ-02")]
 Lang = Annotated[str, Query(description=f"Language of every label: {', '.join(LANGS)}")]
 PARAMETERS = {"tiles", "lang"}
+LINKS = ""  # popups link to the feature's page, map and downloads on this service, by root-relative URLs
 
 # Drawing and rendering a Folium map takes ~100-300 ms of CPU, so each page is kept once rendered. A page is
 # ~350 KB and there are (1 + industries + features) x 4 basemaps x 2 languages of them: keep the last few.
@@ -43,7 +44,8 @@ _lock = threading.Lock()
             summary="Interactive map of every layer of the plan (HTML, Leaflet; assets from /assets/)")
 def overview(request: Request, tiles: Tiles = "none", lang: Lang = "zh") -> HTMLResponse:
     service, source = _checked(request, tiles, lang)
-    return _page(service.layers, "overview", "", source, lang, lambda: builders.overview(service.layers, tiles, lang))
+    return _page(service.layers, "overview", "", source, lang,
+                 lambda: builders.overview(service.layers, tiles, lang, LINKS))
 
 
 @router.get("/maps/industry/{code}", response_class=HTMLResponse,
@@ -55,7 +57,7 @@ def industry(request: Request, code: Annotated[str, Path(description="An industr
     if code not in service.layers.taxonomy:
         return industry_by_name(request, code, "/maps/industry/{code}")
     return _page(service.layers, "industry", code, source, lang,
-                 lambda: builders.industry(service.layers, code, tiles, lang))
+                 lambda: builders.industry(service.layers, code, tiles, lang, LINKS))
 
 
 @router.get("/maps/feature/{featureId}", response_class=HTMLResponse,
@@ -68,7 +70,7 @@ def feature(request: Request,
     if all(c.position(feature_id) is None for c in service.collections.values()):
         raise ApiError(404, f"featureId: no feature {feature_id!r}; /collections lists them")
     return _page(service.layers, "feature", feature_id, source, lang,
-                 lambda: builders.feature(service.layers, feature_id, tiles, lang))
+                 lambda: builders.feature(service.layers, feature_id, tiles, lang, LINKS))
 
 
 def _checked(request: Request, tiles: str, lang: str) -> tuple[Service, tuple[str, ...]]:

@@ -2,6 +2,24 @@
 // (#page-data). Served from our own origin; no inline handlers, so a strict Content-Security-Policy holds.
 (function () {
   "use strict";
+  // Download forms: the CRSs a format allows (KML: WGS 84 only; DXF: projected, in metres).
+  Array.prototype.forEach.call(document.querySelectorAll("form.download-form"), function (form) {
+    var format = form.querySelector(".download-format"), crs = form.querySelector(".download-crs");
+    if (!format || !crs) return;
+    var fit = function () {
+      var rule = format.options[format.selectedIndex].getAttribute("data-crs-rule");
+      Array.prototype.forEach.call(crs.options, function (o) {
+        var geographic = o.getAttribute("data-geographic") === "1";
+        o.disabled = (rule === "wgs84" && o.value !== "EPSG:4326") || (rule === "projected" && geographic);
+      });
+      if (crs.options[crs.selectedIndex].disabled) {
+        crs.value = rule === "wgs84" ? "EPSG:4326" : "EPSG:4549";
+      }
+    };
+    format.addEventListener("change", fit);
+    fit();
+  });
+
   var source = document.getElementById("page-data");
   var el = document.getElementById("query-map");
   if (!source || !el || typeof L === "undefined") return;
