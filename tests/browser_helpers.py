@@ -34,8 +34,9 @@ def unavailable(reason: str) -> None:
 
 
 @contextmanager
-def chromium() -> Iterator[Any]:
-    """A headless Chromium, or a skip (a failure under CI) when it or Playwright is missing."""
+def chromium(fontconfig: Path | None = None) -> Iterator[Any]:
+    """A headless Chromium, or a skip (a failure under CI) when it or Playwright is missing; with
+    ``fontconfig``, seeing only the fonts that file lists (see ``latin_fonts_only``)."""
     if not CHROMIUM.is_file():
         unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
     try:
@@ -43,11 +44,23 @@ def chromium() -> Iterator[Any]:
     except ImportError:
         unavailable("the playwright package is missing (pip install -e '.[test]')")
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        env = {**os.environ, "FONTCONFIG_FILE": str(fontconfig)} if fontconfig is not None else None
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, env=env)
         try:
             yield b
         finally:
             b.close()
+
+
+def latin_fonts_only(folder: Path) -> Path:
+    """A fontconfig file listing DejaVu alone (no CJK font), as on a fresh machine: a browser started with it
+    draws Chinese only with a web font, or as boxes. Whatever CJK fonts this machine has are hidden."""
+    folder.mkdir(parents=True, exist_ok=True)
+    conf = folder / "fonts.conf"
+    conf.write_text('<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>'
+                    f"<dir>/usr/share/fonts/truetype/dejavu</dir><cachedir>{folder / 'cache'}</cachedir>"
+                    "</fontconfig>\n", encoding="utf-8")
+    return conf
 
 
 @dataclass
@@ -143,3 +156,37 @@ CLICK_INSIDE = """el => {
   }
   return false;
 }"""
+
+
+WEB_FONT = "Noto Sans SC"  # maps.fonts.FAMILY: what every name must be drawn in, on a machine without CJK fonts
+CJK = re.compile(r"[\u3400-\u9fff\uff00-\uffef\u3000-\u303f]")
+
+
+def fonts_used(page: Any, selector: str) -> list[tuple[str, set[str]]]:
+    """Per element matching ``selector``, its own text and the font families that drew it, as Chromium reports
+    them (CDP CSS.getPlatformFontsForNode: the fonts actually used, web fonts included, after fallback)."""
+    page.evaluate("document.fonts.ready.then(() => true)")  # every face the text on screen asked for, loaded
+    texts: list[str] = page.eval_on_selector_all(
+        selector, "els => els.map(e => Array.from(e.childNodes).filter(n => n.nodeType === 3)"
+                  ".map(n => n.textContent).join('').trim())")
+    cdp = page.context.new_cdp_session(page)
+    try:
+        cdp.send("DOM.enable")
+        cdp.send("CSS.enable")
+        root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+        ids = cdp.send("DOM.querySelectorAll", {"nodeId": root, "selector": selector})["nodeIds"]
+        assert len(ids) == len(texts), (selector, len(ids), len(texts))
+        return [(text, {f["familyName"] for f in cdp.send("CSS.getPlatformFontsForNode", {"nodeId": i})["fonts"]})
+                for i, text in zip(ids, texts)]
+    finally:
+        cdp.detach()
+
+
+def assert_names_in_web_font(page: Any, selector: str, at_least: int) -> list[str]:
+    """Every element of ``selector`` holding Chinese text is drawn in the web font alone (no glyph fell back to a
+    system font or a box); at least ``at_least`` of them. Returns their texts."""
+    drawn = [(text, families) for text, families in fonts_used(page, selector) if CJK.search(text)]
+    assert len(drawn) >= at_least, (selector, drawn)
+    fallen = [(text, families) for text, families in drawn if families != {WEB_FONT}]
+    assert fallen == [], fallen
+    return [text for text, _ in drawn]

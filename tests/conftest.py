@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from geo.layers import DATA_DIR, Layers, load_layers
 from services.app import create_app
-from tests.browser_helpers import chromium
+from tests.browser_helpers import chromium, latin_fonts_only
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +40,14 @@ def client(layers: Layers) -> TestClient:
 def browser() -> Iterator[Any]:
     """Headless Chromium (a skip when it is missing, a failure under CI)."""
     with chromium() as b:
+        yield b
+
+
+@pytest.fixture(scope="session")
+def bare_browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Headless Chromium that sees no CJK font (only DejaVu), as a fresh machine: Chinese renders only through
+    the web font the pages load."""
+    with chromium(latin_fonts_only(tmp_path_factory.mktemp("fontconfig"))) as b:
         yield b
 
 
