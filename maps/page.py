@@ -94,6 +94,11 @@ var nbgis = {
     }
     map.on('moveend overlayadd', run);
     run();
+    // the web font's files arrive after the first layout, and change every label's width
+    if (document.fonts) {
+      document.fonts.ready.then(run);
+      document.fonts.addEventListener('loadingdone', run);
+    }
   },
   search: function (map, sources, text) {
     var entries = nbgis.entries;
@@ -151,6 +156,7 @@ var nbgis = {
 # The web font first (maps.fonts), on the map's own container: it outranks leaflet.css's .leaflet-container rule.
 CSS = f"""
 .folium-map.leaflet-container {{ font-family: {fonts.STACK}; }}
+.folium-map input, .folium-map select, .folium-map button {{ font-family: inherit; }}
 """ + """
 .nbgis-label { background: none; border: none; }
 .nbgis-label span { position: absolute; transform: translate(-50%, -50%); white-space: nowrap; font-size: 13px;

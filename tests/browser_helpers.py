@@ -34,9 +34,8 @@ def unavailable(reason: str) -> None:
 
 
 @contextmanager
-def chromium(fontconfig: Path | None = None) -> Iterator[Any]:
-    """A headless Chromium, or a skip (a failure under CI) when it or Playwright is missing; with
-    ``fontconfig``, seeing only the fonts that file lists (see ``latin_fonts_only``)."""
+def chromium() -> Iterator[Any]:
+    """A headless Chromium, or a skip (a failure under CI) when it or Playwright is missing."""
     if not CHROMIUM.is_file():
         unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
     try:
@@ -44,12 +43,17 @@ def chromium(fontconfig: Path | None = None) -> Iterator[Any]:
     except ImportError:
         unavailable("the playwright package is missing (pip install -e '.[test]')")
     with sync_playwright() as p:
-        env = {**os.environ, "FONTCONFIG_FILE": str(fontconfig)} if fontconfig is not None else None
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, env=env)
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
             yield b
         finally:
             b.close()
+
+
+def launch_without_cjk_fonts(browser: Any, folder: Path) -> Any:
+    """Another Chromium from ``browser``'s Playwright (one driver per thread), seeing no CJK font."""
+    env = {**os.environ, "FONTCONFIG_FILE": str(latin_fonts_only(folder))}
+    return browser.browser_type.launch(executable_path=str(CHROMIUM), args=ARGS, env=env)
 
 
 def latin_fonts_only(folder: Path) -> Path:
@@ -166,9 +170,10 @@ def fonts_used(page: Any, selector: str) -> list[tuple[str, set[str]]]:
     """Per element matching ``selector``, its own text and the font families that drew it, as Chromium reports
     them (CDP CSS.getPlatformFontsForNode: the fonts actually used, web fonts included, after fallback)."""
     page.evaluate("document.fonts.ready.then(() => true)")  # every face the text on screen asked for, loaded
+    # only what is drawn: the text inside a closed <details> or a hidden layer uses no font at all
     texts: list[str] = page.eval_on_selector_all(
-        selector, "els => els.map(e => Array.from(e.childNodes).filter(n => n.nodeType === 3)"
-                  ".map(n => n.textContent).join('').trim())")
+        selector, "els => els.map(e => !e.checkVisibility() ? '' : Array.from(e.childNodes)"
+                  ".filter(n => n.nodeType === 3).map(n => n.textContent).join('').trim())")
     cdp = page.context.new_cdp_session(page)
     try:
         cdp.send("DOM.enable")
@@ -176,7 +181,10 @@ def fonts_used(page: Any, selector: str) -> list[tuple[str, set[str]]]:
         root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
         ids = cdp.send("DOM.querySelectorAll", {"nodeId": root, "selector": selector})["nodeIds"]
         assert len(ids) == len(texts), (selector, len(ids), len(texts))
-        return [(text, {f["familyName"] for f in cdp.send("CSS.getPlatformFontsForNode", {"nodeId": i})["fonts"]})
+        # a web font is marked isCustomFont; its family is the font file's own name ("Noto Sans SC", or "Noto Sans
+        # SC Thin" for @fontsource's files, cut from the variable font), never a system font's
+        return [(text, {f["familyName"] if f.get("isCustomFont") else f"system: {f['familyName']}"
+                        for f in cdp.send("CSS.getPlatformFontsForNode", {"nodeId": i})["fonts"]})
                 for i, text in zip(ids, texts)]
     finally:
         cdp.detach()
@@ -187,6 +195,7 @@ def assert_names_in_web_font(page: Any, selector: str, at_least: int) -> list[st
     system font or a box); at least ``at_least`` of them. Returns their texts."""
     drawn = [(text, families) for text, families in fonts_used(page, selector) if CJK.search(text)]
     assert len(drawn) >= at_least, (selector, drawn)
-    fallen = [(text, families) for text, families in drawn if families != {WEB_FONT}]
+    fallen = [(text, families) for text, families in drawn
+              if not families or any(not family.startswith(WEB_FONT) for family in families)]
     assert fallen == [], fallen
     return [text for text, _ in drawn]

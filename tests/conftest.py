@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from geo.layers import DATA_DIR, Layers, load_layers
 from services.app import create_app
-from tests.browser_helpers import chromium, latin_fonts_only
+from tests.browser_helpers import chromium, launch_without_cjk_fonts
 
 
 @pytest.fixture(scope="session")
@@ -44,11 +44,12 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def bare_browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def bare_browser(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """Headless Chromium that sees no CJK font (only DejaVu), as a fresh machine: Chinese renders only through
     the web font the pages load."""
-    with chromium(latin_fonts_only(tmp_path_factory.mktemp("fontconfig"))) as b:
-        yield b
+    b = launch_without_cjk_fonts(browser, tmp_path_factory.mktemp("fontconfig"))
+    yield b
+    b.close()
 
 
 @pytest.fixture(scope="session")

@@ -34,7 +34,10 @@
 
   var districts = L.geoJSON(data.backdrop, {
     interactive: data.mode === "stats",
-    style: function () { return {color: "#9aa5b1", weight: 1, fillColor: "#f7f4ec", fillOpacity: 1}; }
+    style: function () {
+      return {color: "#9aa5b1", weight: 1, fillColor: "#f7f4ec", fillOpacity: 1,
+              className: data.mode === "stats" ? "nbgis-district" : ""};
+    }
   }).addTo(map);
   map.fitBounds(districts.getBounds(), {padding: [8, 8]});
 
@@ -75,8 +78,7 @@
       Object.keys(data.values).forEach(function (a) { top = Math.max(top, data.values[a][measure]); });
       districts.eachLayer(function (layer) {
         var p = layer.feature.properties, v = (data.values[p.adcode] || {})[measure] || 0;
-        layer.setStyle({fillColor: colour(v, top), fillOpacity: 0.9, color: "#52606d", weight: 1,
-                        className: "nbgis-district"});
+        layer.setStyle({fillColor: colour(v, top), fillOpacity: 0.9, color: "#52606d", weight: 1});
         if (layer.getElement()) layer.getElement().setAttribute("data-fill", colour(v, top));
         layer.bindTooltip(name(p) + ": " + v.toFixed(2) + " km²", {sticky: true});
       });
