@@ -93,12 +93,24 @@ def open_page(browser: Any, url: str, allowed: tuple[str, ...], shot: Path) -> V
 
     page.route("**/*", route)
     page.goto(url, wait_until="load")
-    page.wait_for_function("document.fonts.status === 'loaded'")
+    wait_until(page, "document.fonts.status === 'loaded'")
     page.wait_for_timeout(300)  # let Leaflet finish its first fit and draw
     page.screenshot(path=str(shot))
     SHOTS.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(shot, SHOTS / shot.name)
     return v
+
+
+def wait_until(page: Any, condition: str, timeout_ms: int = 30_000) -> None:
+    """Wait until the JavaScript ``condition`` holds in the page. Not page.wait_for_function: it evaluates its
+    predicate with eval(), which the service's Content-Security-Policy rightly refuses; a function handed to
+    page.evaluate runs as the browser's own code."""
+    held = page.evaluate(f"""() => new Promise(resolve => {{
+        const end = Date.now() + {timeout_ms};
+        const check = () => ({condition}) ? resolve(true) : Date.now() > end ? resolve(false) : setTimeout(check, 25);
+        check();
+    }})""")
+    assert held, f"timed out waiting for {condition}"
 
 
 def path_ids(page: Any, css_class: str = "") -> list[str]:

@@ -13,7 +13,7 @@ import pyproj
 import pytest
 
 from services.query_pages import BLUES
-from tests.browser_helpers import SHOTS, assert_names_in_web_font, open_page
+from tests.browser_helpers import SHOTS, assert_names_in_web_font, open_page, wait_until
 
 
 def visit(browser: Any, base: str, path: str, shot: Path) -> Any:
@@ -25,7 +25,7 @@ def visit(browser: Any, base: str, path: str, shot: Path) -> Any:
 def test_items_page_maps_the_page_and_links_each_shape(browser: Any, live_service: str, tmp_path: Path) -> None:
     v = visit(browser, live_service, "/collections/subparks/items?f=html&limit=4", tmp_path / "page-items.png")
     page = v.page
-    page.wait_for_function("window.nbgisMapReady === true")
+    wait_until(page, "window.nbgisMapReady === true")
     rows = page.locator("#features tr").count() - 1
     shapes = page.locator("#map path.leaflet-interactive").count()  # the backdrop's districts are not interactive
     assert rows == shapes == 4
@@ -40,7 +40,7 @@ def test_feature_page_shows_every_attribute_and_its_map(browser: Any, live_servi
     v = visit(browser, live_service, "/collections/innovation-nodes/items/node-haishu-moon-lake?f=html",
               tmp_path / "page-feature.png")
     page = v.page
-    page.wait_for_function("window.nbgisMapReady === true")
+    wait_until(page, "window.nbgisMapReady === true")
     properties = httpx2.get(f"{live_service}/collections/innovation-nodes/items/node-haishu-moon-lake"
                             ).json()["properties"]
     assert page.locator("#attributes tr").count() - 1 == len(properties)
@@ -132,11 +132,11 @@ POINT_INSIDE = """el => {
 
 def test_locate_page_click_the_map_see_the_answer(browser: Any, live_service: str, tmp_path: Path) -> None:
     v = visit(browser, live_service, "/locate?f=html", tmp_path / "locate.png")
-    v.page.wait_for_function("window.nbgisMapReady === true")
+    wait_until(v.page, "window.nbgisMapReady === true")
     x, y = _map_point(v.page, "nbgis-f-subpark-beilun")
     v.page.mouse.click(x, y)
     v.page.wait_for_url("**/locate?f=html&lon=*&lat=*")
-    v.page.wait_for_function("window.nbgisMapReady === true")
+    wait_until(v.page, "window.nbgisMapReady === true")
     held = v.page.locator("#held-subpark").inner_text()
     assert "北仑分园" in held
     lon, lat = (float(re.search(rf"{k}=([-\d.]+)", v.page.url).group(1)) for k in ("lon", "lat"))
@@ -166,7 +166,7 @@ def test_locate_page_takes_coordinates_in_a_gis_crs(browser: Any, live_service: 
 
 def test_nearest_page_ranks_the_hosts_of_an_industry(browser: Any, live_service: str, tmp_path: Path) -> None:
     v = visit(browser, live_service, "/nearest?f=html&industry=new-materials", tmp_path / "nearest.png")
-    v.page.wait_for_function("window.nbgisMapReady === true")
+    wait_until(v.page, "window.nbgisMapReady === true")
     x, y = _map_point(v.page, "nbgis-f-subpark-jiangbei")
     v.page.mouse.click(x, y)
     v.page.wait_for_url("**lon=*")
@@ -179,7 +179,7 @@ def test_nearest_page_ranks_the_hosts_of_an_industry(browser: Any, live_service:
 
 def test_stats_page_colours_the_districts(browser: Any, live_service: str, tmp_path: Path) -> None:
     v = visit(browser, live_service, "/stats?f=html", tmp_path / "stats.png")
-    v.page.wait_for_function("window.nbgisMapReady === true")
+    wait_until(v.page, "window.nbgisMapReady === true")
     doc = httpx2.get(f"{live_service}/stats").json()
     fills = "els => els.map(e => e.getAttribute('data-fill'))"
     for measure, key in (("subparks", "subparks"), ("nodes", "innovation_nodes")):
