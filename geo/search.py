@@ -150,6 +150,12 @@ class SearchIndex:
         return next(e for e in self.districts if e.id == feature_id)
 
 
+def pinyin_keys(text: str) -> str:
+    """The pinyin of ``text`` run together, then its initials ("shengwuyiyao swyy"): what a search box matches."""
+    letters = [_NOT_LATIN.sub("", s) for s in _pinyin(text)]
+    return f"{''.join(letters)} {''.join(s[:1] for s in letters if s)}".strip()
+
+
 def _pinyin(text: str) -> tuple[str, ...]:
     return tuple(s.lower() for s in lazy_pinyin(text) if s.strip())
 

@@ -14,6 +14,7 @@ from folium.map import FeatureGroup
 from folium.plugins import MarkerCluster
 
 from geo.layers import Layers
+from geo.search import pinyin_keys
 from maps import geometry, popups
 from maps.basemap import Frame
 from maps.controls import GeoLayer
@@ -59,7 +60,7 @@ def feature(row: pd.Series, geom: Any, layers: Layers, lang: str, style: Style |
             icon: dict[str, Any] | None = None, tooltip: bool = True, links: str | None = None) -> dict[str, Any]:
     """A GeoJSON feature carrying its look, tooltip, popup (linking under ``links``, if given) and search label."""
     props: dict[str, Any] = {"id": row["id"], "popup": popups.popup_html(row, layers, lang, links),
-                             "search": popups.search_label(row)}
+                             "search": popups.search_label(row), "keys": pinyin_keys(str(row.get("name_zh") or ""))}
     if tooltip:
         props["tip"] = popups.tooltip(row, lang)
     if style is not None:

@@ -31,7 +31,7 @@ TEXT: dict[str, tuple[str, str]] = {  # key -> (zh, en)
     "note": ("边界为示意，非测绘成果", "Boundaries are schematic, not surveyed"),
     "note.gcj02": ("坐标已转换为 GCJ-02 以对齐高德底图", "Shifted to GCJ-02 to match the AMap basemap"),
     # controls
-    "search.placeholder": ("搜索名称（中文或英文）", "Search names (中文 / English)"),
+    "search.placeholder": ("搜索名称（中文、拼音或英文）", "Search names (中文, pinyin, English)"),
     "search.none": ("无匹配", "No match"),
     # legend
     "legend.title": ("分园主导产业", "Sub-parks by lead industry"),

@@ -106,8 +106,9 @@ var nbgis = {
       s[0].eachLayer(function (l) {
         var p = l.feature && l.feature.properties;
         if (p && p.search) {
-          entries.push({id: p.id, label: p.search, key: p.search.toLowerCase(), layer: l, group: s[1],
-                        cluster: s[2]});
+          // the names in either language, and the Chinese name's pinyin (full and initials)
+          entries.push({id: p.id, label: p.search, key: (p.search + ' ' + (p.keys || '')).toLowerCase(), layer: l,
+                        group: s[1], cluster: s[2]});
         }
       });
     });
@@ -129,7 +130,7 @@ var nbgis = {
           nbgis.reveal(map, e);
         }
         function update() {
-          var q = input.value.trim().toLowerCase();
+          var q = input.value.trim().toLowerCase().replace(/\s+/g, ' ');
           list.innerHTML = '';
           hits = q ? entries.filter(function (e) { return e.key.indexOf(q) >= 0; }).slice(0, 10) : [];
           if (q && !hits.length) L.DomUtil.create('li', 'nbgis-none', list).textContent = text.none;

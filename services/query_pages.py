@@ -13,7 +13,7 @@ from geo.schema import KINDS
 from services.state import Service
 
 # The CRSs a person is likely to have a site's coordinates in (any other: type it, /locate takes any).
-SITE_CRSS = (("", "WGS 84 (经纬度 lon/lat)"), ("GCJ02", "GCJ-02 (高德、腾讯地图)"),
+SITE_CRSS = (("EPSG:4326", "WGS 84 (经纬度 lon/lat)"), ("GCJ02", "GCJ-02 (高德、腾讯地图)"),
              ("EPSG:4490", "CGCS2000 (EPSG:4490)"), ("EPSG:4549", "CGCS2000 / 3° GK 120°E (EPSG:4549)"),
              ("EPSG:4550", "CGCS2000 / 3° GK 123°E (EPSG:4550)"), ("EPSG:32651", "WGS 84 / UTM 51N (EPSG:32651)"),
              ("EPSG:3857", "Web Mercator (EPSG:3857)"))

@@ -107,6 +107,19 @@ def test_search_finds_a_feature_in_english(visit: Any, pages: dict[str, Built]) 
     v.page.screenshot(path=str(SHOTS / "overview-search.png"))
 
 
+@pytest.mark.parametrize("query", ["beilunfen", "blfy", "北仑分"])
+def test_search_finds_a_feature_by_pinyin_and_part_of_its_name(visit: Any, pages: dict[str, Built],
+                                                                query: str) -> None:
+    v = visit(pages["overview"], "overview-search-pinyin")
+    v.page.locator(".nbgis-search input").fill(query)
+    hits = v.page.locator(".nbgis-search li")
+    assert hits.all_inner_texts() == ["北仑分园 / Beilun Sub-park"]
+    hits.first.click()
+    popup = v.page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    assert "北仑分园" in popup.inner_text()
+
+
 def test_industry_map_highlights_exactly_the_hosts(visit: Any, pages: dict[str, Built], layers: Layers) -> None:
     v = visit(pages["industry"], "industry-hits")
     hosts = hosting_industry(layers, "biomedicine")

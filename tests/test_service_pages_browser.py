@@ -157,9 +157,17 @@ def test_locate_page_takes_coordinates_in_a_gis_crs(browser: Any, live_service: 
     v = visit(browser, live_service, "/locate?f=html", tmp_path / "locate-crs.png")
     v.page.fill("#site-x", f"{x:.2f}")
     v.page.fill("#site-y", f"{y:.2f}")
-    v.page.select_option("#site-crs", "EPSG:4549")
+    assert v.page.input_value("#site-crs") == "EPSG:4326"  # WGS 84 unless another is chosen or typed
+    v.page.fill("#site-crs", "EPSG:4549")
     v.page.click(".locate-form button")
     v.page.wait_for_url("**crs=EPSG%3A4549**")
+    assert "北仑分园" in v.page.locator("#held-subpark").inner_text()
+    # the form in WGS 84, as it opens: the same answer
+    v.page.fill("#site-x", str(lon))
+    v.page.fill("#site-y", str(lat))
+    v.page.fill("#site-crs", "EPSG:4326")
+    v.page.click(".locate-form button")
+    v.page.wait_for_url("**crs=EPSG%3A4326**")
     assert "北仑分园" in v.page.locator("#held-subpark").inner_text()
     v.page.close()
 
