@@ -139,3 +139,16 @@ def test_collection_and_items_pages_offer_every_format_and_crs(client: TestClien
     with zipfile.ZipFile(io.BytesIO(got.content)) as z:
         assert any(n.endswith(".prj") and "CGCS2000" in z.read(n).decode() for n in z.namelist())
     assert got.status_code == 200 and listed["numberMatched"] > 0
+
+
+def test_feature_page_downloads_the_feature(client: TestClient, tmp_path: Path) -> None:
+    page = client.get("/collections/innovation-nodes/items/node-haishu-moon-lake", params={"f": "html"}).text
+    section = re.search(r'<p class="formats" id="feature-downloads">(.*?)</p>', page, re.S)
+    assert section is not None
+    hrefs = [h.replace("&amp;", "&") for h in re.findall(r'href="([^"]+)"', section.group(1))]
+    assert len(hrefs) == 5
+    gpkg = client.get(hrefs[0])
+    (tmp_path / "one.gpkg").write_bytes(gpkg.content)
+    frame = pyogrio.read_dataframe(tmp_path / "one.gpkg")
+    assert list(frame["id"]) == ["node-haishu-moon-lake"] and frame.crs.to_epsg() == 4549
+    assert all(client.get(h).status_code == 200 for h in hrefs[1:])
