@@ -67,6 +67,9 @@ FONT_CHECKS = {  # page -> (selector of elements holding names, how many must ho
                        (".nbgis-legend div", 9), (".nbgis-legend summary", 3), (".nbgis-note", 1)],
     "/collections/subparks/items/subpark-yinzhou?f=html": [("h1", 1), ("#attributes td", 5)],
     "/search?q=%E7%94%9F%E7%89%A9&f=html&lang=zh": [(".results span.name", 8)],
+    "/locate?f=html&lon=121.83&lat=29.93&lang=zh": [("#answer span.name", 10), ("#answer th", 5)],
+    "/stats?f=html&lang=zh": [("#districts span[lang]", 10), ("#industry-totals a", 60)],
+    "/indicators?f=html&lang=zh": [(".indicator h3 span[lang]", 18), (".indicator svg text", 36)],
 }
 
 
