@@ -123,13 +123,21 @@ def _map_point(page: Any, css_class: str) -> tuple[float, float]:
     return point["x"], point["y"]
 
 
+# The inside point farthest from the outline along its row and column (a click is rounded to a whole pixel, a few
+# hundred metres at city zoom: a point near the edge could land outside).
 POINT_INSIDE = """el => {
-  const box = el.getBBox(), toScreen = el.getScreenCTM();
-  for (let i = 1; i < 24; i++) for (let j = 1; j < 24; j++) {
-    const p = new DOMPoint(box.x + box.width * i / 24, box.y + box.height * j / 24);
-    if (el.isPointInFill(p)) { const q = p.matrixTransform(toScreen); return {x: q.x, y: q.y}; }
+  const box = el.getBBox(), toScreen = el.getScreenCTM(), n = 48;
+  const inside = (i, j) => el.isPointInFill(new DOMPoint(box.x + box.width * i / n, box.y + box.height * j / n));
+  let best = null, depth = -1;
+  for (let i = 1; i < n; i++) for (let j = 1; j < n; j++) {
+    if (!inside(i, j)) continue;
+    let d = 0;
+    while (d < n && inside(i - d, j) && inside(i + d, j) && inside(i, j - d) && inside(i, j + d)) d++;
+    if (d > depth) { depth = d; best = [i, j]; }
   }
-  return null;
+  if (!best) return null;
+  const q = new DOMPoint(box.x + box.width * best[0] / n, box.y + box.height * best[1] / n).matrixTransform(toScreen);
+  return {x: q.x, y: q.y};
 }"""
 
 
