@@ -557,6 +557,9 @@ def _write_kml(frames: dict[str, gpd.GeoDataFrame], out_dir: Path, out: OutputCR
                 style.linestyle.color = _kml_colour(rgb, 0xFF)
                 style.linestyle.width = 2
                 style.iconstyle.color = _kml_colour(rgb, 0xFF)
+                # simplekml's default icon is a pushpin on maps.google.com: no file may send a reader to an
+                # outside server, so no href (Google Earth then draws its own point, QGIS its default marker)
+                style.iconstyle.icon.href = None
                 styles[code] = style
             mark = _kml_add(folder, geom, str(_value(row, "name_zh") or row["id"]))
             mark.style = styles[code]

@@ -127,20 +127,34 @@ def nearest(layers: Layers, lon: float, lat: float, industry: str | None = None,
     if industry is not None:
         _check_industry(layers, industry)
         areas = _hosts(areas, layers.taxonomy.narrower(industry))
-    if areas.empty:
+    return [{**entry, "matched": list(areas.loc[entry["id"], "matched"]) if industry is not None else None,
+             "area_km2": _rounded(areas.loc[entry["id"], "area_km2"], AREA_DIGITS)}
+            for entry in _ranked(areas, lon, lat, k)]
+
+
+def nearest_platforms(layers: Layers, lon: float, lat: float, k: int = 5) -> list[dict[str, Any]]:
+    """The `k` platforms with a known site nearest to (lon, lat), nearest first, ties by id: a feature reference
+    with ``platform_type`` and ``distance_km`` (geodesic; the sites are approximate, ±1-2 km)."""
+    lon = _coordinate("lon", lon, 180.0)
+    lat = _coordinate("lat", lat, 90.0)
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    placed = layers.platforms[layers.platforms.geometry.notna()]
+    return [{**entry, "platform_type": placed.loc[entry["id"], "platform_type"]}
+            for entry in _ranked(placed, lon, lat, k)]
+
+
+def _ranked(frame: gpd.GeoDataFrame, lon: float, lat: float, k: int) -> list[dict[str, Any]]:
+    """The k rows nearest the site as feature references with ``distance_km`` and ``inside``."""
+    if frame.empty:
         return []
-    n = len(areas)
-    distances = np.round(geodesic_distances_km(np.full(n, lon), np.full(n, lat), areas.geometry.to_numpy()),
+    n = len(frame)
+    distances = np.round(geodesic_distances_km(np.full(n, lon), np.full(n, lat), frame.geometry.to_numpy()),
                          DISTANCE_DIGITS)
-    ids = areas["id"].to_numpy(dtype=str)
+    ids = frame["id"].to_numpy(dtype=str)
     order = np.lexsort((ids, distances))[:k]  # ties (every area the site is in, at 0) by id
-    return [{
-        **_ref(areas.iloc[i]),
-        "distance_km": _rounded(distances[i], DISTANCE_DIGITS),
-        "inside": bool(distances[i] == 0.0),
-        "matched": list(areas.iloc[i]["matched"]) if industry is not None else None,
-        "area_km2": _rounded(areas.iloc[i]["area_km2"], AREA_DIGITS),
-    } for i in order]
+    return [{**_ref(frame.iloc[i]), "distance_km": _rounded(distances[i], DISTANCE_DIGITS),
+             "inside": bool(distances[i] == 0.0)} for i in order]
 
 
 def stats(layers: Layers) -> dict[str, Any]:

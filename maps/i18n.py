@@ -58,7 +58,7 @@ TEXT: dict[str, tuple[str, str]] = {  # key -> (zh, en)
     "print.no_site_city": ("规划未给出该平台的位置和所在区县，图中显示全市",
                            "The plan gives neither this platform's site nor its district; the map shows the city"),
     # controls
-    "search.placeholder": ("搜索名称（中文或英文）", "Search names (中文 / English)"),
+    "search.placeholder": ("搜索名称（中文、拼音或英文）", "Search names (中文, pinyin, English)"),
     "search.none": ("无匹配", "No match"),
     # legend
     "legend.title": ("分园主导产业", "Sub-parks by lead industry"),
@@ -127,6 +127,10 @@ TEXT: dict[str, tuple[str, str]] = {  # key -> (zh, en)
     "panel.no_site": ("该平台位置未公开，图中显示其所在区县", "This platform's site is not publicly known; "
                                                             "the map shows its district"),
     "unit.km2": ("平方公里", "km²"),
+    # popup links
+    "link.page": ("详情页", "Page"),
+    "link.map": ("地图", "Map"),
+    "link.version": ("数据与来源（JSON，当前版本）", "Data and source (JSON, current version)"),
 }
 
 

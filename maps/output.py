@@ -12,7 +12,8 @@ from urllib.parse import quote
 import folium
 
 from geo.io import write_bytes_atomic
-from maps.assets import asset_path, inline_assets, link_assets
+from maps import fonts
+from maps.assets import asset_path, declares_font, inline_assets, link_assets
 
 # A <script src> or <link href> leaving the machine: what an offline page must never hold.
 REMOTE_REF = re.compile(r"""<(?:script|link)\b[^>]*?\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)
@@ -29,6 +30,8 @@ def render_html(m: folium.Map, assets: str = "inline", prefix: str = "") -> tupl
     else:
         raise ValueError(f"unknown assets mode {assets!r}; choose inline or link")
     html = m.get_root().render()
+    if assets == "inline" and declares_font(m):  # the font, cut down to the characters the page holds
+        html = html.replace("</head>", f"<style>\n{fonts.inline_css(html)}\n</style>\n</head>", 1)
     lang = getattr(m, "nbgis_lang", None)  # set by maps.basemap.finish
     if lang:
         html = html.replace("<html>", f'<html lang="{"zh-CN" if lang == "zh" else lang}">', 1)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 
 from geo.layers import Layers
+from geo.schema import KINDS
 from maps.i18n import TEXT, t
 
 # The plan's own words about an area, shown verbatim, in this order.
@@ -122,7 +124,27 @@ def _blocks_html(blocks: list[Mapping[str, Any]], lang: str) -> str | None:
     return f"<ul>{''.join(items)}</ul>" if items else None
 
 
-def popup_html(row: Row, layers: Layers, lang: str) -> str:
+def popup_html(row: Row, layers: Layers, lang: str, links: str | None = None) -> str:
+    """The popup: the feature's name and facts, and with ``links`` (the service's root URL) where to go next."""
     cells = "".join(f"<tr><th>{h}</th><td>{v}</td></tr>" for h, v in popup_rows(row, layers, lang))
-    return f'<div class="nbgis-pop"><h4>{escape(bilingual(row))}</h4><table>{cells}</table></div>'
+    more = links_html(row, lang, links) if links is not None else ""
+    return f'<div class="nbgis-pop"><h4>{escape(bilingual(row))}</h4><table>{cells}</table>{more}</div>'
+
+
+def links_html(row: Row, lang: str, root: str) -> str:
+    """Links to the feature's page, its map, its data as JSON (its `source` and the current version: the layers
+    keep no history yet) and its downloads in EPSG:4549, under the service's root URL."""
+    kind = str(row.get("kind", ""))
+    if kind not in KINDS:
+        return ""
+    fid = quote(str(row.get("id", "")))
+    item = f"{root}/collections/{KINDS[kind].collection}/items"
+    suffix = "?lang=en" if lang == "en" else ""
+    anchors = [(f"{item}/{fid}?f=html", t("link.page", lang)),
+               (f"{root}/maps/feature/{fid}{suffix}", t("link.map", lang)),
+               (f"{item}/{fid}?f=json", t("link.version", lang)),
+               (f"{item}?id={fid}&f=gpkg&crs=EPSG:4549", "GeoPackage"), (f"{item}?id={fid}&f=kml", "KML"),
+               (f"{item}?id={fid}&f=dxf&crs=EPSG:4549", "DXF")]
+    body = "".join(f'<a href="{escape(href)}" target="_top">{escape(text)}</a>' for href, text in anchors)
+    return f'<div class="nbgis-links">{body}</div>'
 

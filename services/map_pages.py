@@ -28,6 +28,7 @@ from maps.printmap import DEFAULT_DPI, FORMATS, FontMissing, PrintError, PrintOp
 from maps.printmap.options import DPI_RANGE, MAX_APPROVAL_CHARS, PAPERS
 from services.errors import ApiError, bad_parameter
 from services.params import check_parameters
+from services.plan import industry_by_name
 from services.state import Service, service_of
 
 router = APIRouter(tags=["Maps"])
@@ -39,6 +40,7 @@ Lang = Annotated[str, Query(description=f"Language of every label: {', '.join(LA
                             json_schema_extra={"enum": list(LANGS)})]
 PRINT_PARAMETERS = ("paper", "landscape", "dpi", "approval")
 PARAMETERS = {"tiles", "lang", "f", *PRINT_PARAMETERS}
+LINKS = ""  # popups link to the feature's page, map and downloads on this service, by root-relative URLs
 PRINT_CACHE_BYTES = 64 << 20  # print maps kept rendered (~0.2-1.5 MB each)
 # A PNG of A3 at 600 dpi takes ~8 s and ~0.5 GB to draw: the command line may, a shared service should not.
 MAX_DPI = 300
@@ -105,21 +107,24 @@ def overview(request: Request, print_as: SheetQuery, tiles: Tiles = "none", lang
     if print_as is not None:
         return _print(request, print_as, tiles, lang, "overview", "")
     service, source = _checked(request, tiles, lang)
-    return _page(service.layers, "overview", "", source, lang, lambda: builders.overview(service.layers, tiles, lang))
+    return _page(service.layers, "overview", "", source, lang,
+                 lambda: builders.overview(service.layers, tiles, lang, LINKS))
 
 
 @router.get("/maps/industry/{code}", response_class=HTMLResponse,
             summary="Map of where an industry clusters, its hosts highlighted: interactive with a summary (HTML) "
                     "or a print map (f=png, pdf or svg)")
-def industry(request: Request, code: Annotated[str, Path(description="An industry code from /industries")],
+def industry(request: Request, code: Annotated[str, Path(description="An industry code from /industries, or its "
+                                                                     "name (redirects to the code)")],
              print_as: SheetQuery, tiles: Tiles = "none", lang: Lang = "zh") -> Response:
-    if code not in service_of(request).layers.taxonomy:
-        raise ApiError(404, f"code: no industry {code!r}; /industries lists them")
+    if code not in service_of(request).layers.taxonomy:  # a name: to its code, keeping the query (f=pdf too)
+        check_parameters(request, PARAMETERS)
+        return industry_by_name(request, code, "/maps/industry/{code}")
     if print_as is not None:
         return _print(request, print_as, tiles, lang, "industry", code)
     service, source = _checked(request, tiles, lang)
     return _page(service.layers, "industry", code, source, lang,
-                 lambda: builders.industry(service.layers, code, tiles, lang))
+                 lambda: builders.industry(service.layers, code, tiles, lang, LINKS))
 
 
 @router.get("/maps/feature/{featureId}", response_class=HTMLResponse,
@@ -135,7 +140,7 @@ def feature(request: Request,
         return _print(request, print_as, tiles, lang, "feature", feature_id)
     service, source = _checked(request, tiles, lang)
     return _page(service.layers, "feature", feature_id, source, lang,
-                 lambda: builders.feature(service.layers, feature_id, tiles, lang))
+                 lambda: builders.feature(service.layers, feature_id, tiles, lang, LINKS))
 
 
 def _checked(request: Request, tiles: str, lang: str) -> tuple[Service, tuple[str, ...]]:

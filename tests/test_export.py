@@ -193,6 +193,11 @@ def test_kml_styled_with_popups(frames: dict[str, gpd.GeoDataFrame], out: Path) 
     style = styles[mark.findtext("k:styleUrl", namespaces=ns).lstrip("#")]
     assert style.findtext("k:LineStyle/k:color", namespaces=ns) == f"ff{rgb[4:6]}{rgb[2:4]}{rgb[0:2]}"
     assert ex.industry_colour(first) == rgb != ex.industry_colour(None)
+    # no icon, link or image sends a reader to an outside server: the only URLs are the XML namespaces
+    hrefs = [e.text for e in root.iter() if e.tag.endswith("}href") and e.text]
+    assert hrefs == []
+    assert set(re.findall(r"https?://[^\s<\"]+", path.read_text(encoding="utf-8"))) == {
+        "http://www.opengis.net/kml/2.2", "http://www.google.com/kml/ext/2.2"}
 
 
 @pytest.mark.parametrize("crs", ["EPSG:4549", "GCJ02", "EPSG:4490"])

@@ -293,3 +293,9 @@ def test_print_maps_share_the_pool_of_heavy_work(client: TestClient, monkeypatch
     assert_api_error(response, 503, "busy")
     assert response.headers["retry-after"] == "2"
     assert client.get("/maps/overview").status_code == 200  # the web map is not held up
+
+
+def test_an_industry_named_redirects_to_its_print_map(client: TestClient) -> None:
+    response = client.get("/maps/industry/生物医药?f=pdf&paper=A3", follow_redirects=False)
+    assert response.status_code == 308
+    assert response.headers["location"].endswith("/maps/industry/biomedicine?f=pdf&paper=A3")
