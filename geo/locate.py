@@ -40,7 +40,7 @@ LON_NAMES = ("lon", "lng", "longitude", "x")
 LAT_NAMES = ("lat", "latitude", "y")
 MAX_LISTED = 5  # bad rows named in an error message
 
-# The Gauss-Kruger plane geo.measure uses (CGCS2000 / 3-degree zone, CM 121E): the nearest boundary
+# The Gauss-Kruger plane geo.measure uses (CGCS2000 / 3-degree zone, CM 120E): the nearest boundary
 # point is found there, the distance to it measured on the ellipsoid, as geodesic_distances_km does.
 _LOCAL = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:4549", always_xy=True)
 _PIECE_VERTICES = 8  # boundary pieces in the nearest-point index; with node capacity 4 the fastest measured

@@ -13,6 +13,33 @@ _WS = re.compile(r"\s+")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
+# Words that bound a figure: 近 100 is not 100, 1000 人以上 is a floor.
+QUALIFIERS_BEFORE = ("不少于", "不低于", "超过", "突破", "近", "约")
+QUALIFIERS_AFTER = ("以上", "左右", "以内", "以下")
+_BEFORE = re.compile("(?:" + "|".join(QUALIFIERS_BEFORE) + ")$")
+_AFTER = re.compile("^(?:" + "|".join(QUALIFIERS_AFTER) + ")")
+
+
+def qualifier_words(figure: str) -> list[str]:
+    """The qualifiers a quoted figure carries, in order (['近'], ['以上'], [])."""
+    f = squeeze(figure)
+    return [w for w in QUALIFIERS_BEFORE if f.startswith(w)] + [w for w in QUALIFIERS_AFTER if f.endswith(w)]
+
+
+def lost_qualifier(text: str, figure: str) -> str | None:
+    """A qualifier printed right before or after `figure` in `text` that the figure leaves out."""
+    f = squeeze(figure)
+    at = text.find(f)
+    while at >= 0:
+        before, after = _BEFORE.search(text[:at]), _AFTER.search(text[at + len(f):])
+        if before and not f.startswith(before.group()):
+            return before.group()
+        if after and not f.endswith(after.group()):
+            return after.group()
+        at = text.find(f, at + 1)
+    return None
+
+
 def squeeze(text: str) -> str:
     """Text with all white space removed: the PDF extraction breaks lines and spaces at random."""
     return _WS.sub("", text)

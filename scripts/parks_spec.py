@@ -10,8 +10,11 @@ script scales and clips them (see build_parks.py).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
+
+from geo.plan import QUALIFIERS_AFTER, QUALIFIERS_BEFORE, qualifier_words, squeeze
 
 PLAN = Path(__file__).resolve().parent.parent / "data" / "sources" / "plan.txt"
 _LINES = PLAN.read_text(encoding="utf-8").split("\n")
@@ -46,11 +49,28 @@ def block(name_zh: str, name_en: str, boundary_zh: str | None, source: str,
             "source": source, "shape": shape, "method": method}
 
 
+def figure(text: str, value: float, unit_zh: str) -> str:
+    """The figure as the plan prints it, with its qualifiers (近 100 平方公里, 1000 人以上).
+
+    A value stored in base units may be printed in 万 (1 万人 is stored as 10000 人)."""
+    printed = [(f"{value:g}", unit_zh)] + ([(f"{value / 10000:g}", "万" + unit_zh)] if value >= 10000 else [])
+    before = "|".join(QUALIFIERS_BEFORE)
+    after = "|".join(QUALIFIERS_AFTER)
+    flat = squeeze(text)
+    for number, unit in printed:
+        m = re.search(f"(?:{before})?{re.escape(number)}{re.escape(squeeze(unit))}(?:{after})?", flat)
+        if m:
+            return m.group()
+    raise ValueError(f"{value:g} {unit_zh} is not printed in {text[:40]}…")
+
+
 def target(tid: str, counted_zh: str, counted_en: str, value: float, unit_zh: str,
            unit_en: str, comparator: str | None, source: str) -> dict[str, Any]:
+    first, last = (int(n) for n in source.rsplit("lines ", 1)[1].split("-"))
+    value_zh = figure(plan(first, last), value, unit_zh)
     return {"id": tid, "year": 2025, "counted_zh": counted_zh, "counted_en": counted_en,
-            "value": value, "unit_zh": unit_zh, "unit_en": unit_en,
-            "comparator": comparator, "source": source}
+            "value": value, "value_zh": value_zh, "qualifier_zh": "".join(qualifier_words(value_zh)) or None,
+            "unit_zh": unit_zh, "unit_en": unit_en, "comparator": comparator, "source": source}
 
 
 S9 = "专栏 9"
@@ -280,11 +300,11 @@ UNITS = [
          ["future-health", "smart-medical-devices", "internet-healthcare"],
          disc(121.607, 29.806, 0.9), "south", "下应 street, 鄞州"),
     unit("unit-dongqianhu-town", "东钱湖创智小镇", "Dongqian Lake Innovation Town", (1781, 1787),
-         [], disc(121.636, 29.800, 0.8), "south", "the north-west shore of 东钱湖"),
+         [], disc(121.636, 29.806, 0.8), "south", "the north shore of 东钱湖 (钱湖北路), clipped off the lake"),
     unit("unit-meihu-town", "梅湖小镇", "Meihu Town", (1789, 1793), [],
-         disc(121.672, 29.768, 0.8), "south", "梅湖, on the east side of 东钱湖"),
+         disc(121.648, 29.741, 0.8), "south", "梅湖, the lake's southern basin by 韩岭, clipped off 东钱湖"),
     unit("unit-zhejiang-innovation-center", "浙江创新中心", "Zhejiang Innovation Center", (1795, 1801),
-         [], disc(121.648, 29.783, 0.7), "south", "the 东钱湖 resort area"),
+         [], disc(121.668, 29.801, 0.7), "south", "莫枝, the 东钱湖 resort's seat on the north-east shore, clipped off the lake"),
 ]
 
 # ---------------------------------------------------------------- 专栏 11
@@ -297,7 +317,8 @@ def node(nid: str, name_zh: str, name_en: str, district: str, lines: tuple[int, 
     return {"id": nid, "name_zh": name_zh, "name_en": name_en, "districts": [district],
             "description_zh": after_colon(*lines), "source": src(S11, *lines), "form": form,
             "industries": industries, "shape": shape, "method": method, "targets": targets,
-            "planned_area_km2": planned_area_km2}
+            "planned_area_km2": planned_area_km2,
+            "planned_area_zh": figure(plan(*lines), planned_area_km2, "平方公里") if planned_area_km2 else None}
 
 
 def belt(points: list[tuple[float, float]], width_km: float, side: str = "both") -> dict[str, Any]:
@@ -439,3 +460,23 @@ QIANWAN_ZONES = [
                                           "auto-parts"],
      "shape": box(121.140, 30.290, 121.230, 30.325), "method": "box in the west of 前湾新区"},
 ]
+
+# ---------------------------------------------------------------- reclaimed land
+# GSHHS traces the shoreline of the 1990s; these features lie on land reclaimed since, which the
+# AMap district boundaries (2020s) include. Each is checked against the district polygons instead,
+# and keeps the reason and the plan's lines that place it on that coast.
+_QIANWAN = ("前湾新区 (杭州湾新区) is built on tidal flats of Hangzhou Bay reclaimed since the 2000s; "
+            "GSHHS shows most of it as sea")
+LAND_EXCEPTIONS: dict[str, dict[str, str]] = {
+    "qianwan-coastal-core": {"reason": _QIANWAN, "source": src(S14, 2218, 2224)},
+    "qianwan-east-manufacturing": {"reason": _QIANWAN, "source": src(S14, 2218, 2236)},
+    "qianwan-west-emerging": {"reason": _QIANWAN, "source": src(S14, 2218, 2242)},
+    "node-qianwan-corridor": {"reason": _QIANWAN + "; the plan's 近 100 平方公里 cannot fit on the old shoreline",
+                              "source": src(S11, 1917, 1929)},
+    "subpark-ninghai": {"reason": "its 南部滨海新区 block, bounded by 胡陈港 and 沿海南线 (a coast road), lies on "
+                                  "reclaimed tidal flats of 三门湾 that GSHHS shows as sea",
+                        "source": src(S9, 1583, 1587)},
+    "subpark-daxie": {"reason": "its two areas are bounded by wharves (万华化工码头, 实华码头, 渔业码头, 小田湾码头): "
+                                "quays and yards built out from 大榭岛 over the sea after the shoreline GSHHS traces",
+                      "source": src(S9, 1644, 1650)},
+}
