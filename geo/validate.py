@@ -20,7 +20,7 @@ import shapely
 from geo.layers import DATA_DIR, Layers, load_layers
 from geo.measure import geodesic_area_km2, geodesic_distances_km
 from geo.plan import cited_ranges, lost_qualifier, qualifier_words
-from geo.schema import KINDS, NOT_QUOTED, PARK_KINDS, PLATFORM_TYPES, REQUIRED_PROPERTIES
+from geo.schema import KINDS, NOT_QUOTED, TERM_FIELDS, PARK_KINDS, PLATFORM_TYPES, REQUIRED_PROPERTIES
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MIN_SHARE_IN_DISTRICT = 0.95
@@ -397,14 +397,20 @@ def _quoted_fields(record: dict[str, Any]) -> Iterator[tuple[str, str]]:
 
 
 def _quotes(layers: Layers) -> Iterator[Finding]:
+    """A name or term (TERM_FIELDS) stands on its cited lines in one run; any other quote is a whole
+    clause of them (geo.plan.PlanText.quotes_clause), possibly read across interleaved table cells."""
     plan = layers.plan
     for where, record, source in _facts(layers):
         sources = [source, record.get("source_other") or "", record.get("industry_source") or ""]
         for key, value in _quoted_fields(record):
-            # a feature's name is quoted whole; longer texts may be read across interleaved table cells
-            pieces = 1 if key == "name_zh" and "kind" in record else 3
-            if not any(plan.quotes(value, s, max_pieces=pieces) for s in sources if s):
-                yield Finding("verbatim", where, f"{key} {value[:30]!r}… is not on the lines it cites")
+            if key in TERM_FIELDS:
+                if not any(plan.quotes(value, s, max_pieces=1) for s in sources if s):
+                    yield Finding("verbatim", where, f"{key} {value[:30]!r}… is not on the lines it cites "
+                                                     "(a name or term is quoted in one run)")
+            elif not any(plan.quotes_clause(value, s) for s in sources if s):
+                why = ("is only part of a clause" if any(plan.quotes(value, s) for s in sources if s)
+                       else "is not on the lines it cites")
+                yield Finding("verbatim", where, f"{key} {value[:30]!r}… {why}")
         planned = record.get("planned_area_km2")
         if planned and planned not in plan.numbers(record.get("planned_area_source") or source):
             yield Finding("verbatim", where, f"planned area {planned} is not on the lines it cites")

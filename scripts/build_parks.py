@@ -206,7 +206,8 @@ def build_subparks(ctx: Context) -> list[dict[str, Any]]:
         placed.append(geom)
         labels = iter(label_point(p) for p in pieces(scale))
         industry_zh = sp.get("industry_zh") or spec.plan(*sp["industry_lines"])
-        blocks = [{"name_zh": b["name_zh"], "name_en": b["name_en"], "boundary_zh": b["boundary_zh"],
+        blocks = [{"name_zh": b["name_zh"], "name_en": b["name_en"],
+                   **({"label_zh": b["label_zh"]} if b["label_zh"] else {}), "boundary_zh": b["boundary_zh"],
                    "drawn": b["shape"] is not None, "label_point": next(labels) if b["shape"] else None,
                    "geometry_method": b["method"], "source": b["source"]}
                   for b in sp["blocks"]]
