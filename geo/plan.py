@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import pairwise
 from pathlib import Path
 
 _SOURCE_LINES = re.compile(r"lines? (\d+)(?:-(\d+))?")
@@ -100,7 +101,7 @@ class PlanText:
                 at = text.find(wanted, at + 1)
             runs = _pieces(wanted, text, max_pieces)
             if runs and len(runs) > 1 and runs[0][0] in edges and runs[-1][1] in edges and all(
-                    end in joints and start in joints for (_, end), (start, _) in zip(runs, runs[1:])):
+                    end in joints and start in joints for (_, end), (start, _) in pairwise(runs)):
                 return True
         return False
 
@@ -137,7 +138,8 @@ def _in_pieces(wanted: str, text: str, max_pieces: int) -> bool:
 def _pieces(wanted: str, text: str, max_pieces: int) -> list[tuple[int, int]] | None:
     """Greedy: take the longest prefix of what is left that occurs after the previous run.
     The runs as (start, end) positions in `text`, or None."""
-    pos, runs = 0, []
+    pos = 0
+    runs: list[tuple[int, int]] = []
     while wanted:
         if len(runs) >= max_pieces:
             return None

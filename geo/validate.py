@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import shapely
 
 from geo.layers import DATA_DIR, Layers, load_layers
 from geo.measure import geodesic_area_km2, geodesic_distances_km
 from geo.plan import cited_ranges, lost_qualifier, qualifier_words
-from geo.schema import KINDS, NOT_QUOTED, TERM_FIELDS, PARK_KINDS, PLATFORM_TYPES, REQUIRED_PROPERTIES
+from geo.schema import KINDS, NOT_QUOTED, PARK_KINDS, PLATFORM_TYPES, REQUIRED_PROPERTIES, TERM_FIELDS
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MIN_SHARE_IN_DISTRICT = 0.95
@@ -293,7 +294,7 @@ def _namesakes(layers: Layers) -> Iterator[Finding]:
         if name not in parks or point is None or point.is_empty:
             continue
         park_id, area = parks[name]
-        km = float(geodesic_distances_km([point.x], [point.y], [area])[0])
+        km = float(geodesic_distances_km(np.array([point.x]), np.array([point.y]), np.array([area]))[0])
         if km > MAX_NAMESAKE_KM:
             yield Finding("namesake", fid, f"{km:.2f} km from {park_id}, the park of the same name "
                                            f"(at most {MAX_NAMESAKE_KM} km)")

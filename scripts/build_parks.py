@@ -94,7 +94,8 @@ class Context:
                           if f["properties"]["kind"] == "district"}
         self.names = {f["properties"]["adcode"]: f["properties"]["name_zh"] for f in feats}
         self.districts_union = shapely.union_all(list(self.districts.values()))
-        shore = {f["properties"]["kind"]: to_m(shape(f["geometry"])) for f in read_json(DATA / "land.geojson")["features"]}
+        shore = {f["properties"]["kind"]: to_m(shape(f["geometry"]))
+                 for f in read_json(DATA / "land.geojson")["features"]}
         self.lake = shore["lake"]
         # land within the districts and the lakes: the corridor's 东钱湖地区 holds its lake
         self.land_with_lakes = shapely.intersection(self.districts_union, shore["land"])
@@ -191,8 +192,8 @@ def build_subparks(ctx: Context) -> list[dict[str, Any]]:
         parts = [draw(b["shape"]) for b in sp["blocks"] if b["shape"]]
         area = sp["planned_area_km2"]
 
-        def pieces(f: float, parts: list[shapely.Geometry] = parts,
-                   mask: shapely.Geometry = mask) -> list[shapely.Geometry]:
+        def pieces(f: float, parts: list[shapely.Geometry] = parts, mask: shapely.Geometry = mask,
+                   area: float = area) -> list[shapely.Geometry]:
             # each block stays its own part: a later block yields to an earlier one, with a gap
             taken: list[shapely.Geometry] = []
             for p in parts:
