@@ -85,11 +85,14 @@ def test_geojson_rfc7946(subparks: dict[str, gpd.GeoDataFrame], out: Path) -> No
     assert info["crs"] == "EPSG:4326" and info["features"] == 10
 
 
-def test_geojson_projected_writes_crs_member(subparks: dict[str, gpd.GeoDataFrame], out: Path) -> None:
-    doc = json.loads(export(subparks, "geojson", EPSG4549, out / "p.geojson").read_text(encoding="utf-8"))
-    assert doc["crs"]["properties"]["name"] == "urn:ogc:def:crs:EPSG::4549"
-    x, y = doc["features"][0]["geometry"]["coordinates"][0][0][0]
-    assert 4e5 < x < 8e5 and 3.1e6 < y < 3.5e6  # easting, northing in metres
+@pytest.mark.parametrize("crs", ["EPSG:4549", "EPSG:4490", "EPSG:32651"])
+def test_geojson_refuses_crs_rfc7946_cannot_say(subparks: dict[str, gpd.GeoDataFrame], out: Path, crs: str) -> None:
+    # RFC 7946 removed the crs member: metres written under it would read as degrees in any other tool
+    with pytest.raises(ExportError, match="RFC 7946"):
+        export(subparks, "geojson", parse_crs(crs), out / "p.geojson")
+    assert not (out / "p.geojson").exists()
+    doc = json.loads(export(subparks, "geojson", parse_crs("OGC:CRS84"), out / "w.geojson").read_text("utf-8"))
+    assert "crs" not in doc
 
 
 def test_geojson_all_is_a_zip_of_collections(frames: dict[str, gpd.GeoDataFrame], out: Path) -> None:
@@ -112,9 +115,9 @@ def test_gcj02_shifts_and_says_so(subparks: dict[str, gpd.GeoDataFrame], out: Pa
 
 def test_gpkg_all_in_metres_keeps_areas(frames: dict[str, gpd.GeoDataFrame], out: Path) -> None:
     path = export(frames, "gpkg", EPSG4549, out / "all.gpkg")
-    assert [name for name, _ in pyogrio.list_layers(path)] == list(COLLECTIONS)
+    assert [name for name, _ in pyogrio.list_layers(path)] == [c.replace("-", "_") for c in COLLECTIONS]
     for name, count in COUNTS.items():
-        info = pyogrio.read_info(path, layer=name)
+        info = pyogrio.read_info(path, layer=ex.table_name(name))
         assert info["features"] == count and info["crs"] == "EPSG:4549", name
     sub = pyogrio.read_dataframe(path, layer="subparks")
     assert "鄞州分园" in set(sub["name_zh"])
@@ -324,7 +327,7 @@ def test_cli_every_collection_and_all(tmp_path: Path) -> None:
         assert proc.returncode == 0, f"{name}: {stderr}"
         assert "wrote" in stdout
         layers = [layer for layer, _ in pyogrio.list_layers(tmp_path / f"{name}.gpkg")]
-        assert layers == (list(COLLECTIONS) if name == "all" else [name])
+        assert layers == [ex.table_name(c) for c in (COLLECTIONS if name == "all" else [name])]
         if name != "all":
             assert pyogrio.read_info(tmp_path / f"{name}.gpkg")["features"] == COUNTS[name]
 
