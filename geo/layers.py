@@ -60,6 +60,7 @@ class Layers:
     plan: PlanText
     data_dir: Path
     land: gpd.GeoDataFrame | None = None  # GSHHS land ('land') and the lakes the plan names ('lake')
+    observations: dict[str, Any] | None = None  # observations.json: indicators' observed values, with sources
 
     def kind(self, name: str) -> gpd.GeoDataFrame:
         """All features of one kind (see geo.schema.KINDS)."""
@@ -97,4 +98,5 @@ def load_layers(data_dir: Path | str = DATA_DIR) -> Layers:
         plan=PlanText(data_dir / "sources" / "plan.txt"),
         data_dir=data_dir,
         land=read_features(data_dir / "land.geojson", ("kind", "name_zh")),
+        observations=read_json(data_dir / "observations.json"),
     )

@@ -39,7 +39,7 @@ NOT_QUOTED = {"district_names_zh", "label_zh"}  # label_zh: a block name compose
 # Quoted names and terms: they stand inside the plan's sentences, so they are checked as one
 # contiguous run; every other quoted field (descriptions, bounds, indicators) is a whole clause.
 TERM_FIELDS = {"name_zh", "counted_zh", "unit_zh", "unit_type_zh", "positioning_zh", "focus_zh",
-               "value_zh", "qualifier_zh", "planned_area_zh", "planned_area_qualifier_zh", "zh"}
+               "value_zh", "qualifier_zh", "planned_area_zh", "planned_area_qualifier_zh", "zh", "scale_zh", "count_zh"}
 
 _COMMON = ("id", "kind", "name_zh", "name_en", "source")
 REQUIRED_PROPERTIES = {

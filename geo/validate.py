@@ -20,6 +20,7 @@ import shapely
 
 from geo.layers import DATA_DIR, Layers, load_layers
 from geo.measure import geodesic_area_km2, geodesic_distances_km
+from geo.monitoring import indicator_ids
 from geo.plan import cited_ranges, lost_qualifier, qualifier_words
 from geo.schema import KINDS, NOT_QUOTED, PARK_KINDS, PLATFORM_TYPES, REQUIRED_PROPERTIES, TERM_FIELDS
 
@@ -33,6 +34,8 @@ ON_LAND_KINDS = ("subpark", "corridor-unit", "innovation-node", "provincial-park
 MAX_IN_LAKE_KM2 = 0.01  # rounding only: a park bounded by a lake must not lie in it
 MIN_PART_KM2 = 0.05  # a polygon part smaller than this is a sliver, not a block
 MIN_DETACHED_SHARE = 0.02  # a smaller detached part, holding no block of its own, is a clip's leftover
+# The comparator a qualifier implies (近/约 have none: the figure is approximate, not a bound)
+COMPARATOR_OF = {"以上": ">=", "不少于": ">=", "不低于": ">=", "超过": ">", "突破": ">"}
 MAX_NAMESAKE_KM = 0.5  # a platform's point to the park that bears its name
 # The districts, as the plan shortens their names (北仑, 江北 ...), with their adcodes.
 DISTRICT_SHORT = {"海曙": "330203", "江北": "330205", "北仑": "330206", "镇海": "330211", "鄞州": "330212",
@@ -96,7 +99,7 @@ def validate(data_dir: Path | str = DATA_DIR) -> Report:
         return report
     for check in (_required, _geometries, _counts, _placement, _land, _lakes, _slivers, _stated_districts,
                   _namesakes, _areas, _blocks, _overlaps, _corridor_units, _ids_and_kinds, _industries, _sources,
-                  _quotes, _qualifiers):
+                  _quotes, _qualifiers, _tiers, _observations):
         try:
             report.findings += list(check(layers))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:  # data too broken for this rule
@@ -375,6 +378,10 @@ def _facts(layers: Layers) -> Iterator[tuple[str, dict[str, Any], str]]:
         yield f"表 1 row {r.get('no')}", r, r.get("source") or ""
     for t in ind.get("targets", []):
         yield f"target {t.get('id')}", t, t.get("source") or ""
+    for tier in ind.get("cluster_tiers", []):
+        yield f"246 tier {tier.get('tier')}", tier, tier.get("source") or ""
+    if ind.get("vision_2035"):
+        yield "2035 vision", ind["vision_2035"], ind["vision_2035"].get("source") or ""
     for industry in layers.taxonomy.industries.values():
         yield f"industry {industry.code}", {"name_zh": industry.zh}, industry.source
 
@@ -439,6 +446,8 @@ def _qualifiers(layers: Layers) -> Iterator[Finding]:
         found = qualifier_words(value_zh)
         if (qualifier or None) != ("".join(found) or None):
             yield Finding("qualifier", where, f"qualifier_zh {qualifier!r} but the figure reads {value_zh!r}")
+        elif found and (want := COMPARATOR_OF.get(found[0])) and t.get("comparator") != want:
+            yield Finding("qualifier", where, f"{found[0]} needs comparator {want!r}, not {t.get('comparator')!r}")
         for first, last in cited_ranges(t.get("source") or ""):
             if plan.valid_range(first, last) and (lost := lost_qualifier(plan.text(first, last), value_zh)):
                 yield Finding("qualifier", where, f"the plan prints {lost!r} beside {value_zh!r}; keep it")
@@ -449,6 +458,35 @@ def _qualifiers(layers: Layers) -> Iterator[Finding]:
             if lost := lost_qualifier(text, f"{planned:g}"):
                 yield Finding("qualifier", fid, f"the plan prints {lost!r} beside {planned:g}: "
                                                 "quote it in planned_area_zh")
+
+
+def _tiers(layers: Layers) -> Iterator[Finding]:
+    """The “246” tiers: each names as many clusters as it counts, by industry codes that exist."""
+    for tier in layers.indicators.get("cluster_tiers", []):
+        codes = tier.get("industries") or []
+        if len(codes) != tier.get("count"):
+            yield Finding("tiers", str(tier.get("tier")), f"{len(codes)} industries for a count of {tier.get('count')}")
+        if unknown := [c for c in codes if c not in layers.taxonomy]:
+            yield Finding("tiers", str(tier.get("tier")), f"industry codes not in industries.json: {unknown}")
+
+
+def _observations(layers: Layers) -> Iterator[Finding]:
+    """Every observation names a known indicator, a year, a number and a source; one that cites the plan's
+    lines must carry a number printed there, so none is invented."""
+    known = indicator_ids(layers.indicators)
+    for i, obs in enumerate((layers.observations or {}).get("observations", [])):
+        where = f"observation {i + 1} ({obs.get('indicator')}, {obs.get('year')})"
+        if obs.get("indicator") not in known:
+            yield Finding("observation", where, "names no indicator of indicators.json")
+        if not isinstance(obs.get("year"), int) or not 2015 <= obs["year"] <= 2035:
+            yield Finding("observation", where, "needs a year between 2015 and 2035")
+        value = obs.get("value")
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            yield Finding("observation", where, "needs a numeric value")
+        elif not obs.get("source"):
+            yield Finding("observation", where, "cites no source: an observation without one is not kept")
+        elif cited_ranges(obs["source"]) and float(value) not in layers.plan.numbers(obs["source"]):
+            yield Finding("observation", where, f"value {value} is not on the plan's lines it cites")
 
 
 def _area_rows(layers: Layers) -> list[AreaRow]:
