@@ -350,6 +350,10 @@ SHAPEFILE_NAMES = {
     "source_other": "src_other",
     "location_quality": "loc_qual",
     "location_method": "loc_meth",
+    "planned_area_zh": "plan_zh",
+    "planned_area_qualifier_zh": "plan_qual",
+    "land_exception": "land_exc",
+    "status_source": "status_src",
 }
 DBF_TEXT_BYTES = 254  # a dBASE text field's limit, in bytes of UTF-8
 FAMILIES = {"Point": "points", "MultiPoint": "points", "LineString": "lines", "MultiLineString": "lines",

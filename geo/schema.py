@@ -33,6 +33,8 @@ CITY = Kind("city", "districts", "Ningbo city outline", ("Polygon", "MultiPolygo
 
 KINDS = {k.name: k for k in (*PARK_KINDS, PLATFORM, DISTRICT, CITY)}
 PLATFORM_TYPES = ("laboratory", "science-facility", "research-institute", "innovation-centre", "university")
+# A platform's state as the plan describes it (谋划/布局 planned, 加快建设 under construction, 存量/获批 operating)
+PLATFORM_STATUSES = ("planned", "under-construction", "operating", "unknown")
 
 # Properties whose text is quoted from the plan and checked against the lines it cites.
 NOT_QUOTED = {"district_names_zh", "label_zh"}  # label_zh: a block name composed by us, never quoted

@@ -22,7 +22,15 @@ from geo.layers import DATA_DIR, Layers, load_layers
 from geo.measure import geodesic_area_km2, geodesic_distances_km
 from geo.monitoring import indicator_ids
 from geo.plan import cited_ranges, lost_qualifier, qualifier_words
-from geo.schema import KINDS, NOT_QUOTED, PARK_KINDS, PLATFORM_TYPES, REQUIRED_PROPERTIES, TERM_FIELDS
+from geo.schema import (
+    KINDS,
+    NOT_QUOTED,
+    PARK_KINDS,
+    PLATFORM_STATUSES,
+    PLATFORM_TYPES,
+    REQUIRED_PROPERTIES,
+    TERM_FIELDS,
+)
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MIN_SHARE_IN_DISTRICT = 0.95
@@ -142,6 +150,14 @@ def _ids_and_kinds(layers: Layers) -> Iterator[Finding]:
     for fid, ptype in zip(layers.platforms["id"], layers.platforms.get("platform_type", [])):
         if ptype not in PLATFORM_TYPES:
             yield Finding("kind", fid, f"platform_type {ptype!r} is not one of {', '.join(PLATFORM_TYPES)}")
+    for rec in layers.platforms.drop(columns="geometry").to_dict("records"):
+        status = rec.get("status")
+        if status not in PLATFORM_STATUSES:
+            yield Finding("status", rec["id"], f"status {status!r} is not one of {', '.join(PLATFORM_STATUSES)}")
+        elif (status == "unknown") != (not rec.get("status_zh")) or (rec.get("status_zh") and not cited_ranges(
+                rec.get("status_source") or "")):
+            yield Finding("status", rec["id"], "a known status quotes the plan's words (status_zh) and cites "
+                                               "their lines (status_source); 'unknown' has neither")
 
 
 def _geometries(layers: Layers) -> Iterator[Finding]:
@@ -411,6 +427,10 @@ def _quotes(layers: Layers) -> Iterator[Finding]:
     for where, record, source in _facts(layers):
         sources = [source, record.get("source_other") or "", record.get("industry_source") or ""]
         for key, value in _quoted_fields(record):
+            if key == "status_zh":  # the plan's words on a platform's state stand on their own lines
+                if not plan.quotes(value, record.get("status_source") or "", max_pieces=1):
+                    yield Finding("verbatim", where, f"status_zh {value[:30]!r}… is not on its status_source lines")
+                continue
             if key in TERM_FIELDS:
                 if not any(plan.quotes(value, s, max_pieces=1) for s in sources if s):
                     yield Finding("verbatim", where, f"{key} {value[:30]!r}… is not on the lines it cites "

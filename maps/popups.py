@@ -100,6 +100,10 @@ def popup_rows(row: Row, layers: Layers, lang: str) -> list[tuple[str, str]]:
     add("h.blocks", _blocks_html(value(row, "blocks") or [], lang))
     targets = value(row, "targets") or []
     add("h.targets", "<br>".join(escape(target_text(tg, lang)) for tg in targets))
+    status = value(row, "status")
+    if status and f"status.{status}" in TEXT:  # the plan's words beside our reading of them
+        words = value(row, "status_zh")
+        add("h.status", escape(t(f"status.{status}", lang) + (f"（{words}）" if words else "")))
     quality = value(row, "geometry_quality") or value(row, "location_quality")
     if quality and f"geometry.{quality}" in TEXT:
         add("h.geometry", escape(t(f"geometry.{quality}", lang)))

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Features per collection, as the plan lists them (districts: ten districts and counties plus the city).
 COUNTS = {"subparks": 10, "corridor": 3, "corridor-axis": 1, "corridor-units": 12, "innovation-nodes": 10,
-          "provincial-parks": 2, "innovation-streets": 2, "qianwan-zones": 4, "platforms": 35, "districts": 11}
+          "provincial-parks": 2, "innovation-streets": 2, "qianwan-zones": 4, "platforms": 46, "districts": 11}
 PLATFORMS_WITH_POINT = 7
 EPSG4549 = parse_crs("EPSG:4549")
 

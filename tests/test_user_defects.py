@@ -150,7 +150,7 @@ def test_geojson_export_in_metres_is_refused_by_cli_and_service(client: TestClie
 def test_points_show_no_computed_area(client: TestClient) -> None:
     page = client.get("/collections/platforms/items", params={"f": "html", "limit": 50}).text
     cells = re.findall(r"<tr><td><a [^>]*>(platform-[^<]+)</a>.*?</td></tr>", page, re.S)
-    assert len(cells) == 35
+    assert len(cells) == 46
     assert not re.search(r"<td>0\.0</td>", page)
     item = client.get("/collections/platforms/items/platform-ningbo-university", params={"f": "html"}).text
     assert "<code>area_km2</code>" not in item
