@@ -182,7 +182,8 @@ def test_kml_styled_with_popups(frames: dict[str, gpd.GeoDataFrame], out: Path) 
         assert len(pyogrio.read_dataframe(path, layer=name)) == expected, name
     sub = pyogrio.read_dataframe(path, layer="subparks").set_index("Name")
     popup = sub.loc["鄞州分园", "description"]
-    for text in ("Yinzhou Sub-park", "鄞州区", "128.7 km²", "128.70 km²", "电子信息", "专栏 9", "Schematic"):
+    computed = f"{frames['subparks'].loc['subpark-yinzhou', 'area_km2']:.2f} km²"  # the drawn area, not the plan's
+    for text in ("Yinzhou Sub-park", "鄞州区", "128.7 km²", computed, "电子信息", "专栏 9", "Schematic"):
         assert text in popup, text
     assert sub.loc["鄞州分园", "geometry_quality"] == "schematic"
 

@@ -251,3 +251,33 @@ def test_the_cli_table_shows_the_share_on_land() -> None:
     assert header.rstrip().endswith("on land")
     row = next(line for line in run.stdout.splitlines() if line.startswith("qianwan-coastal-core"))
     assert row.rstrip().endswith("%*")
+
+
+def test_an_observation_without_a_real_source_is_caught(data_copy: Path) -> None:
+    path = data_copy / "observations.json"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc["observations"] += [
+        {"indicator": "table1-6", "year": 2023, "value": 5000, "source": "", "note": "made up"},
+        {"indicator": "table1-6", "year": 2020, "value": 3500, "source": "表 1, lines 388-388", "note": "misread"},
+        {"indicator": "no-such-indicator", "year": 2022, "value": 1, "source": "a bulletin", "note": ""},
+    ]
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    found = {f.feature: f.message for f in validate(data_copy).findings if f.rule == "observation"}
+    assert len(found) == 3
+    assert any("cites no source" in m for m in found.values())
+    assert any("3500 is not on the plan's lines" in m for m in found.values())
+    assert any("names no indicator" in m for m in found.values())
+
+
+def test_tiers_and_platform_status_are_checked(data_copy: Path) -> None:
+    path = data_copy / "indicators.json"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc["cluster_tiers"][0]["industries"].append("quantum-widgets")  # 3 codes for a count of 2, one unknown
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    edit(data_copy, "platforms", "platform-blockchain-key-lab", props(lambda p: p.update(status="operating")))
+    edit(data_copy, "platforms", "platform-national-tic", props(lambda p: p.update(status_zh="已建成")))
+    report = validate(data_copy)
+    tiers = [f.message for f in report.findings if f.rule == "tiers"]
+    assert any("3 industries for a count of 2" in m for m in tiers) and any("quantum-widgets" in m for m in tiers)
+    assert "platform-blockchain-key-lab" in {f.feature for f in report.findings if f.rule == "status"}
+    assert "platform-national-tic" in {f.feature for f in report.findings if f.rule == "verbatim"}
