@@ -251,6 +251,9 @@ def _land(layers: Layers) -> Iterator[Finding]:
         if not exception:
             if on_land < MIN_SHARE_IN_DISTRICT:
                 yield Finding("land", rec["id"], f"only {on_land:.1%} on land (GSHHS shoreline less lakes; needs 95 %)")
+            for i, part in _block_parts(rec, geom):  # and each block on its own: a small one cannot hide
+                if (share := _share_inside(part, dry)) < MIN_SHARE_IN_DISTRICT:
+                    yield Finding("land", f"{rec['id']} block {i + 1}", f"only {share:.1%} on land (needs 95 %)")
             continue
         if not isinstance(exception, dict) or not exception.get("reason") or not cited_ranges(
                 exception.get("source") or ""):
@@ -260,6 +263,15 @@ def _land(layers: Layers) -> Iterator[Finding]:
         elif (reclaimed := _share_inside(geom, districts)) < MIN_SHARE_IN_DISTRICT:
             yield Finding("land", rec["id"], f"reclaimed-land exception, yet only {reclaimed:.1%} inside the "
                                              "district polygons (needs 95 %)")
+
+
+def _block_parts(rec: dict[str, Any], geom: shapely.Geometry) -> Iterator[tuple[int, shapely.Geometry]]:
+    """(index, polygon part) of each drawn block of a sub-park: the part its label point lies on."""
+    parts = shapely.get_parts(geom)
+    for i, b in enumerate(rec.get("blocks") or []):
+        point = shapely.Point(b["label_point"]) if b.get("drawn") and b.get("label_point") else None
+        if point is not None and (part := next((p for p in parts if p.covers(point)), None)) is not None:
+            yield i, part
 
 
 def _lakes(layers: Layers) -> Iterator[Finding]:

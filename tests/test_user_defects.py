@@ -191,3 +191,9 @@ def test_all_layers_export_names_match_content(layers: Layers, tmp_path: Path) -
         else:
             assert not zipfile.is_zipfile(path)
     assert isinstance(gpd.read_file(tmp_path / "all.gpkg", layer="corridor_units"), gpd.GeoDataFrame)
+
+
+def test_platforms_filter_by_status(client: TestClient) -> None:
+    doc = client.get("/collections/platforms/items", params={"status": "planned", "limit": 100}).json()
+    assert doc["numberMatched"] == 13 and {f["properties"]["status"] for f in doc["features"]} == {"planned"}
+    assert all(f["properties"]["status_zh"] for f in doc["features"])

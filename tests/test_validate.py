@@ -281,3 +281,20 @@ def test_tiers_and_platform_status_are_checked(data_copy: Path) -> None:
     assert any("3 industries for a count of 2" in m for m in tiers) and any("quantum-widgets" in m for m in tiers)
     assert "platform-blockchain-key-lab" in {f.feature for f in report.findings if f.rule == "status"}
     assert "platform-national-tic" in {f.feature for f in report.findings if f.rule == "verbatim"}
+
+
+def test_each_block_is_checked_on_land_not_only_its_sub_park(data_copy: Path) -> None:
+    """鄞州分园 is 128.7 km²: one block moved out to sea is under 5 % of it, yet caught on its own."""
+    def sink(f: dict[str, Any]) -> None:
+        g = shape(f["geometry"])
+        label = shapely.Point(f["properties"]["blocks"][4]["label_point"])  # 五乡镇, a 1.6 km disc
+        part = next(p for p in shapely.get_parts(g) if p.covers(label))
+        moved = affinity.translate(part, 0.0, 0.0)
+        sea = shapely.Point(122.05, 29.90).buffer(0.012)  # open sea east of 北仑, inside no district
+        rest = [p for p in shapely.get_parts(g) if not p.equals(moved)]
+        f["geometry"] = shapely.geometry.mapping(shapely.MultiPolygon([*rest, sea]))
+        f["properties"]["blocks"][4]["label_point"] = [122.05, 29.90]
+    edit(data_copy, "parks", "subpark-yinzhou", sink)
+    found = findings(data_copy, "land")
+    assert "subpark-yinzhou" not in found  # the sub-park as a whole is still ≥ 95 % on land
+    assert "on land" in found["subpark-yinzhou block 5"]
