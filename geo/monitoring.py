@@ -64,6 +64,6 @@ def annotate(indicators: dict[str, Any], observations: dict[str, Any] | None) ->
     doc["monitoring"] = (
         "observations: (year, value, source, note) as published; progress: the latest observation, the share of "
         "the way from the 2020 (or *2019) baseline to the 2025 target, and whether the target is met. Only "
-        "observations with a citable source are kept: so far the plan's own baselines, so no indicator shows "
-        "progress yet.")
+        "observations with a citable source are kept: so far the plan's own figures for 2015-2020, so no "
+        "indicator shows progress past its baseline yet.")
     return doc

@@ -517,7 +517,8 @@ def _observations(layers: Layers) -> Iterator[Finding]:
             yield Finding("observation", where, "needs a numeric value")
         elif not obs.get("source"):
             yield Finding("observation", where, "cites no source: an observation without one is not kept")
-        elif cited_ranges(obs["source"]) and float(value) not in layers.plan.numbers(obs["source"]):
+        elif cited_ranges(obs["source"]) and not {float(value), float(value) / 1e4} & layers.plan.numbers(
+                obs["source"]):  # as printed, or in 万 (3 万名 is 30000 persons)
             yield Finding("observation", where, f"value {value} is not on the plan's lines it cites")
 
 
