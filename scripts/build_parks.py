@@ -129,14 +129,25 @@ class Context:
         return [a for a, s in sorted(shares.items(), key=lambda p: -p[1]) if s >= 0.05]
 
 
+def _land_note(fid: str, kind: str) -> str:
+    """How the shape was clipped to land, as every geometry_method says."""
+    if kind == "corridor-axis":
+        return ""
+    if fid in spec.LAND_EXCEPTIONS:
+        return ("; on reclaimed land, so clipped to the district polygons less 东钱湖 rather than the GSHHS "
+                "shoreline (see land_exception)")
+    if kind == "corridor":
+        return "; land is the GSHHS shoreline within the districts, 东钱湖 kept"
+    return "; clipped to land: the GSHHS shoreline within the districts, less 东钱湖"
+
+
 def base(fid: str, kind: str, name_zh: str, name_en: str, districts: list[str], ctx: Context,
          source: str, method: str) -> dict[str, Any]:
     return {
         "id": fid, "kind": kind, "name_zh": name_zh, "name_en": name_en,
         "district_adcodes": districts, "district_names_zh": [ctx.names[a] for a in districts],
         "source": source, "geometry_quality": "schematic",
-        "geometry_method": method + ("; on reclaimed land, so clipped to the district polygons rather than "
-                                     "the GSHHS shoreline (see land_exception)" if fid in spec.LAND_EXCEPTIONS else ""),
+        "geometry_method": method + _land_note(fid, kind),
         **({"land_exception": spec.LAND_EXCEPTIONS[fid]} if fid in spec.LAND_EXCEPTIONS else {}),
     }
 
