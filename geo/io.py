@@ -28,6 +28,21 @@ def read_json(path: Path) -> Any:
         raise DataFileError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
 
 
+def nested_deeper_than(node: Any, limit: int) -> bool:
+    """Whether JSON-like data (dicts and lists) nests deeper than `limit` levels, found with a stack rather than
+    recursion, so that no depth can overflow it."""
+    stack = [(node, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((value, depth + 1) for value in item.values())
+        elif isinstance(item, list):
+            stack.extend((value, depth + 1) for value in item)
+    return False
+
+
 @contextmanager
 def atomic_file(path: str | os.PathLike[str], mode: str = "wb", **kwargs: Any) -> Iterator[IO[Any]]:
     """A file to write that appears at `path` only when the block ends without error.

@@ -96,8 +96,10 @@ def release_memory() -> None:
 
 class Guard:
     def __init__(self, settings: Settings) -> None:
-        self.uploads = Pool("uploads", settings.max_concurrent_uploads, settings.request_time_budget_s)
-        self.downloads = Pool("downloads", settings.max_concurrent_downloads, settings.request_time_budget_s)
+        # A request waits a few seconds for a slot (users who happen to come together), then is told to retry.
+        self.uploads = Pool("uploads", settings.max_concurrent_uploads, settings.request_time_budget_s, wait_s=5.0)
+        self.downloads = Pool("downloads", settings.max_concurrent_downloads, settings.request_time_budget_s,
+                              wait_s=5.0)
         self.crs = Pool("new CRS definitions", 1, settings.request_time_budget_s, wait_s=2.0)
         self.crs_per_minute = settings.crs_builds_per_client
         self._builds: OrderedDict[str, deque[float]] = OrderedDict()

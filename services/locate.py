@@ -21,6 +21,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartParser
 
 from geo.crs import OutputCRS
+from geo.io import nested_deeper_than
 from geo.locate import SitesError, read_sites_csv, read_sites_geojson
 from services.errors import ApiError, bad_parameter
 from services.guard import release_memory
@@ -42,8 +43,11 @@ UPLOAD_DOC = {
         "required": True,
         "description": (f"Sites, at most {MAX_UPLOAD_BYTES // 2**20} MiB: a CSV (UTF-8, with or without BOM) with "
                         "a header naming lon and lat columns (or lng/longitude/x and latitude/y), any other "
-                        "columns passed through; or a GeoJSON FeatureCollection of Points. Send it as the body "
-                        "(Content-Type text/csv or application/geo+json) or as the `file` field of a form."),
+                        f"columns passed through (at most {MAX_COLUMNS:,} columns, a header line of at most "
+                        f"{MAX_HEADER_BYTES // 1024} KiB); or a GeoJSON FeatureCollection of Points (nested at most "
+                        "32 levels, at most 1,000 distinct properties). Send it as the body (Content-Type text/csv "
+                        "or application/geo+json) or as the `file` field of a form. A worker takes two uploads at "
+                        "once; a third waits up to 5 s, then gets 503 with Retry-After."),
         "content": {
             CSV: {"schema": {"type": "string"}},
             "application/geo+json": {"schema": {"type": "object"}},
@@ -220,17 +224,9 @@ def _locate_upload(service: Service, content: bytes, kind: str, crs: OutputCRS |
 
 
 def _check_depth(doc: Any, limit: int) -> None:
-    """SitesError for JSON nested deeper than `limit` (walked with a stack: deep nesting cannot overflow it)."""
-    stack = [(doc, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            raise SitesError(f"the GeoJSON nests deeper than {limit} levels; a FeatureCollection of Points needs "
-                             f"about 6")
-        if isinstance(node, dict):
-            stack.extend((value, depth + 1) for value in node.values())
-        elif isinstance(node, list):
-            stack.extend((value, depth + 1) for value in node)
+    if nested_deeper_than(doc, limit):
+        raise SitesError(f"the GeoJSON nests deeper than {limit} levels; a FeatureCollection of Points needs "
+                         f"about 6")
 
 
 def _check_header(content: bytes) -> None:

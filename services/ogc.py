@@ -11,7 +11,19 @@ import numpy as np
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
-from geo.filters import CQL2_LANGUAGES, FilterError, Queryable, cql2_mask, equals, sort_frame, within_bbox
+from geo.filters import (
+    CQL2_LANGUAGES,
+    MAX_FILTER_CHARS,
+    MAX_FILTER_DEPTH,
+    MAX_FILTER_NOTS,
+    MAX_SORT_KEYS,
+    FilterError,
+    Queryable,
+    cql2_mask,
+    equals,
+    sort_frame,
+    within_bbox,
+)
 from services.catalog import Collection
 from services.crs import CRS84, SUPPORTED, ServiceCRS, service_crs
 from services.downloads import ITEM_DOWNLOADS, collection_download
@@ -322,8 +334,12 @@ async def items(
     offset: Annotated[int, Query(ge=0, description="Features to skip")] = 0,
     properties: Annotated[str | None, Query(description="Comma-separated properties to include")] = None,
     skip_geometry: Annotated[bool, Query(alias="skipGeometry", description="Leave geometry out")] = False,
-    sortby: Annotated[str | None, Query(description="Comma-separated queryables, - for descending")] = None,
-    filter_text: Annotated[str | None, Query(alias="filter", description="A CQL2 text filter")] = None,
+    sortby: Annotated[str | None, Query(description=f"Comma-separated queryables, - for descending; at most "
+                                                    f"{MAX_SORT_KEYS} keys")] = None,
+    filter_text: Annotated[str | None, Query(alias="filter", description=(
+        f"A CQL2 filter (text, or JSON with filter-lang=cql2-json): at most {MAX_FILTER_CHARS:,} characters, "
+        f"parentheses nested {MAX_FILTER_DEPTH} deep, {MAX_FILTER_NOTS} NOTs; LIKE is matched in linear time"),
+        json_schema_extra={"maxLength": MAX_FILTER_CHARS})] = None,
     filter_lang: Annotated[str | None, Query(alias="filter-lang", description="cql2-text (default) or cql2-json")
                            ] = None,
     filter_crs: Annotated[str | None, Query(alias="filter-crs", description="CRS of filter geometries")] = None,

@@ -77,7 +77,8 @@ def openapi_document(app: FastAPI, collection_ids: list[str], max_limit: int) ->
                     parameter["schema"]["enum"] = available_tiles()
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)  # FastAPI's validation errors are answered as 400 (services.errors)
-            for status in ("400", "404", "406", "503"):  # 503: the server's connection or work limits are reached
+            # 414/431: the URL or the headers are longer than the server reads; 503: its connection or work limits
+            for status in ("400", "404", "406", "414", "431", "503"):
                 responses.setdefault(status, ERROR)
             if path in BUSY_PATHS:
                 responses.setdefault("429", ERROR)
