@@ -17,7 +17,7 @@ CLAUSE_MARKS = "，。；：、！？,;:"  # a quoted clause starts and ends at 
 
 
 # Words that bound a figure: 近 100 is not 100, 1000 人以上 is a floor.
-QUALIFIERS_BEFORE = ("不少于", "不低于", "超过", "突破", "近", "约")
+QUALIFIERS_BEFORE = ("不少于", "不低于", "超过", "突破", "近", "约", "＞", "≥")  # ＞60 in 表 1
 QUALIFIERS_AFTER = ("以上", "左右", "以内", "以下")
 _BEFORE = re.compile("(?:" + "|".join(QUALIFIERS_BEFORE) + ")$")
 _AFTER = re.compile("^(?:" + "|".join(QUALIFIERS_AFTER) + ")")

@@ -43,7 +43,7 @@ MAX_IN_LAKE_KM2 = 0.01  # rounding only: a park bounded by a lake must not lie i
 MIN_PART_KM2 = 0.05  # a polygon part smaller than this is a sliver, not a block
 MIN_DETACHED_SHARE = 0.02  # a smaller detached part, holding no block of its own, is a clip's leftover
 # The comparator a qualifier implies (近/约 have none: the figure is approximate, not a bound)
-COMPARATOR_OF = {"以上": ">=", "不少于": ">=", "不低于": ">=", "超过": ">", "突破": ">"}
+COMPARATOR_OF = {"以上": ">=", "不少于": ">=", "不低于": ">=", "超过": ">", "突破": ">", "＞": ">", "≥": ">="}
 MAX_NAMESAKE_KM = 0.5  # a platform's point to the park that bears its name
 # The districts, as the plan shortens their names (北仑, 江北 ...), with their adcodes.
 DISTRICT_SHORT = {"海曙": "330203", "江北": "330205", "北仑": "330206", "镇海": "330211", "鄞州": "330212",
@@ -461,9 +461,14 @@ def _quotes(layers: Layers) -> Iterator[Finding]:
 
 
 def _targets(layers: Layers) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every target with a figure: the nodes', the corridor's, indicators.json's, and 表 1's 2025 column."""
     for where, record, _ in _facts(layers):
         if " target " in where or where.startswith("target "):
             yield where, record
+    for row in layers.indicators.get("table1", []):
+        target = row.get("target_2025") or {}
+        if target.get("value") is not None:
+            yield f"表 1 row {row.get('no')} target", {**target, "source": row.get("source")}
 
 
 def _qualifiers(layers: Layers) -> Iterator[Finding]:
@@ -476,7 +481,9 @@ def _qualifiers(layers: Layers) -> Iterator[Finding]:
             yield Finding("qualifier", where, "a target needs value_zh, the figure as the plan prints it")
             continue
         found = qualifier_words(value_zh)
-        if (qualifier or None) != ("".join(found) or None):
+        if not plan.quotes(value_zh, t.get("source") or "", max_pieces=1):
+            yield Finding("qualifier", where, f"value_zh {value_zh!r} is not printed on the lines it cites")
+        elif (qualifier or None) != ("".join(found) or None):
             yield Finding("qualifier", where, f"qualifier_zh {qualifier!r} but the figure reads {value_zh!r}")
         elif found and (want := COMPARATOR_OF.get(found[0])) and t.get("comparator") != want:
             yield Finding("qualifier", where, f"{found[0]} needs comparator {want!r}, not {t.get('comparator')!r}")

@@ -298,3 +298,15 @@ def test_each_block_is_checked_on_land_not_only_its_sub_park(data_copy: Path) ->
     found = findings(data_copy, "land")
     assert "subpark-yinzhou" not in found  # the sub-park as a whole is still ≥ 95 % on land
     assert "on land" in found["subpark-yinzhou block 5"]
+
+
+def test_table1_keeps_its_greater_than(data_copy: Path) -> None:
+    """表 1 prints row 5's target as ＞60: a plain 60 loses the bound."""
+    path = data_copy / "indicators.json"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc["table1"][4]["target_2025"].update(value_zh="60", qualifier_zh=None)
+    doc["table1"][5]["target_2025"].update(value_zh="9000")  # not what the table prints
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    found = {f.feature: f.message for f in validate(data_copy).findings if f.rule == "qualifier"}
+    assert "＞" in found["表 1 row 5 target"]
+    assert "not printed" in found["表 1 row 6 target"]
