@@ -197,3 +197,9 @@ def test_platforms_filter_by_status(client: TestClient) -> None:
     doc = client.get("/collections/platforms/items", params={"status": "planned", "limit": 100}).json()
     assert doc["numberMatched"] == 13 and {f["properties"]["status"] for f in doc["features"]} == {"planned"}
     assert all(f["properties"]["status_zh"] for f in doc["features"])
+
+
+def test_popups_show_status_in_the_plans_words(layers: Layers) -> None:
+    row = layers.platforms.loc["platform-extreme-conditions-materials-facility"]
+    assert dict(popup_rows(row, layers, "zh"))["建设状态（据规划）"] == "谋划/布局（谋划建设极端条件材料综合研究装置）"
+    assert dict(popup_rows(row, layers, "en"))["Status (as the plan says)"].startswith("planned")
