@@ -8,7 +8,8 @@ The runtime reads only the small clipped layer this writes.
   0.05° around the city outline. GSHHS traces the coast of the 1990s World Vector
   Shoreline, so land reclaimed since then is sea in it (see data/README.md, exceptions).
 - `lake-dongqian`: GSHHS has no lake (level 2) polygon near Ningbo, so 东钱湖 is drawn by
-  hand through shore points read off public maps (to about 300 m); the plan bounds
+  hand through 13 shore points placed from general knowledge of its shape, not checked
+  against a survey or map here (errors of several hundred metres are likely); the plan bounds
   鄞州's central block by it (专栏 9, 东至东钱湖) and places three corridor units around it.
 """
 
@@ -102,7 +103,8 @@ def main(out: Path = DATA / "land.geojson") -> None:
                 land),
         feature("lake-dongqian", "lake", "东钱湖", "Dongqian Lake",
                 "drawn: GSHHG 2.3.6 has no lake polygon near Ningbo",
-                "hand-drawn outline through 13 shore points read off public maps (about ±300 m)", lake),
+                "hand-drawn outline through 13 shore points placed from general knowledge of the lake's "
+                "shape, not checked against a survey or map; errors of several hundred metres are likely", lake),
     ]
     write_geojson_atomic(out, {"type": "FeatureCollection", "name": "land",
                                "description": "GSHHS land around Ningbo and the lakes the plan names",
