@@ -22,6 +22,7 @@ import shapely
 
 from geo.layers import Layers
 from geo.measure import geodesic_area_km2, geodesic_areas_km2, geodesic_distances_km
+from geo.monitoring import annotate
 from geo.schema import KINDS, PARK_KINDS
 
 AREA_DIGITS = 3  # km²: 1,000 m², far finer than the schematic boundaries
@@ -220,7 +221,9 @@ def stats(layers: Layers) -> dict[str, Any]:
 
 def indicators(layers: Layers) -> dict[str, Any]:
     """indicators.json as written: ``document``, ``table1`` (表 1's rows), ``table1_note_zh``,
-    ``table1_note_source`` and ``targets`` (the corridor and high-tech-zone 2025 targets).
+    ``table1_note_source``, ``targets`` (the city's, the corridor's and the high-tech zone's 2025 targets),
+    ``cluster_tiers`` (the "246") and ``vision_2035``; each row and target with its ``observations`` and
+    ``progress`` (geo.monitoring).
 
     Checked first: every row of ``table1`` and ``targets`` is an object citing its ``source``, and every
     value is plain JSON (a NaN or infinite number becomes None). A fresh copy, so a caller may change it.
@@ -234,7 +237,7 @@ def indicators(layers: Layers) -> dict[str, Any]:
         for i, row in enumerate(rows):
             if not isinstance(row, dict) or not isinstance(row.get("source"), str) or not row["source"]:
                 raise ValueError(f"indicators.json: {key}[{i}] cites no source")
-    clean: dict[str, Any] = _json_ready(doc)
+    clean: dict[str, Any] = _json_ready(annotate(doc, layers.observations))
     return clean
 
 

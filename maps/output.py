@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
@@ -49,6 +50,14 @@ class Written:
     asset_bytes: int
 
 
+def _open_to_all(root: Path) -> None:
+    """Folders 0755 and files 0644 (less the umask), as a plain `cp -r` or a web server expects."""
+    mask = os.umask(0)
+    os.umask(mask)
+    for p in (root, *root.rglob("*")):
+        os.chmod(p, (0o755 if p.is_dir() else 0o644) & ~mask)
+
+
 def write_map(m: folium.Map, path: Path, self_contained: bool = False) -> Written:
     """Write the page; unless self-contained, copy its assets into ``<stem>_files/`` beside it, linked relatively."""
     path = Path(path)
@@ -67,6 +76,7 @@ def write_map(m: folium.Map, path: Path, self_contained: bool = False) -> Writte
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(asset_path(rel), dest)
             size += dest.stat().st_size
+        _open_to_all(staging)  # mkdtemp made it 0700: a copied map would lose its scripts for other users
         if folder.exists():
             shutil.rmtree(folder)
         staging.rename(folder)

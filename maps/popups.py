@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from html import escape
 from typing import Any
@@ -101,17 +102,35 @@ def popup_rows(row: Row, layers: Layers, lang: str) -> list[tuple[str, str]]:
     add("h.blocks", _blocks_html(value(row, "blocks") or [], lang))
     targets = value(row, "targets") or []
     add("h.targets", "<br>".join(escape(target_text(tg, lang)) for tg in targets))
+    status = value(row, "status")
+    if status and f"status.{status}" in TEXT:  # the plan's words beside our reading of them
+        words = value(row, "status_zh")
+        add("h.status", escape(t(f"status.{status}", lang) + (f"（{words}）" if words else "")))
     quality = value(row, "geometry_quality") or value(row, "location_quality")
     if quality and f"geometry.{quality}" in TEXT:
         add("h.geometry", escape(t(f"geometry.{quality}", lang)))
     elif quality and f"location.{quality}" in TEXT:
         location = t(f"location.{quality}", lang)
         method = value(row, "location_method")
-        add("h.location", escape(f"{location}: {method}" if method and quality == "approximate" else location))
+        add("h.location", escape(_location_text(location, method if quality == "approximate" else None, lang)))
     source = value(row, "source")
     other = value(row, "source_other")
     add("h.source", escape("; ".join(str(s) for s in (source, other) if s)))
     return rows
+
+
+_ACCURACY = re.compile(r"±\s*(\d+(?:\.\d+)?)\s*km")
+
+
+def _location_text(location: str, method: str | None, lang: str) -> str:
+    """The location row: in English with its method; in Chinese with the stated accuracy only, since the
+    method is written in English."""
+    if not method:
+        return location
+    if lang != "zh":
+        return f"{location}: {method}"
+    accuracy = _ACCURACY.search(method)
+    return f"{location}（约 ±{accuracy.group(1)} 公里）" if accuracy else location
 
 
 def _blocks_html(blocks: list[Mapping[str, Any]], lang: str) -> str | None:
