@@ -1,8 +1,13 @@
-"""Errors as OGC API exceptions: a 4xx status with a JSON body {code, description} naming what was wrong."""
+"""Errors as OGC API exceptions: a status with a JSON body {code, description} naming what was wrong.
+
+Handlers raise; this module turns what they raise into answers: ApiError as it says, geo's exceptions by the
+GEO_ERRORS table, anything else as a 500 that is logged with the request's id (services.middleware.RequestId).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 
 import orjson
 from fastapi import FastAPI, Request
@@ -11,8 +16,15 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
+from geo.store.base import StoreError, StoreUnavailable
+
 CODES = {400: "InvalidParameterValue", 404: "NotFound", 405: "MethodNotAllowed", 406: "NotAcceptable",
-         413: "PayloadTooLarge", 415: "UnsupportedMediaType", 422: "InvalidParameterValue"}
+         413: "PayloadTooLarge", 415: "UnsupportedMediaType", 422: "InvalidParameterValue", 500: "ServerError",
+         503: "StoreUnavailable"}
+# geo's exceptions that can reach a handler, and the status each means; the first match in this order wins
+GEO_ERRORS: tuple[tuple[type[Exception], int], ...] = ((StoreUnavailable, 503), (StoreError, 500))
+REQUEST_ID = "nbgis.request_id"  # the ASGI scope key of a request's id (services.middleware.RequestId)
+log = logging.getLogger("nbgis.errors")
 
 
 class ApiError(Exception):
@@ -40,6 +52,16 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> Response:
         return _response(exc.status, exc.code, exc.description)
+
+    for exception, status in GEO_ERRORS:
+        app.add_exception_handler(exception, _geo_handler(status))
+
+    @app.exception_handler(Exception)  # the last resort: the client gets JSON and the log gets the traceback
+    async def server_error(request: Request, exc: Exception) -> Response:
+        request_id = _request_id(request)
+        log.error("500 on %s %s (request %s)", request.method, request.url.path, request_id, exc_info=exc)
+        return _response(500, "ServerError", f"the server failed to answer; request id {request_id}",
+                         {"X-Request-Id": request_id})
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> Response:
@@ -69,3 +91,18 @@ def _allowed_methods(request: Request) -> list[str]:
         if compile_path(path)[0].match(request.url.path):
             methods |= {method.upper() for method in operations}
     return sorted(methods | ({"HEAD"} if "GET" in methods else set()))
+
+
+def _request_id(request: Request) -> str:
+    return str(request.scope.get(REQUEST_ID, "-"))
+
+
+def _geo_handler(status: int) -> Callable[[Request, Exception], Awaitable[Response]]:
+    async def handle(request: Request, exc: Exception) -> Response:
+        if status >= 500:
+            log.error("%d on %s %s (request %s): %s", status, request.method, request.url.path, _request_id(request),
+                      exc, exc_info=exc if status == 500 else None)
+        headers = {"Retry-After": "1"} if status == 503 else None
+        return _response(status, CODES[status], str(exc), headers)
+
+    return handle

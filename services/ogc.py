@@ -39,10 +39,11 @@ from services.render import (
     negotiate,
     url,
 )
+from services.settings import settings
 from services.state import Service, service_of
 
-DEFAULT_LIMIT = 10
-MAX_LIMIT = 10_000  # larger limits are clamped to this, never refused; as tipg's, so QGIS's and GDAL's 1000 is one page
+DEFAULT_LIMIT = settings().default_limit
+MAX_LIMIT = settings().max_limit  # larger limits are clamped, never refused; 10,000 as tipg's, so GDAL's 1000 is a page
 
 CONFORMANCE = (
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",

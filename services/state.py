@@ -1,19 +1,30 @@
-"""What the service holds in memory: the layers and everything derived from them, built once at start-up."""
+"""What the service holds in memory: a snapshot of the store's layers and everything derived from them.
+
+`Service` is one dataset version, built once and never changed. `Live` keeps the Service of the store's current
+version: it watches the store and, when the version moves, builds the next Service beside the old and swaps
+them in one assignment. Each request pins the Service it started with (services.middleware.PinService), so it
+answers from one version from start to end.
+"""
 
 from __future__ import annotations
 
+import gc
+import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import shapely
 from fastapi import Request
 
-from geo.layers import Layers
+from geo.layers import Layers, build_layers
 from geo.locate import Locator
 from geo.queries import indicators, industry_catalogue, industry_detail, stats
+from geo.store.base import FeatureStore, StoreUnavailable
 from services.catalog import Collection, build_collections
 from services.crs import warm_up
 
@@ -30,6 +41,7 @@ class Service:
     stats: dict[str, Any]
     indicators: dict[str, Any]
     locator: Locator  # the plan's areas prepared for /locate
+    version: str  # the store's dataset version these answers come from ("0": layers given directly, no store)
     _industries: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)  # every code, once
     _memo: OrderedDict[Any, Any] = field(default_factory=OrderedDict, repr=False)
     _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # thread-pool handlers too
@@ -54,10 +66,10 @@ class Service:
         return self._industries[code]
 
     @classmethod
-    def build(cls, layers: Layers) -> Service:
+    def build(cls, layers: Layers, version: str = "0") -> Service:
         warm_up()  # the CRSs, before any request needs one
         return cls(layers, build_collections(layers), _backdrop(layers), industry_catalogue(layers), stats(layers),
-                   indicators(layers), Locator.from_layers(layers))
+                   indicators(layers), Locator.from_layers(layers), version)
 
 
 def _backdrop(layers: Layers) -> dict[str, Any]:
@@ -71,6 +83,82 @@ def _backdrop(layers: Layers) -> dict[str, Any]:
     ]}
 
 
+class Live:
+    """The Service of a store's current version, swapped for the next one whenever the store changes.
+
+    While the store cannot be reached, `available` is False and the service answers 503 (see PinService): an
+    instance cut off from the store cannot know whether the others already serve a newer version, and instances
+    that answer differently are worse for a GIS office than one that says "try again". It recovers by itself.
+    """
+
+    def __init__(self, store: FeatureStore, data_dir: Path) -> None:
+        self.store = store
+        self.data_dir = data_dir
+        self.available = True
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.current = self._build()
+
+    def _build(self) -> Service:
+        started = time.perf_counter()
+        snapshot = self.store.snapshot()
+        service = Service.build(build_layers(snapshot.features, self.data_dir), snapshot.version)
+        log.info("dataset version %s ready in %.2f s (%s)", snapshot.version, time.perf_counter() - started,
+                 ", ".join(f"{len(v)} {k}" for k, v in snapshot.features.items()))
+        return service
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._watch, name="nbgis-store-watch", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.store.close()
+
+    def _watch(self) -> None:
+        self.store.watch(self.current.version, self._changed, self._health, self._stop)
+
+    def _changed(self, version: str) -> None:
+        if version == self.current.version:
+            return
+        try:
+            service = self._build()
+        except StoreUnavailable:
+            raise  # the watch notices the outage, and calls again once the store is back
+        except Exception:  # the new version cannot be served (a bad edit): keep answering from the last good one
+            log.exception("dataset version %s cannot be served; still serving %s", version, self.current.version)
+            return
+        self.current = service  # one assignment: a request has either the old Service or the new one
+        # The old version is garbage once its last request ends; let the collector see the new objects, then
+        # keep them out of its full passes again (see services.app's lifespan)
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+
+    def _health(self, reachable: bool) -> None:
+        if reachable:
+            log.warning("the store %s is reachable again", self.store.url_shown)
+        else:
+            log.error("the store %s cannot be reached; answering 503 until it can", self.store.url_shown)
+        self.available = reachable
+
+
 def service_of(request: Request) -> Service:
-    service: Service = request.app.state.service
+    """The Service this request answers from: the one pinned when it arrived, else the app's current one."""
+    pinned = request.scope.get(PINNED)
+    if pinned is not None:
+        service: Service = pinned
+        return service
+    return current_service(request.app)
+
+
+def current_service(app: Any) -> Service:
+    holder = app.state.service
+    service: Service = holder.current if isinstance(holder, Live) else holder
     return service
+
+
+PINNED = "nbgis.service"  # the ASGI scope key of a request's Service
+log = logging.getLogger("nbgis.store")
