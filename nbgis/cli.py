@@ -167,14 +167,15 @@ def _serve(args: argparse.Namespace) -> int:
     from geo.store.base import StoreError
     from services.settings import ENV_PREFIX, settings
 
-    data = _data_of(args)
-    if not (data / "parks.geojson").is_file():
-        return _fail(f"{data} holds no parks.geojson; give --data a data directory")
     # Workers are separate processes that read the settings themselves: a flag reaches them as its variable.
     for name, value in (("STORE", args.store), ("DATA", args.data and args.data.resolve()),
                         ("LOG_LEVEL", args.log_level)):
         if value:
             os.environ[ENV_PREFIX + name] = str(value)
+    settings.cache_clear()  # read again, flags included, by this process too (it is the worker when there is one)
+    data = _data_of(args)
+    if not (data / "parks.geojson").is_file():
+        return _fail(f"{data} holds no parks.geojson; give --data a data directory")
     try:  # once, here, so a store that cannot be reached fails the command instead of every worker
         _init(_store_of(args), data)
     except StoreError as exc:

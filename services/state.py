@@ -15,6 +15,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,15 +37,40 @@ MEMO_SIZE = 256  # documents kept: per base URL (the client's Host header), the 
 class Service:
     layers: Layers
     collections: dict[str, Collection]
-    backdrop: dict[str, Any]  # district outlines for the HTML pages' maps, which have no tiles offline
-    catalogue: list[dict[str, Any]]  # the answers that do not depend on the request, computed once
-    stats: dict[str, Any]
-    indicators: dict[str, Any]
-    locator: Locator  # the plan's areas prepared for /locate
     version: str  # the store's dataset version these answers come from ("0": layers given directly, no store)
     _industries: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)  # every code, once
     _memo: OrderedDict[Any, Any] = field(default_factory=OrderedDict, repr=False)
     _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # thread-pool handlers too
+
+    # The answers that do not depend on the request, computed once, on first use: a new version is served as soon
+    # as its collections are ready (~0.1 s), and Live.warm computes these right after the swap.
+    @cached_property
+    def backdrop(self) -> dict[str, Any]:
+        """District outlines for the HTML pages' maps, which have no tiles offline."""
+        return _backdrop(self.layers)
+
+    @cached_property
+    def catalogue(self) -> list[dict[str, Any]]:
+        return industry_catalogue(self.layers)
+
+    @cached_property
+    def stats(self) -> dict[str, Any]:
+        return stats(self.layers)
+
+    @cached_property
+    def indicators(self) -> dict[str, Any]:
+        return indicators(self.layers)
+
+    @cached_property
+    def locator(self) -> Locator:
+        """The plan's areas prepared for /locate."""
+        return Locator.from_layers(self.layers)
+
+    def warm(self) -> Service:
+        """Everything computed now rather than at a first request."""
+        for name in ("backdrop", "catalogue", "stats", "indicators", "locator"):
+            getattr(self, name)
+        return self
 
     def memo(self, key: Any, build: Callable[[], T]) -> T:
         """build(), once per key while it is among the MEMO_SIZE most recently used: for cheap documents that
@@ -66,10 +92,10 @@ class Service:
         return self._industries[code]
 
     @classmethod
-    def build(cls, layers: Layers, version: str = "0") -> Service:
+    def build(cls, layers: Layers, version: str = "0", warm: bool = True) -> Service:
         warm_up()  # the CRSs, before any request needs one
-        return cls(layers, build_collections(layers), _backdrop(layers), industry_catalogue(layers), stats(layers),
-                   indicators(layers), Locator.from_layers(layers), version)
+        service = cls(layers, build_collections(layers), version)
+        return service.warm() if warm else service
 
 
 def _backdrop(layers: Layers) -> dict[str, Any]:
@@ -97,12 +123,12 @@ class Live:
         self.available = True
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.current = self._build()
+        self.current = self._build().warm()
 
     def _build(self) -> Service:
         started = time.perf_counter()
         snapshot = self.store.snapshot()
-        service = Service.build(build_layers(snapshot.features, self.data_dir), snapshot.version)
+        service = Service.build(build_layers(snapshot.features, self.data_dir), snapshot.version, warm=False)
         log.info("dataset version %s ready in %.2f s (%s)", snapshot.version, time.perf_counter() - started,
                  ", ".join(f"{len(v)} {k}" for k, v in snapshot.features.items()))
         return service
@@ -131,6 +157,7 @@ class Live:
             log.exception("dataset version %s cannot be served; still serving %s", version, self.current.version)
             return
         self.current = service  # one assignment: a request has either the old Service or the new one
+        service.warm()
         # The old version is garbage once its last request ends; let the collector see the new objects, then
         # keep them out of its full passes again (see services.app's lifespan)
         gc.unfreeze()
