@@ -24,15 +24,15 @@ def _fail(message: str, code: int = 2) -> int:
 
 def _store_of(args: argparse.Namespace) -> FeatureStore:
     from geo.store.base import open_store
-    from services.settings import settings
+    from services.settings import get_settings
 
-    return open_store(args.store or settings().store)
+    return open_store(args.store or get_settings().store)
 
 
 def _data_of(args: argparse.Namespace) -> Path:
-    from services.settings import settings
+    from services.settings import get_settings
 
-    data: Path = args.data or settings().data
+    data: Path = args.data or get_settings().data
     return data
 
 
@@ -165,23 +165,32 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from geo.store.base import StoreError
-    from services.settings import ENV_PREFIX, settings
+    from services.settings import ENV_PREFIX, get_settings
 
     # Workers are separate processes that read the settings themselves: a flag reaches them as its variable.
     for name, value in (("STORE", args.store), ("DATA", args.data and args.data.resolve()),
-                        ("LOG_LEVEL", args.log_level)):
-        if value:
+                        ("LOG_LEVEL", args.log_level), ("PUBLIC_URL", args.public_url),
+                        ("TRUSTED_HOSTS", args.trusted_hosts)):
+        if value is not None:
             os.environ[ENV_PREFIX + name] = str(value)
-    settings.cache_clear()  # read again, flags included, by this process too (it is the worker when there is one)
-    data = _data_of(args)
-    if not (data / "parks.geojson").is_file():
-        return _fail(f"{data} holds no parks.geojson; give --data a data directory")
+    get_settings.cache_clear()  # read again, flags included, by this process too (the worker when there is one)
+    from pydantic import ValidationError
+
+    from services.server import server_options
+
+    try:
+        settings = get_settings()
+        options = server_options(settings)
+    except ValidationError as exc:
+        return _fail(f"settings: {'; '.join(str(e['msg']) for e in exc.errors())}")
+    if not (settings.data / "parks.geojson").is_file():
+        return _fail(f"{settings.data} holds no parks.geojson; give --data a data directory")
     try:  # once, here, so a store that cannot be reached fails the command instead of every worker
-        _init(_store_of(args), data)
+        _init(_store_of(args), settings.data)
     except StoreError as exc:
         return _fail(str(exc))
     uvicorn.run("services.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-                log_level=args.log_level or settings().log_level)
+                log_level=settings.log_level, **options)
     return 0
 
 
@@ -242,6 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--workers", type=int, default=1, help="worker processes (default: 1); each holds the layers")
     sv.add_argument("--log-level", choices=("critical", "error", "warning", "info", "debug"),
                     help="what to log (default: $NBGIS_LOG_LEVEL, else info)")
+    sv.add_argument("--public-url", help="the address users reach the service at (behind a proxy); every link "
+                                         "starts with it (default: $NBGIS_PUBLIC_URL, else the request's Host)")
+    sv.add_argument("--trusted-hosts", help="comma-separated host names the service answers to (default: "
+                                            "$NBGIS_TRUSTED_HOSTS, else localhost and 127.0.0.1; * for any)")
     _store_flags(sv)
     sv.set_defaults(run=_serve)
     st = sub.add_parser("store", help="make, migrate or describe the store the layers live in")

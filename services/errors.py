@@ -6,6 +6,7 @@ GEO_ERRORS table, anything else as a 500 that is logged with the request's id (s
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
@@ -19,12 +20,14 @@ from starlette.routing import compile_path
 from geo.store.base import StoreError, StoreUnavailable
 
 CODES = {400: "InvalidParameterValue", 404: "NotFound", 405: "MethodNotAllowed", 406: "NotAcceptable",
-         413: "PayloadTooLarge", 415: "UnsupportedMediaType", 422: "InvalidParameterValue", 500: "ServerError",
-         503: "StoreUnavailable"}
-# geo's exceptions that can reach a handler, and the status each means; the first match in this order wins
-GEO_ERRORS: tuple[tuple[type[Exception], int], ...] = ((StoreUnavailable, 503), (StoreError, 500))
+         408: "RequestTimeout", 413: "PayloadTooLarge", 415: "UnsupportedMediaType", 422: "InvalidParameterValue",
+         429: "TooManyRequests", 431: "RequestHeaderFieldsTooLarge", 500: "ServerError",
+         503: "ServiceUnavailable", 507: "InsufficientStorage"}
+# geo's exceptions that can reach a handler: the status and code each means; the first match in this order wins
+GEO_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
+    (StoreUnavailable, 503, "StoreUnavailable"), (StoreError, 500, "ServerError"))
 REQUEST_ID = "nbgis.request_id"  # the ASGI scope key of a request's id (services.middleware.RequestId)
-log = logging.getLogger("nbgis.errors")
+log = logging.getLogger("nbgis.service")
 
 
 class ApiError(Exception):
@@ -33,6 +36,7 @@ class ApiError(Exception):
         self.status = status
         self.code = code or CODES.get(status, "Error")
         self.description = description
+        self.headers: dict[str, str] = {}
 
 
 def bad_parameter(name: str, problem: str) -> ApiError:
@@ -51,17 +55,26 @@ def _response(status: int, code: str, description: str, headers: Mapping[str, st
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> Response:
-        return _response(exc.status, exc.code, exc.description)
+        return _response(exc.status, exc.code, exc.description, exc.headers)
 
-    for exception, status in GEO_ERRORS:
-        app.add_exception_handler(exception, _geo_handler(status))
+    @app.exception_handler(OSError)
+    async def os_error(request: Request, exc: OSError) -> Response:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # a full temporary folder: the server's fault, said plainly
+            log.error("%s %s: no space left to write a file (%s)", request.method, request.url.path, exc)
+            return _response(507, "InsufficientStorage", "the server has no space left to write this file; try "
+                                                         "again later, and tell its operator")
+        return await unexpected(request, exc)
 
-    @app.exception_handler(Exception)  # the last resort: the client gets JSON and the log gets the traceback
-    async def server_error(request: Request, exc: Exception) -> Response:
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        # A fault of ours: logged with its traceback and the request's id, answered as JSON without internals.
         request_id = _request_id(request)
-        log.error("500 on %s %s (request %s)", request.method, request.url.path, request_id, exc_info=exc)
-        return _response(500, "ServerError", f"the server failed to answer; request id {request_id}",
-                         {"X-Request-Id": request_id})
+        log.error("%s %s failed (request %s)", request.method, request.url.path, request_id, exc_info=exc)
+        return _response(500, "ServerError", f"the server failed to answer this request; it has been logged as "
+                                             f"request {request_id}", {"X-Request-Id": request_id})
+
+    for exception, status, code in GEO_ERRORS:
+        app.add_exception_handler(exception, _geo_handler(status, code))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> Response:
@@ -97,12 +110,13 @@ def _request_id(request: Request) -> str:
     return str(request.scope.get(REQUEST_ID, "-"))
 
 
-def _geo_handler(status: int) -> Callable[[Request, Exception], Awaitable[Response]]:
+def _geo_handler(status: int, code: str) -> Callable[[Request, Exception], Awaitable[Response]]:
     async def handle(request: Request, exc: Exception) -> Response:
+        request_id = _request_id(request)
         if status >= 500:
-            log.error("%d on %s %s (request %s): %s", status, request.method, request.url.path, _request_id(request),
-                      exc, exc_info=exc if status == 500 else None)
-        headers = {"Retry-After": "1"} if status == 503 else None
-        return _response(status, CODES[status], str(exc), headers)
+            log.error("%s %s: %d (request %s): %s", request.method, request.url.path, status, request_id, exc,
+                      exc_info=exc if status == 500 else None)
+        headers = {"X-Request-Id": request_id, **({"Retry-After": "1"} if status == 503 else {})}
+        return _response(status, code, str(exc), headers)
 
     return handle

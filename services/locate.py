@@ -6,6 +6,7 @@ request, enforces the upload limit, and writes the answer as JSON or CSV.
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncGenerator, Iterator
 from typing import Annotated, Any
@@ -15,14 +16,13 @@ import orjson
 import pandas as pd
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartParser
 
 from geo.crs import OutputCRS
 from geo.locate import SitesError, read_sites_csv, read_sites_geojson
 from services.errors import ApiError, bad_parameter
-from services.params import check_parameters, parse_any_crs
+from services.params import check_parameters, read_any_crs
 from services.plan import Lat, Lon, SiteCRS, site_lonlat
 from services.render import JSON, json_response, url
 from services.state import Service, service_of
@@ -65,11 +65,10 @@ def _ref(service: Service, request: Request, collection: str, feature_id: Any) -
 
 
 @router.get("/locate", summary="What contains a site: sub-park and block, corridor, unit, node, district")
-def locate_site(request: Request, lon: Lon, lat: Lat, crs: SiteCRS = None) -> Response:
-    # A plain function (run in the thread pool): `crs` may be any PROJ string, whose first parse takes ~150 ms.
+async def locate_site(request: Request, lon: Lon, lat: Lat, crs: SiteCRS = None) -> Response:
     check_parameters(request, {"lon", "lat", "crs"})
     service = service_of(request)
-    site = site_lonlat(lon, lat, crs)
+    site = site_lonlat(lon, lat, await read_any_crs(request, "crs", crs))
     row = service.locator.locate(np.array([site[0]]), np.array([site[1]])).iloc[0]
     subpark = _ref(service, request, "subparks", row["subpark"])
     if subpark is not None:
@@ -103,13 +102,20 @@ async def locate_sites(
 ) -> Response:
     check_parameters(request, {"crs", "f"})
     service = service_of(request)
-    site_crs = parse_any_crs("crs", crs)
+    site_crs = await read_any_crs(request, "crs", crs)
     as_csv = _wants_csv(request, f)
-    content, kind = await _read_upload(request)
-    try:
-        located, summary = await run_in_threadpool(_locate_upload, service, content, kind, site_crs)
-    except SitesError as exc:
-        raise ApiError(400, f"{'file' if kind == 'csv' else 'body'}: {exc}") from exc
+    guard = request.app.state.guard
+    async with guard.uploads.claim() as slot:  # a 503 at once when the pool is full: before the body is read
+        try:
+            async with asyncio.timeout(guard.uploads.budget_s):
+                content, kind = await _read_upload(request)
+        except TimeoutError:
+            raise ApiError(408, f"body: the upload did not arrive within {guard.uploads.budget_s:g} s") from None
+        try:
+            located, summary = await slot.run(_locate_upload, service, content, kind, site_crs,
+                                              request.app.state.settings.max_json_depth)
+        except SitesError as exc:
+            raise ApiError(400, f"{'file' if kind == 'csv' else 'body'}: {exc}") from exc
     # Streamed a block of rows at a time, from a worker thread (Starlette runs sync iterators in its pool),
     # so a million rows neither hold the event loop nor sit in memory as one string.
     if as_csv:
@@ -190,15 +196,30 @@ def _too_large() -> ApiError:
                          f"`nbgis locate IN.csv -o OUT.csv`, which has no limit")
 
 
-def _locate_upload(service: Service, content: bytes, kind: str, crs: OutputCRS | None
+def _locate_upload(service: Service, content: bytes, kind: str, crs: OutputCRS | None, max_depth: int
                    ) -> tuple[pd.DataFrame, dict[str, Any]]:
     if kind == "geojson":
         try:
             doc = orjson.loads(content)
         except orjson.JSONDecodeError as exc:
             raise SitesError(f"not valid JSON ({exc})") from exc
+        _check_depth(doc, max_depth)
         sites = read_sites_geojson(doc, crs)
     else:
         sites = read_sites_csv(io.BytesIO(content), crs)
     located = service.locator.locate(sites["lon84"].to_numpy(), sites["lat84"].to_numpy())
     return pd.concat([sites, located], axis=1), service.locator.summary(located)
+
+
+def _check_depth(doc: Any, limit: int) -> None:
+    """SitesError for JSON nested deeper than `limit` (walked with a stack: deep nesting cannot overflow it)."""
+    stack = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            raise SitesError(f"the GeoJSON nests deeper than {limit} levels; a FeatureCollection of Points needs "
+                             f"about 6")
+        if isinstance(node, dict):
+            stack.extend((value, depth + 1) for value in node.values())
+        elif isinstance(node, list):
+            stack.extend((value, depth + 1) for value in node)

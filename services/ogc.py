@@ -10,7 +10,6 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
 from geo.filters import CQL2_LANGUAGES, FilterError, Queryable, cql2_mask, equals, sort_frame, within_bbox
 from services.catalog import Collection
@@ -33,17 +32,18 @@ from services.render import (
     OPENAPI,
     SCHEMA,
     base_url,
+    here,
     html_response,
     json_response,
     link,
     negotiate,
     url,
 )
-from services.settings import settings
+from services.settings import get_settings
 from services.state import Service, service_of
 
-DEFAULT_LIMIT = settings().default_limit
-MAX_LIMIT = settings().max_limit  # larger limits are clamped, never refused; 10,000 as tipg's, so GDAL's 1000 is a page
+DEFAULT_LIMIT = get_settings().default_limit
+MAX_LIMIT = get_settings().max_limit  # larger limits are clamped, never refused (10,000: GDAL's 1000 is a page)
 
 CONFORMANCE = (
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -336,8 +336,7 @@ async def items(
         check_datetime(datetime_)
     positions = select(service, found, request, bbox, bbox_crs, filter_text, filter_lang, filter_crs, sortby)
     if f is not None and f.lower() in ITEM_DOWNLOADS:  # every matching feature as a file, in any CRS
-        return await run_in_threadpool(collection_download, request, found.id, list(found.frame.index[positions]),
-                                       f.lower(), crs)
+        return await collection_download(request, found.id, list(found.frame.index[positions]), f.lower(), crs)
     media = negotiate(request, (GEOJSON, HTML))
     output_crs = parse_crs_parameter("crs", crs)
     names = parse_properties(properties, found)
@@ -350,10 +349,10 @@ async def items(
         ("prev", max(0, offset - page_size), "Previous page", offset > 0),
         ("next", offset + page_size, "Next page", offset + page_size < len(positions))) if exists]
     links = [
-        link(str(request.url.remove_query_params("f")), "self", json_type, "This page"),
-        link(str(request.url.include_query_params(f="html")), "alternate", HTML, "This page as HTML"),
+        link(str(here(request).remove_query_params("f")), "self", json_type, "This page"),
+        link(str(here(request).include_query_params(f="html")), "alternate", HTML, "This page as HTML"),
         link(url(request, f"/collections/{found.id}"), "collection", JSON, "The collection"),
-        *(link(str(request.url.include_query_params(offset=start)), rel, json_type, title)
+        *(link(str(here(request).include_query_params(offset=start)), rel, json_type, title)
           for rel, start, title in neighbours),
     ]
     doc = {
@@ -365,7 +364,7 @@ async def items(
         "features": features,
     }
     if media == HTML:
-        pages = [(rel, str(request.url.include_query_params(offset=start, f="html")), title)
+        pages = [(rel, str(here(request).include_query_params(offset=start, f="html")), title)
                  for rel, start, title in neighbours]
         return html_response("items.html", request, doc=doc, collection=found, offset=offset, pages=pages,
                              backdrop=service.backdrop,
@@ -395,7 +394,7 @@ async def item(
     path = f"/collections/{found.id}/items/{feature_id}"
     json_type = GEOJSON if media == HTML else media
     doc["links"] = [
-        link(str(request.url.remove_query_params("f")), "self", json_type, "This feature"),
+        link(str(here(request).remove_query_params("f")), "self", json_type, "This feature"),
         link(url(request, path, f="html"), "alternate", HTML, "This feature as HTML"),
         link(url(request, f"/collections/{found.id}"), "collection", JSON, "The collection"),
     ]

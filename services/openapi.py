@@ -38,6 +38,7 @@ MEDIA_TYPES = {
 # Parameters taking one of the service's CRSs (the downloads' `crs` takes any CRS that holds Ningbo).
 CRS_PARAMETERS = {"crs", "bbox-crs", "filter-crs"}
 ANY_CRS_PATHS = {"/export", "/locate", "/nearest"}  # downloads and sites take any CRS that holds Ningbo
+BUSY_PATHS = {*ANY_CRS_PATHS, "/collections/{collectionId}/items"}  # new CRS texts are counted per client (429)
 ERROR = {
     "description": "Bad input or nothing found: an OGC API exception",
     "content": {JSON: {"schema": {
@@ -68,8 +69,10 @@ def openapi_document(app: FastAPI, collection_ids: list[str], max_limit: int) ->
                     parameter["schema"]["enum"] = list(CQL2_LANGUAGES)
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)  # FastAPI's validation errors are answered as 400 (services.errors)
-            for status in ("400", "404", "406"):
+            for status in ("400", "404", "406", "503"):  # 503: the server's connection or work limits are reached
                 responses.setdefault(status, ERROR)
+            if path in BUSY_PATHS:
+                responses.setdefault("429", ERROR)
             if path in MEDIA_TYPES and "200" in responses and "get" in operations:
                 schema = responses["200"].get("content", {}).get(JSON, {}).get("schema", {})
                 responses["200"]["content"] = {

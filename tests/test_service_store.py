@@ -55,7 +55,7 @@ def test_answers_are_byte_identical_from_files_geopackage_and_postgis(
     expected = answers(client, ids)
     assert all(status == 200 for status, _ in expected.values()), {p: s for p, (s, _) in expected.items()}
     for url in (str(tmp_path / "store.gpkg"), postgis_cluster.new_database()):
-        with TestClient(create_app(config=Settings(store=url))) as store_client:
+        with TestClient(create_app(settings=Settings(store=url))) as store_client:
             got = answers(store_client, ids)
             version = store_client.app.state.service.current.version
         assert version != "0" and re.fullmatch(r"[0-9a-f]{8}\.\d+", version)
@@ -65,7 +65,7 @@ def test_answers_are_byte_identical_from_files_geopackage_and_postgis(
 
 def test_embedded_store_made_on_first_start_and_a_direct_edit_served(tmp_path: Path, layers: Layers) -> None:
     path = tmp_path / "var" / "nbgis.gpkg"
-    with TestClient(create_app(config=Settings(store=str(path)))) as c:
+    with TestClient(create_app(settings=Settings(store=str(path)))) as c:
         assert path.is_file()  # made and seeded by the first start
         first = c.app.state.service.current.version
         assert c.get("/collections/platforms/items?limit=10000").json()["numberMatched"] == len(layers.platforms)
