@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
+from geo.features import QueryError
 from geo.store.base import StoreError, StoreUnavailable
 
 CODES = {400: "InvalidParameterValue", 404: "NotFound", 405: "MethodNotAllowed", 406: "NotAcceptable",
@@ -25,7 +26,8 @@ CODES = {400: "InvalidParameterValue", 404: "NotFound", 405: "MethodNotAllowed",
          503: "ServiceUnavailable", 507: "InsufficientStorage"}
 # geo's exceptions that can reach a handler: the status and code each means; the first match in this order wins
 GEO_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
-    (StoreUnavailable, 503, "StoreUnavailable"), (StoreError, 500, "ServerError"))
+    (QueryError, 400, "InvalidParameterValue"), (StoreUnavailable, 503, "StoreUnavailable"),
+    (StoreError, 500, "ServerError"))
 REQUEST_ID = "nbgis.request_id"  # the ASGI scope key of a request's id (services.middleware.RequestId)
 log = logging.getLogger("nbgis.service")
 

@@ -7,15 +7,15 @@ import math
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import numpy as np
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
-from geo.filters import CQL2_LANGUAGES, FilterError, Queryable, cql2_mask, equals, sort_frame, within_bbox
+from geo.features import FeatureQuery, select
+from geo.filters import CQL2_LANGUAGES, Queryable
 from services.catalog import Collection
 from services.crs import CRS84, SUPPORTED, ServiceCRS, service_crs
 from services.downloads import ITEM_DOWNLOADS, collection_download
-from services.errors import ApiError, bad_parameter
+from services.errors import ApiError
 from services.params import (
     F,
     check_datetime,
@@ -242,47 +242,19 @@ async def schema(request: Request, collection_id: CollectionId, f: F = None) -> 
     return _schema_response(request, collection_id, queryables=False)
 
 
-def select(service: Service, found: Collection, request: Request, bbox: str | None, bbox_crs: str | None,
-           filter_text: str | None, filter_lang: str | None, filter_crs: str | None, sortby: str | None
-           ) -> np.ndarray:
-    """Row positions of the features matching the query, in output order."""
-    frame = found.frame
-    mask = np.ones(len(frame), dtype=bool)
-    if bbox is not None:
-        mask &= within_bbox(frame, parse_bbox(bbox, parse_crs_parameter("bbox-crs", bbox_crs)))
-    elif bbox_crs is not None:
-        parse_crs_parameter("bbox-crs", bbox_crs)
-    for name, value in request.query_params.items():
-        queryable = found.queryables.get(name)
-        if name in ITEMS_PARAMETERS or queryable is None:
-            continue
-        if queryable.type == "geometry":
-            raise bad_parameter(name, "filter on the geometry with bbox or filter=S_INTERSECTS(geometry, ...)")
-        expand = service.layers.taxonomy.narrower if name == "industries" else None
-        if expand is not None and value not in service.layers.taxonomy:
-            raise bad_parameter(name, f"unknown industry code {value!r}; /industries lists them")
-        try:
-            mask &= equals(frame, queryable, value, expand)
-        except FilterError as exc:
-            raise bad_parameter(name, str(exc)) from exc
-    if filter_lang is not None and filter_lang not in CQL2_LANGUAGES:
-        raise bad_parameter("filter-lang", f"{filter_lang!r} is not supported; use {' or '.join(CQL2_LANGUAGES)}")
-    if filter_text is not None:
-        geometry_crs = parse_crs_parameter("filter-crs", filter_crs)
-        try:
-            mask &= cql2_mask(frame, filter_text, found.queryables, geometry_crs.to_crs84,
-                              filter_lang or CQL2_LANGUAGES[0])
-        except FilterError as exc:
-            raise bad_parameter("filter", str(exc)) from exc
-    positions = np.flatnonzero(mask)
-    if sortby is not None:
-        positions_frame = frame.iloc[positions].assign(_position=positions)
-        try:
-            ordered = sort_frame(positions_frame, parse_sortby(sortby), found.queryables)
-        except FilterError as exc:
-            raise bad_parameter("sortby", str(exc)) from exc
-        positions = ordered["_position"].to_numpy()
-    return positions
+def feature_query(request: Request, bbox: str | None, bbox_crs: str | None, filter_text: str | None,
+                  filter_lang: str | None, filter_crs: str | None, sortby: str | None) -> FeatureQuery:
+    """The items request's selection as typed values (geo.features answers it); every other parameter of the
+    query string is a property filter (check_parameters has refused what is not a queryable)."""
+    box_crs = parse_crs_parameter("bbox-crs", bbox_crs)
+    return FeatureQuery(
+        bbox=parse_bbox(bbox, box_crs) if bbox is not None else None,
+        properties=tuple((n, v) for n, v in request.query_params.items() if n not in ITEMS_PARAMETERS),
+        filter=filter_text,
+        filter_lang=filter_lang or CQL2_LANGUAGES[0],
+        filter_to_crs84=parse_crs_parameter("filter-crs", filter_crs).to_crs84 if filter_text is not None else None,
+        sortby=tuple(parse_sortby(sortby)) if sortby is not None else (),
+    )
 
 
 def feature(found: Collection, position: int, crs: ServiceCRS, names: list[str] | None, skip_geometry: bool
@@ -334,7 +306,8 @@ async def items(
     check_parameters(request, ITEMS_PARAMETERS | set(found.queryables) - {"geometry"})
     if datetime_ is not None:
         check_datetime(datetime_)
-    positions = select(service, found, request, bbox, bbox_crs, filter_text, filter_lang, filter_crs, sortby)
+    query = feature_query(request, bbox, bbox_crs, filter_text, filter_lang, filter_crs, sortby)
+    positions = select(found.frame, found.queryables, query, service.layers.taxonomy)
     if f is not None and f.lower() in ITEM_DOWNLOADS:  # every matching feature as a file, in any CRS
         return await collection_download(request, found.id, list(found.frame.index[positions]), f.lower(), crs)
     media = negotiate(request, (GEOJSON, HTML))
