@@ -310,13 +310,13 @@ def _load_sql(dataset: Dataset) -> str:
 
 
 @contextmanager
-def postgis(work: Path, datasets: dict[str, Dataset]) -> Iterator[str]:
-    """A throwaway PostgreSQL 15 + PostGIS cluster (bench.postgres) with one table per collection, named as the
-    collection (quoted: synthetic-points keeps its dash); yields its DSN."""
+def postgis(work: Path, datasets: dict[str, Dataset]) -> Iterator[postgres.Cluster]:
+    """A throwaway PostgreSQL 15 + PostGIS cluster (bench.postgres) whose database has one table per collection,
+    named as the collection (quoted: synthetic-points keeps its dash); its DSN is the cluster's."""
     apt_install(*postgres.PACKAGES)
     with postgres.cluster(work, DATABASE) as running:
         running.psql("CREATE EXTENSION postgis;\n" + "".join(_load_sql(d) for d in datasets.values()))
-        yield running.dsn
+        yield running
 
 
 def _spatial_tables(dsn: str) -> list[str]:
