@@ -198,8 +198,8 @@ def _store(args: argparse.Namespace) -> int:
     from geo.store import schema
     from geo.store.base import StoreError
 
-    store = _store_of(args)
     try:
+        store = _store_of(args)
         if args.action == "init":
             _init(store, _data_of(args))
         elif args.action == "upgrade":

@@ -5,8 +5,11 @@ GIS software reads (GDAL reads the GeoPackage; PostGIS holds SRID 4326 geometry 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -21,6 +24,7 @@ from geo.layers import DATA_DIR, build_layers, load_layers, read_seed, seed_dige
 from geo.store import schema
 from geo.store.base import LAYERS, FeatureStore, StoreError, StoreUnavailable, open_store
 
+ROOT = Path(__file__).resolve().parent.parent
 SEED_COUNTS = {layer: len(json.loads((DATA_DIR / f"{layer}.geojson").read_text("utf-8"))["features"])
                for layer in LAYERS}
 
@@ -149,3 +153,34 @@ def test_bad_urls_and_unreachable_stores_say_so(tmp_path: Path) -> None:
     with pytest.raises(StoreUnavailable):
         open_store("postgresql://nobody:secret@127.0.0.1:1/none").version()
     assert open_store("postgresql://nobody:secret@127.0.0.1:1/none").url_shown == "postgresql://nobody:***@127.0.0.1:1/none"
+
+
+def nbgis(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "nbgis", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_cli_store_init_status_and_export_read_the_store(store_url: str, tmp_path: Path) -> None:
+    before = nbgis("store", "status", "--store", store_url)
+    assert before.returncode == 0 and "none (run nbgis store init)" in before.stdout
+    init = nbgis("store", "init", "--store", store_url)
+    assert init.returncode == 0, init.stderr
+    assert "seeded the new store" in init.stderr
+    lines = dict(line.split(None, 1) for line in init.stdout.splitlines())
+    assert lines["schema"] == schema.head() and re.fullmatch(r"[0-9a-f]{8}\.\d+", lines["version"])
+    assert {layer: int(lines[layer].split()[0]) for layer in LAYERS} == SEED_COUNTS
+    # an edit in the store is what every command reads: export sees one platform fewer
+    execute(open_store(store_url), "DELETE FROM platforms WHERE fid = (SELECT max(fid) FROM platforms)")
+    out = tmp_path / "platforms.geojson"
+    done = nbgis("export", "platforms", "--format", "geojson", "--store", store_url, "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(out.read_text("utf-8"))["features"]) == SEED_COUNTS["platforms"] - 1
+    after = dict(line.split(None, 1) for line in nbgis("store", "status", "--store", store_url).stdout.splitlines())
+    assert after["version"] != lines["version"] and int(after["platforms"].split()[0]) == SEED_COUNTS["platforms"] - 1
+
+
+def test_cli_store_errors_are_one_line() -> None:
+    done = nbgis("store", "status", "--store", "postgresql://nobody@127.0.0.1:1/none")
+    assert done.returncode == 2 and done.stderr.startswith("nbgis: error: postgresql://nobody@127.0.0.1:1/none")
+    done = nbgis("store", "status", "--store", "mysql://x/y")
+    assert done.returncode == 2 and "not a store URL" in done.stderr
