@@ -166,8 +166,9 @@ def _tail(log: Path, lines: int = 30) -> str:
 
 @contextmanager
 def serve_process(command: Sequence[object], env: dict[str, str], cwd: Path, log: Path, ready_url: str
-                  ) -> Iterator[None]:
-    """Run command in its own session until the with-block ends; kill the whole group so no worker outlives it."""
+                  ) -> Iterator[subprocess.Popen[bytes]]:
+    """Run command in its own session until the with-block ends; kill the whole group so no worker outlives it.
+    Yields the process (its group id is its pid)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
         process = subprocess.Popen([str(c) for c in command], env={**os.environ, **env}, cwd=cwd, stdout=out,
@@ -185,7 +186,7 @@ def serve_process(command: Sequence[object], env: dict[str, str], cwd: Path, log
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{ready_url} not ready after {READY_TIMEOUT:.0f} s; {log}:\n{_tail(log)}")
             time.sleep(0.25)
-        yield
+        yield process
     finally:
         with suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)

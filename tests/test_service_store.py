@@ -6,7 +6,10 @@ recovered from without a restart or a lost commit."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -88,19 +91,20 @@ def get(url: str) -> tuple[int, bytes, Message]:
 
 
 @contextmanager
+def instance(url: str, log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`nbgis serve` on a free port over the store at url: its base URL and its process."""
+    port = peers.free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "nbgis", "serve", "--store", url, "--port", str(port), "--log-level", "warning"]
+    with peers.serve_process(command, {}, ROOT, log, f"{base}/collections") as process:
+        yield base, process
+
+
+@contextmanager
 def instances(url: str, tmp_path: Path, n: int = 2) -> Iterator[list[str]]:
     """n `nbgis serve` processes on free ports, all over the store at url."""
     with ExitStack() as stack:
-        bases = []
-        for i in range(n):
-            port = peers.free_port()
-            base = f"http://127.0.0.1:{port}"
-            command = [sys.executable, "-m", "nbgis", "serve", "--store", url, "--port", str(port),
-                       "--log-level", "warning"]
-            stack.enter_context(peers.serve_process(command, {}, ROOT, tmp_path / f"serve-{i}.log",
-                                                    f"{base}/collections"))
-            bases.append(base)
-        yield bases
+        yield [stack.enter_context(instance(url, tmp_path / f"serve-{i}.log"))[0] for i in range(n)]
 
 
 ITEMS = "/collections/subparks/items?limit=2&sortby=seq&properties=name_en"
@@ -197,3 +201,22 @@ def test_postgresql_killed_under_load_gives_json_503_then_recovers_with_every_co
     assert statuses <= {200, 503} and 503 in statuses
     for _, _, status, body in load.seen:
         assert json.loads(body)["code" if status == 503 else "type"] in ("StoreUnavailable", "FeatureCollection")
+
+
+def test_an_instance_killed_under_load_costs_nothing_the_others_or_a_new_one_serve(
+        postgis_cluster: postgres.Cluster, tmp_path: Path) -> None:
+    url = postgis_cluster.new_database()
+    with instance(url, tmp_path / "a.log") as (a, doomed), instance(url, tmp_path / "b.log") as (b, _):
+        assert get(a + ITEMS)[0] == 200
+        with Load([b], threads_per_instance=2) as load:
+            time.sleep(0.5)
+            os.killpg(doomed.pid, signal.SIGKILL)  # the whole instance, workers and all, as a crash would
+            doomed.wait(10)
+            with psycopg.connect(url) as db:  # a commit while one instance is dead
+                db.execute("UPDATE parks SET properties = json_build_object('id', id, 'kind', 'subpark', 'seq', 1, "
+                           "'name_en', 'after the crash') WHERE properties->>'seq' = '1'")
+            time.sleep(1.5)
+        assert {status for _, _, status, _ in load.seen} == {200} and len(load.seen) > 20
+        assert names(get(b + ITEMS)[1])[0] == "after the crash"
+        with instance(url, tmp_path / "c.log") as (c, _):  # its replacement starts on the current version
+            assert names(get(c + ITEMS)[1])[0] == "after the crash"
