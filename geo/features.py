@@ -83,8 +83,9 @@ def select(frame: gpd.GeoDataFrame, queryables: Mapping[str, Queryable], query: 
         mask &= within_bbox(frame, query.bbox)
     for name, value in query.properties:
         queryable = queryables.get(name)
-        if queryable is None:
-            raise QueryError(name, f"not a queryable of this collection; its queryables: {', '.join(queryables)}")
+        if queryable is None:  # a property the collection lacks (platforms have no district_adcode): no feature has it
+            mask[:] = False
+            continue
         if queryable.type == "geometry":
             raise QueryError(name, "filter on the geometry with bbox or filter=S_INTERSECTS(geometry, ...)")
         expand = taxonomy.narrower if name == "industries" else None

@@ -21,6 +21,8 @@ import pandas as pd
 import shapely
 import shapely.errors
 
+from geo.io import nested_deeper_than
+
 Mask = np.ndarray
 CQL2_LANGUAGES = ("cql2-text", "cql2-json")
 MAX_FILTER_CHARS = 20_000  # far above any hand-written filter; bounds the parser's work per request
@@ -138,16 +140,9 @@ def _check_text_nesting(text: str) -> None:
 
 
 def _check_tree_depth(tree: Any) -> None:
-    """Refuse a parsed filter nested deeper than MAX_TREE_DEPTH (iteratively: no recursion to overflow)."""
-    stack = [(tree, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_TREE_DEPTH:
-            raise FilterError(f"the filter nests deeper than {MAX_TREE_DEPTH} levels; simplify it")
-        if isinstance(node, dict):
-            stack.extend((value, depth + 1) for value in node.values())
-        elif isinstance(node, list):
-            stack.extend((value, depth + 1) for value in node)
+    """Refuse a parsed filter nested deeper than MAX_TREE_DEPTH, before the evaluator recurses into it."""
+    if nested_deeper_than(tree, MAX_TREE_DEPTH):
+        raise FilterError(f"the filter nests deeper than {MAX_TREE_DEPTH} levels; simplify it")
 
 
 def cql2_mask(frame: gpd.GeoDataFrame, text: str, queryables: Mapping[str, Queryable],

@@ -66,6 +66,7 @@ def _validate(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from geo.crs import CRSError, parse_crs
     from geo.export import ALL_STEM, ExportError, collection_frames, collection_names, export, get_format
+    from geo.io import DataFileError
     from geo.store.base import StoreError
 
     try:
@@ -81,7 +82,7 @@ def _export(args: argparse.Namespace) -> int:
         if path.is_dir():  # a directory: write the format's usual file name into it
             path = path / spec.filename(names[0] if len(names) == 1 else ALL_STEM, len(names))
         written = export(collection_frames(_layers(args), args.collection), spec.name, crs, path)
-    except (ExportError, CRSError, StoreError) as exc:
+    except (ExportError, CRSError, StoreError, DataFileError) as exc:
         return _fail(str(exc))
     except OSError as exc:
         return _fail(f"cannot write {args.output}: {exc.strerror or exc}", 1)
@@ -93,6 +94,7 @@ def _locate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from geo.crs import CRSError, parse_crs
+    from geo.io import DataFileError
     from geo.locate import Locator, SitesError, locate_csv
     from geo.store.base import StoreError
 
@@ -106,7 +108,7 @@ def _locate(args: argparse.Namespace) -> int:
         return _fail(f"cannot read {args.input}: {exc.strerror or exc}")
     try:
         locator = Locator.from_layers(_layers(args))
-    except StoreError as exc:
+    except (StoreError, DataFileError) as exc:
         return _fail(str(exc))
     try:
         # Lines less the header: an estimate when quoted values hold newlines, which tqdm tolerates.
@@ -185,7 +187,13 @@ def _serve(args: argparse.Namespace) -> int:
         return _fail(f"settings: {'; '.join(str(e['msg']) for e in exc.errors())}")
     if not (settings.data / "parks.geojson").is_file():
         return _fail(f"{settings.data} holds no parks.geojson; give --data a data directory")
-    try:  # once, here, so a store that cannot be reached fails the command instead of every worker
+    from geo.layers import read_seed
+
+    try:  # here, so a broken file in the data folder is one line naming it, not a traceback from every worker
+        read_seed(settings.data)
+    except (OSError, ValueError) as exc:
+        return _fail(f"cannot serve {settings.data}: {exc}", 1)
+    try:  # once, here: a store that cannot be reached fails the command instead of every worker
         _init(_store_of(args), settings.data)
     except StoreError as exc:
         return _fail(str(exc))

@@ -98,5 +98,5 @@ async def _written(request: Request, frames: dict[str, gpd.GeoDataFrame], fmt: s
                    ) -> Response:
     """file_response in the guard's pool of heavy work, within its time budget."""
     crs = await read_any_crs(request, "crs", crs_text)
-    async with request.app.state.guard.heavy.claim() as slot:
+    async with request.app.state.guard.downloads.slot() as slot:
         return await slot.run(file_response, frames, fmt, crs)

@@ -1,14 +1,17 @@
 """Bounds on the expensive requests, so that no client can starve the others.
 
-Per worker process: uploads and heavy work (downloads, CRS definitions never seen before) each take a slot
-from a small pool, answered 503 with Retry-After when the pool is full; their work runs in threads under a time
-budget (503 when it runs out; the slot is given back only when the thread is done, so abandoned work cannot
-pile up); and each client may have only so many new CRS definitions built per minute (429).
+Per worker process: uploads, downloads, and CRS definitions never seen before each take a slot from a small
+pool, answered 503 with Retry-After when the pool stays full; their work runs in threads under a time budget
+(503 when it runs out; the slot is given back only when the thread is done, so abandoned work cannot pile up);
+and each client may have only so many new CRS definitions built per minute (429). PROJ holds the GIL for the
+~80 ms of building a CRS, so those are built one at a time: several at once stall the event loop for seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import functools
 import time
 from collections import OrderedDict, deque
@@ -20,6 +23,9 @@ from services.errors import ApiError
 from services.settings import Settings
 
 T = TypeVar("T")
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+# glibc keeps the heap an upload's frames grew (60-70 MB per 200,000 rows) unless asked to hand it back.
+_trim: Callable[[int], int] | None = getattr(_LIBC, "malloc_trim", None)
 RETRY_AFTER_S = 2
 CLIENTS_TRACKED = 4096  # clients whose recent CRS builds are remembered; the oldest are forgotten first
 
@@ -31,13 +37,21 @@ class Busy(ApiError):
 
 
 class Slot:
-    """One place in a pool, held from claim() until released (or until the work it started is done)."""
+    """One place in a pool, taken on entering (or 503), held until leaving or until the work it started is done."""
 
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
         self.handed_off = False
 
     async def __aenter__(self) -> Slot:
+        # Polled rather than an asyncio.Semaphore, which would tie the pool to one event loop.
+        deadline = time.monotonic() + self.pool.wait_s
+        while self.pool.in_use >= self.pool.size:
+            if time.monotonic() >= deadline:  # refused: a long queue would only hold connections open
+                raise Busy(f"the server is busy with {self.pool.size} {self.pool.name} already; try again in "
+                           f"{RETRY_AFTER_S} s")
+            await asyncio.sleep(0.02)
+        self.pool.in_use += 1
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -62,26 +76,31 @@ class Slot:
 
 
 class Pool:
-    def __init__(self, name: str, size: int, budget_s: float) -> None:
-        self.name, self.size, self.budget_s = name, size, budget_s
+    def __init__(self, name: str, size: int, budget_s: float, wait_s: float = 0.0) -> None:
+        self.name, self.size, self.budget_s, self.wait_s = name, size, budget_s, wait_s
         self.in_use = 0
-        self.threads = ThreadPoolExecutor(max_workers=size, thread_name_prefix=f"nbgis-{name}")
+        self.threads = ThreadPoolExecutor(max_workers=size, thread_name_prefix="nbgis-pool")
 
-    def claim(self) -> Slot:
-        if self.in_use >= self.size:  # refused at once: a queue would only hold connections open
-            raise Busy(f"the server is busy with {self.size} {self.name} already; try again in {RETRY_AFTER_S} s")
-        self.in_use += 1
+    def slot(self) -> Slot:
         return Slot(self)
 
     def release(self) -> None:
         self.in_use -= 1
 
 
+def release_memory() -> None:
+    """Hand the heap that a large answer grew back to the system (glibc keeps it otherwise)."""
+    if _trim is not None:
+        _trim(0)
+
+
 class Guard:
     def __init__(self, settings: Settings) -> None:
-        self.uploads = Pool("uploads", settings.max_concurrent_uploads, settings.request_time_budget_s)
-        self.heavy = Pool("downloads and CRS look-ups", settings.max_concurrent_heavy,
-                          settings.request_time_budget_s)
+        # A request waits a few seconds for a slot (users who happen to come together), then is told to retry.
+        self.uploads = Pool("uploads", settings.max_concurrent_uploads, settings.request_time_budget_s, wait_s=5.0)
+        self.downloads = Pool("downloads", settings.max_concurrent_downloads, settings.request_time_budget_s,
+                              wait_s=5.0)
+        self.crs = Pool("new CRS definitions", 1, settings.request_time_budget_s, wait_s=2.0)
         self.crs_per_minute = settings.crs_builds_per_client
         self._builds: OrderedDict[str, deque[float]] = OrderedDict()
 

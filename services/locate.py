@@ -16,12 +16,15 @@ import orjson
 import pandas as pd
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
+from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartParser
 
 from geo.crs import OutputCRS
+from geo.io import nested_deeper_than
 from geo.locate import SitesError, read_sites_csv, read_sites_geojson
 from services.errors import ApiError, bad_parameter
+from services.guard import release_memory
 from services.params import check_parameters, read_any_crs
 from services.plan import Lat, Lon, SiteCRS, site_lonlat
 from services.render import JSON, json_response, url
@@ -30,6 +33,8 @@ from services.state import Service, service_of
 router = APIRouter(tags=["Plan-aware queries"])
 MAX_UPLOAD_BYTES = 128 * 1024 * 1024  # about 4 million "id,lon,lat" rows; a million take about 28 MB
 STREAM_ROWS = 50_000  # rows serialised at a time in an answer
+MAX_COLUMNS = 1_000  # columns of an uploaded CSV, properties of an uploaded GeoJSON: checked before parsing
+MAX_HEADER_BYTES = 64 * 1024  # the CSV's header line
 CSV = "text/csv"
 UPLOAD_TYPES = {CSV: "csv", "application/csv": "csv", "text/plain": "csv", "application/geo+json": "geojson",
                 JSON: "geojson"}
@@ -38,8 +43,11 @@ UPLOAD_DOC = {
         "required": True,
         "description": (f"Sites, at most {MAX_UPLOAD_BYTES // 2**20} MiB: a CSV (UTF-8, with or without BOM) with "
                         "a header naming lon and lat columns (or lng/longitude/x and latitude/y), any other "
-                        "columns passed through; or a GeoJSON FeatureCollection of Points. Send it as the body "
-                        "(Content-Type text/csv or application/geo+json) or as the `file` field of a form."),
+                        f"columns passed through (at most {MAX_COLUMNS:,} columns, a header line of at most "
+                        f"{MAX_HEADER_BYTES // 1024} KiB); or a GeoJSON FeatureCollection of Points (nested at most "
+                        "32 levels, at most 1,000 distinct properties). Send it as the body (Content-Type text/csv "
+                        "or application/geo+json) or as the `file` field of a form. A worker takes two uploads at "
+                        "once; a third waits up to 5 s, then gets 503 with Retry-After."),
         "content": {
             CSV: {"schema": {"type": "string"}},
             "application/geo+json": {"schema": {"type": "object"}},
@@ -105,7 +113,7 @@ async def locate_sites(
     site_crs = await read_any_crs(request, "crs", crs)
     as_csv = _wants_csv(request, f)
     guard = request.app.state.guard
-    async with guard.uploads.claim() as slot:  # a 503 at once when the pool is full: before the body is read
+    async with guard.uploads.slot() as slot:  # a 503 at once when the pool is full: before the body is read
         try:
             async with asyncio.timeout(guard.uploads.budget_s):
                 content, kind = await _read_upload(request)
@@ -121,8 +129,10 @@ async def locate_sites(
     if as_csv:
         return StreamingResponse(_csv_blocks(located), media_type=f"{CSV}; charset=utf-8",
                                  headers={"X-Locate-Summary": orjson.dumps(summary).decode(),
-                                          "Content-Disposition": 'attachment; filename="located.csv"'})
-    return StreamingResponse(_json_blocks(located, summary), media_type=JSON)
+                                          "Content-Disposition": 'attachment; filename="located.csv"'},
+                                 background=BackgroundTask(release_memory))
+    return StreamingResponse(_json_blocks(located, summary), media_type=JSON,
+                             background=BackgroundTask(release_memory))
 
 
 def _blocks(located: pd.DataFrame) -> Iterator[pd.DataFrame]:
@@ -204,22 +214,41 @@ def _locate_upload(service: Service, content: bytes, kind: str, crs: OutputCRS |
         except orjson.JSONDecodeError as exc:
             raise SitesError(f"not valid JSON ({exc})") from exc
         _check_depth(doc, max_depth)
+        _check_properties(doc)
         sites = read_sites_geojson(doc, crs)
     else:
+        _check_header(content)
         sites = read_sites_csv(io.BytesIO(content), crs)
     located = service.locator.locate(sites["lon84"].to_numpy(), sites["lat84"].to_numpy())
     return pd.concat([sites, located], axis=1), service.locator.summary(located)
 
 
 def _check_depth(doc: Any, limit: int) -> None:
-    """SitesError for JSON nested deeper than `limit` (walked with a stack: deep nesting cannot overflow it)."""
-    stack = [(doc, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            raise SitesError(f"the GeoJSON nests deeper than {limit} levels; a FeatureCollection of Points needs "
-                             f"about 6")
-        if isinstance(node, dict):
-            stack.extend((value, depth + 1) for value in node.values())
-        elif isinstance(node, list):
-            stack.extend((value, depth + 1) for value in node)
+    if nested_deeper_than(doc, limit):
+        raise SitesError(f"the GeoJSON nests deeper than {limit} levels; a FeatureCollection of Points needs "
+                         f"about 6")
+
+
+def _check_header(content: bytes) -> None:
+    """SitesError for a CSV whose header line is too long or names too many columns, before pandas reads it
+    (a one-line file of a million columns would take minutes and gigabytes)."""
+    end = content.find(b"\n", 0, MAX_HEADER_BYTES + 1)
+    if end < 0 and len(content) > MAX_HEADER_BYTES:
+        raise SitesError(f"the header line is longer than {MAX_HEADER_BYTES // 1024} KiB; a CSV of sites needs a "
+                         f"short header naming its columns")
+    header = content[:end] if end >= 0 else content
+    columns = header.count(b",") + 1
+    if columns > MAX_COLUMNS:
+        raise SitesError(f"the header names {columns} columns; at most {MAX_COLUMNS} are read")
+
+
+def _check_properties(doc: Any) -> None:
+    """SitesError for GeoJSON whose features carry more than MAX_COLUMNS distinct properties in all."""
+    names: set[str] = set()
+    for feature in doc.get("features", []) if isinstance(doc, dict) else []:
+        properties = feature.get("properties") if isinstance(feature, dict) else None
+        if isinstance(properties, dict):
+            names.update(properties)
+            if len(names) > MAX_COLUMNS:
+                raise SitesError(f"the features carry more than {MAX_COLUMNS} distinct properties; at most "
+                                 f"{MAX_COLUMNS} are read")

@@ -11,7 +11,14 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from geo.features import FeatureQuery, select
-from geo.filters import CQL2_LANGUAGES, Queryable
+from geo.filters import (
+    CQL2_LANGUAGES,
+    MAX_FILTER_CHARS,
+    MAX_FILTER_DEPTH,
+    MAX_FILTER_NOTS,
+    MAX_SORT_KEYS,
+    Queryable,
+)
 from services.catalog import Collection
 from services.crs import CRS84, SUPPORTED, ServiceCRS, service_crs
 from services.downloads import ITEM_DOWNLOADS, collection_download
@@ -68,6 +75,10 @@ REL_DATA = "http://www.opengis.net/def/rel/ogc/1.0/data"
 
 ITEMS_PARAMETERS = {"f", "bbox", "bbox-crs", "crs", "datetime", "limit", "offset", "properties", "skipGeometry",
                     "sortby", "filter", "filter-lang", "filter-crs"}
+# Property filters the items operation declares for every collection (the OpenAPI document has one operation
+# for all of them): a collection whose features lack the property matches none, as a missing value matches no
+# test in CQL2.
+DECLARED_FILTERS = ("industries", "district_adcode", "kind")
 
 # Handlers that only read memory are coroutines: they run on the event loop, without the thread hand-off of a
 # plain function (~0.15 ms, and GIL switches under load). Anything slow (a download) goes to the thread pool.
@@ -245,14 +256,16 @@ async def schema(request: Request, collection_id: CollectionId, f: F = None) -> 
 def feature_query(request: Request, bbox: str | None, bbox_crs: str | None, filter_text: str | None,
                   filter_lang: str | None, filter_crs: str | None, sortby: str | None) -> FeatureQuery:
     """The items request's selection as typed values (geo.features answers it); every other parameter of the
-    query string is a property filter (check_parameters has refused what is not a queryable)."""
+    query string is a property filter (check_parameters has refused what is neither a queryable nor one of the
+    DECLARED_FILTERS). bbox-crs and filter-crs are checked even when there is no bbox or filter to apply."""
     box_crs = parse_crs_parameter("bbox-crs", bbox_crs)
+    geometry_crs = parse_crs_parameter("filter-crs", filter_crs)
     return FeatureQuery(
         bbox=parse_bbox(bbox, box_crs) if bbox is not None else None,
         properties=tuple((n, v) for n, v in request.query_params.items() if n not in ITEMS_PARAMETERS),
         filter=filter_text,
         filter_lang=filter_lang or CQL2_LANGUAGES[0],
-        filter_to_crs84=parse_crs_parameter("filter-crs", filter_crs).to_crs84 if filter_text is not None else None,
+        filter_to_crs84=geometry_crs.to_crs84,
         sortby=tuple(parse_sortby(sortby)) if sortby is not None else (),
     )
 
@@ -288,8 +301,12 @@ async def items(
     offset: Annotated[int, Query(ge=0, description="Features to skip")] = 0,
     properties: Annotated[str | None, Query(description="Comma-separated properties to include")] = None,
     skip_geometry: Annotated[bool, Query(alias="skipGeometry", description="Leave geometry out")] = False,
-    sortby: Annotated[str | None, Query(description="Comma-separated queryables, - for descending")] = None,
-    filter_text: Annotated[str | None, Query(alias="filter", description="A CQL2 text filter")] = None,
+    sortby: Annotated[str | None, Query(description=f"Comma-separated queryables, - for descending; at most "
+                                                    f"{MAX_SORT_KEYS} keys")] = None,
+    filter_text: Annotated[str | None, Query(alias="filter", description=(
+        f"A CQL2 filter (text, or JSON with filter-lang=cql2-json): at most {MAX_FILTER_CHARS:,} characters, "
+        f"parentheses nested {MAX_FILTER_DEPTH} deep, {MAX_FILTER_NOTS} NOTs; LIKE is matched in linear time"),
+        json_schema_extra={"maxLength": MAX_FILTER_CHARS})] = None,
     filter_lang: Annotated[str | None, Query(alias="filter-lang", description="cql2-text (default) or cql2-json")
                            ] = None,
     filter_crs: Annotated[str | None, Query(alias="filter-crs", description="CRS of filter geometries")] = None,
@@ -303,7 +320,7 @@ async def items(
 ) -> Response:
     service = service_of(request)
     found = collection_of(service, collection_id)
-    check_parameters(request, ITEMS_PARAMETERS | set(found.queryables) - {"geometry"})
+    check_parameters(request, ITEMS_PARAMETERS | set(DECLARED_FILTERS) | set(found.queryables) - {"geometry"})
     if datetime_ is not None:
         check_datetime(datetime_)
     query = feature_query(request, bbox, bbox_crs, filter_text, filter_lang, filter_crs, sortby)

@@ -58,7 +58,7 @@ async def read_any_crs(request: Request, name: str, value: str | None) -> Output
         raise bad_parameter(name, f"{exc}; give {ANY_CRS_HELP}") from exc
     guard = request.app.state.guard
     guard.count_crs_build(request.client.host if request.client else "")
-    async with guard.heavy.claim() as slot:
+    async with guard.crs.slot() as slot:
         crs = await slot.run(parse_any_crs, name, value)
     assert crs is not None
     _known_crs[value] = crs

@@ -21,7 +21,9 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from services.settings import Settings, get_settings
 
-_STATUS = {408: b"408 Request Timeout", 431: b"431 Request Header Fields Too Large", 503: b"503 Service Unavailable"}
+_STATUS = {408: b"408 Request Timeout", 414: b"414 URI Too Long", 431: b"431 Request Header Fields Too Large",
+           503: b"503 Service Unavailable"}
+_CODES = {408: "RequestTimeout", 414: "URITooLong", 431: "RequestHeaderFieldsTooLarge", 503: "ServiceUnavailable"}
 
 
 class GuardedHttpTools(HttpToolsProtocol):
@@ -33,8 +35,7 @@ class GuardedHttpTools(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self.limits: Settings = get_settings()
         self.header_deadline: asyncio.TimerHandle | None = None
-        self.header_bytes = 0
-        self.header_count = 0
+        self.url_bytes = self.header_bytes = self.header_count = 0
         self.refused = False
         self.address = ""
 
@@ -63,12 +64,16 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self.header_bytes = self.header_count = 0
+        self.url_bytes = self.header_bytes = self.header_count = 0
         self._arm_header_deadline()
 
     def on_url(self, url: bytes) -> None:
-        self._count(len(url), 0)
-        super().on_url(url)
+        self.url_bytes += len(url)
+        if self.url_bytes > self.limits.max_url_bytes and not self.refused:
+            self._refuse(414, f"the request's URL may take at most {self.limits.max_url_bytes} bytes; send a long "
+                              f"filter as CQL2 JSON in fewer characters, or split the request")
+        if not self.refused:
+            super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._count(len(name) + len(value) + 4, 1)
@@ -96,7 +101,7 @@ class GuardedHttpTools(HttpToolsProtocol):
         if self.header_count > self.limits.max_headers:
             self._refuse(431, f"a request may have at most {self.limits.max_headers} header fields")
         elif self.header_bytes > self.limits.max_header_bytes:
-            self._refuse(431, f"the request line and headers may take at most {self.limits.max_header_bytes} bytes")
+            self._refuse(431, f"the header fields may take at most {self.limits.max_header_bytes} bytes")
 
     def _arm_header_deadline(self) -> None:
         if self.header_deadline is None:
@@ -119,8 +124,7 @@ class GuardedHttpTools(HttpToolsProtocol):
         self._disarm_header_deadline()
         if self.transport.is_closing():
             return
-        code = {408: "RequestTimeout", 431: "RequestHeaderFieldsTooLarge", 503: "ServiceUnavailable"}[status]
-        body = orjson.dumps({"code": code, "description": description})
+        body = orjson.dumps({"code": _CODES[status], "description": description})
         head = [b"HTTP/1.1 " + _STATUS[status], b"content-type: application/json",
                 b"content-length: " + str(len(body)).encode(), b"connection: close"]
         if status == 503:

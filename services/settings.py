@@ -50,13 +50,14 @@ class Settings(BaseSettings):
     header_timeout_s: float = 10.0  # a request's line and headers must arrive within this
     keep_alive_timeout_s: float = 5.0  # an idle kept-alive connection is closed after this
     max_headers: int = 100
-    max_header_bytes: int = 16 * 1024  # request line and headers together
+    max_url_bytes: int = 64 * 1024  # the request's target (a 20,000-character filter, percent-encoded)
+    max_header_bytes: int = 32 * 1024  # the header fields together
     max_connections: int = 1000  # open connections per worker; beyond, new ones are closed at once
     max_connections_per_client: int = 64  # per client address
 
     # Expensive requests (uploads, downloads, site look-ups in a CRS of the client's own).
     max_concurrent_uploads: int = 2  # per worker; others get 503 with Retry-After
-    max_concurrent_heavy: int = 4  # downloads and custom-CRS look-ups in flight per worker
+    max_concurrent_downloads: int = 4  # files being written per worker
     request_time_budget_s: float = 60.0  # an expensive request still unanswered by then gets 503
     crs_builds_per_client: int = 30  # distinct CRS definitions one client may have built per minute
     max_json_depth: int = 32  # nesting of an uploaded GeoJSON document

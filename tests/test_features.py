@@ -40,7 +40,6 @@ def test_a_district_is_its_own_district_and_sorting_is_stable(layers: Layers) ->
 @pytest.mark.parametrize(("query", "parameter"), [
     (FeatureQuery(properties=(("industries", "no-such-code"),)), "industries"),
     (FeatureQuery(properties=(("geometry", "x"),)), "geometry"),
-    (FeatureQuery(properties=(("colour", "red"),)), "colour"),
     (FeatureQuery(filter="name_en LIKE"), "filter"),
     (FeatureQuery(filter="x = 1", filter_lang="sql"), "filter-lang"),
     (FeatureQuery(sortby=(("no_such", True),)), "sortby"),
@@ -50,3 +49,10 @@ def test_bad_queries_name_the_parameter_at_fault(layers: Layers, query: FeatureQ
     with pytest.raises(QueryError) as caught:
         select(frame, queryables, query, layers.taxonomy)
     assert caught.value.parameter == parameter and str(caught.value).startswith(f"{parameter}: ")
+
+
+def test_a_property_the_collection_lacks_matches_nothing(layers: Layers) -> None:
+    frame, queryables = frame_and_queryables(layers, "districts")
+    assert "industries" not in queryables
+    query = FeatureQuery(properties=(("industries", "biomedicine"),))
+    assert len(select(frame, queryables, query, layers.taxonomy)) == 0
