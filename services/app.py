@@ -45,9 +45,8 @@ FAVICON = (b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
 def create_app(layers: Layers | None = None, settings: Settings | None = None) -> FastAPI:
     """The application over `layers` (fixed, for tests), or over the store the settings name (default: the
     environment's, read at call time so `nbgis serve --store` reaches every worker process), opened at start-up."""
-    settings = settings or get_settings()
-    configure_logging(settings.log_level)
-    config = settings
+    config = settings or get_settings()
+    configure_logging(config.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -72,22 +71,22 @@ def create_app(layers: Layers | None = None, settings: Settings | None = None) -
                   docs_url=None, redoc_url=None, openapi_url=None,
                   openapi_tags=[{"name": "OGC API - Features", "description": "The layers, as GIS clients read them"},
                                 {"name": "Plan-aware queries", "description": "Answers only the plan can give"}])
-    app.state.settings = settings
-    app.state.guard = Guard(settings)
+    app.state.settings = config
+    app.state.guard = Guard(config)
     if layers is not None:  # tests pass loaded layers: build now, so a TestClient without lifespan works
         app.state.service = Service.build(layers)
     # The last added runs first. Innermost: the request's dataset version pinned (or a 503 while the store is
     # down, which still gets every header below); then security headers, reading pages before they are compressed.
     app.add_middleware(PinService)
-    app.add_middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestors)
+    app.add_middleware(SecurityHeaders, frame_ancestors=config.frame_ancestors)
     # Read-only open data: any web page may query it from the browser (GET and the POST of /locate).
-    app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+    app.add_middleware(CORSMiddleware, allow_origins=config.cors_origins, allow_methods=["GET", "POST"],
                        expose_headers=["Content-Crs", "X-Locate-Summary", "Content-Disposition"])
     # Feature collections and map pages are text that shrinks four-fold; clients that ask get it gzipped.
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)  # level 9: 5x the time, 1 % smaller
     app.add_middleware(HeadAndVary)  # HEAD becomes GET before routing, and every answer says Vary
-    hosts = [*settings.trusted_hosts, *([settings.public_url.split("://", 1)[1].split("/")[0].rsplit(":", 1)[0]]
-                                        if settings.public_url else [])]
+    hosts = [*config.trusted_hosts, *([config.public_url.split("://", 1)[1].split("/")[0].rsplit(":", 1)[0]]
+                                        if config.public_url else [])]
     app.add_middleware(TrustedHosts, hosts=hosts)  # a forged Host costs nothing
     app.add_middleware(RequestId)  # outermost: every answer and every logged error carries the request's id
     errors.install(app)
