@@ -139,8 +139,11 @@ def test_postgis_tables_are_what_qgis_opens(postgis_cluster: Cluster) -> None:
                                      ).fetchall()
         counts = {layer: connection.execute(f"SELECT count(*) FROM {layer} WHERE ST_SRID(geom) = 4326").fetchone()[0]
                   for layer in LAYERS}
+        labels = connection.execute("SELECT kind, name_zh FROM parks ORDER BY fid LIMIT 1").fetchone()
     assert sorted(columns) == sorted((layer, "GEOMETRY", 4326) for layer in LAYERS)
     assert sorted(t for (t,) in indexes) == sorted(LAYERS)
+    first = read_seed(DATA_DIR)["parks"][0].properties
+    assert labels == (first["kind"], first["name_zh"])  # columns QGIS can style and label by
     nulls = sum(1 for f in read_seed(DATA_DIR)["platforms"] if f.geometry is None)
     assert counts == {**SEED_COUNTS, "platforms": SEED_COUNTS["platforms"] - nulls}
 
