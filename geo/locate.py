@@ -40,7 +40,7 @@ LON_NAMES = ("lon", "lng", "longitude", "x")
 LAT_NAMES = ("lat", "latitude", "y")
 MAX_LISTED = 5  # bad rows named in an error message
 
-# The Gauss-Kruger plane geo.measure uses (CGCS2000 / 3-degree zone, CM 121E): the nearest boundary
+# The Gauss-Kruger plane geo.measure uses (CGCS2000 / 3-degree zone, CM 120E): the nearest boundary
 # point is found there, the distance to it measured on the ellipsoid, as geodesic_distances_km does.
 _LOCAL = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:4549", always_xy=True)
 _PIECE_VERTICES = 8  # boundary pieces in the nearest-point index; with node capacity 4 the fastest measured
@@ -221,7 +221,7 @@ class Locator:
             "district_adcode": self.districts.label("adcode", district),
             "district_name_zh": self.districts.label("name_zh", district),
             "nearest_subpark": np.array(self.subpark_ids, dtype=object)[nearest],
-            "nearest_subpark_km": km,
+            "nearest_subpark_km": np.round(km, 3),  # metres: the shapes are schematic to hundreds of metres
         }
         # Each column keeps its numpy dtype: object keeps None as None (pandas 3 would infer str with NaN).
         # The arrays are fresh, so the frame may own them: no copy halves the peak memory of a big batch.
@@ -307,6 +307,24 @@ def _in_range(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
 Source = bytes | str | os.PathLike[str] | BinaryIO
 
 
+# Spreadsheet files people upload in place of a CSV, by their first bytes.
+_SPREADSHEETS = ((b"PK\x03\x04", "a zip archive, such as an Excel workbook (.xlsx) or an OpenDocument sheet (.ods)"),
+                 (b"\xd0\xcf\x11\xe0", "an old Excel workbook (.xls)"))
+
+
+def _binary_kind(source: Source) -> str | None:
+    """What a non-text upload is, when its first bytes say (an .xlsx is a zip)."""
+    if isinstance(source, bytes):
+        head = source[:4]
+    elif hasattr(source, "seek") and hasattr(source, "read"):
+        source.seek(0)
+        head = source.read(4)
+    else:
+        with open(source, "rb") as f:
+            head = f.read(4)
+    return next((kind for magic, kind in _SPREADSHEETS if head.startswith(magic)), None)
+
+
 def _csv_chunks(source: Source, chunk_rows: int) -> Iterator[pd.DataFrame]:
     """The CSV's data rows as string columns, chunk by chunk; text stays exactly as written (no NA guessing)."""
     handle: Any = io.BytesIO(source) if isinstance(source, bytes) else source
@@ -321,6 +339,9 @@ def _csv_chunks(source: Source, chunk_rows: int) -> Iterator[pd.DataFrame]:
                                      f"header {chunk.shape[1]}: a trailing comma, or a comma in an unquoted value?")
                 yield chunk
     except UnicodeDecodeError as exc:
+        if (kind := _binary_kind(source)) is not None:
+            raise SitesError(f"the file is {kind}, not CSV text: in Excel, 'Save As' 'CSV UTF-8 (.csv)' "
+                             "and upload that") from exc
         raise SitesError("the file is not UTF-8 text (GBK or another encoding?); save it as UTF-8, "
                          "e.g. Excel's 'CSV UTF-8'") from exc
     except pd.errors.EmptyDataError as exc:

@@ -112,7 +112,8 @@ def _locate(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     try:
         # Lines less the header: an estimate when quoted values hold newlines, which tqdm tolerates.
-        with tqdm(total=max(lines - 1, 0), unit=" rows", file=sys.stderr, dynamic_ncols=True) as bar:
+        # disable=None: no bar when stderr is not a terminal, where each redraw would be a line of its own
+        with tqdm(total=max(lines - 1, 0), unit=" rows", file=sys.stderr, dynamic_ncols=True, disable=None) as bar:
             summary = locate_csv(args.input, args.output, locator, crs, progress=lambda done: bar.update(done - bar.n))
     except SitesError as exc:
         return _fail(f"{args.input}: {exc}")
@@ -226,6 +227,17 @@ def _store(args: argparse.Namespace) -> int:
     return 0
 
 
+def _port(text: str) -> int:
+    """A TCP port: uvicorn would bind 80000 modulo 65536 (14464) without a word."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port} is out of range: give 1-65535")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nbgis", description="GIS service for Ningbo's innovation layout.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -238,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
                                       "FlatGeobuf, GeoParquet, CSV or DXF")
     e.add_argument("collection", help="a collection id (subparks, corridor, ..., districts) or 'all'")
     e.add_argument("--format", "-f", required=True,
-                   help="geojson, gpkg, shapefile, kml, fgb, parquet, csv or dxf")
+                   help="geojson, gpkg, shapefile (shp), kml, fgb, parquet, csv or dxf; any case")
     e.add_argument("--crs", help="output CRS: EPSG:4549, OGC:CRS84, GCJ02, ... (default: WGS 84; DXF: EPSG:4549)")
     e.add_argument("-o", "--output", required=True, type=Path, help="file to write (or a directory to write into)")
     _store_flags(e)
@@ -255,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     lc.set_defaults(run=_locate)
     sv = sub.add_parser("serve", help="run the web service (OGC API - Features, plan queries, maps, downloads)")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1; 0.0.0.0 for all)")
-    sv.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    sv.add_argument("--port", type=_port, default=8000, help="TCP port, 1-65535 (default: 8000)")
     sv.add_argument("--workers", type=int, default=1, help="worker processes (default: 1); each holds the layers")
     sv.add_argument("--log-level", choices=("critical", "error", "warning", "info", "debug"),
                     help="what to log (default: $NBGIS_LOG_LEVEL, else info)")

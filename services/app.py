@@ -19,7 +19,7 @@ from fastapi.responses import FileResponse, Response
 
 from geo.layers import Layers, read_seed, seed_digest
 from geo.store.base import open_store
-from services import downloads, errors, locate, map_pages, ogc, plan
+from services import downloads, errors, locate, map_pages, ogc, plan, search
 from services.assets import asset_file
 from services.guard import Guard
 from services.middleware import HeadAndVary, PinService, RequestId, SecurityHeaders, TrustedHosts
@@ -95,6 +95,7 @@ def create_app(layers: Layers | None = None, settings: Settings | None = None) -
     app.include_router(locate.router)
     app.include_router(downloads.router)
     app.include_router(map_pages.router)
+    app.include_router(search.router)
 
     @app.get("/api", summary="This API's definition (OpenAPI 3.0), or its documentation as HTML",
              tags=["OGC API - Features"])

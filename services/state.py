@@ -25,6 +25,7 @@ from fastapi import Request
 from geo.layers import Layers, build_layers
 from geo.locate import Locator
 from geo.queries import indicators, industry_catalogue, industry_detail, stats
+from geo.search import SearchIndex
 from geo.store.base import FeatureStore, StoreUnavailable
 from services.catalog import Collection, build_collections
 from services.crs import warm_up
@@ -66,9 +67,14 @@ class Service:
         """The plan's areas prepared for /locate."""
         return Locator.from_layers(self.layers)
 
+    @cached_property
+    def search(self) -> SearchIndex:
+        """Every name, with its pinyin, for /search."""
+        return SearchIndex.from_layers(self.layers)
+
     def warm(self) -> Service:
         """Everything computed now rather than at a first request."""
-        for name in ("backdrop", "catalogue", "stats", "indicators", "locator"):
+        for name in ("backdrop", "catalogue", "stats", "indicators", "locator", "search"):
             getattr(self, name)
         return self
 
@@ -104,8 +110,10 @@ def _backdrop(layers: Layers) -> dict[str, Any]:
     shapes = shapely.simplify(districts.geometry.values, 0.002, preserve_topology=True)
     shapes = shapely.transform(shapes, lambda xy: xy.round(4))
     return {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"name_zh": name}, "geometry": shapely.geometry.mapping(shape)}
-        for name, shape in zip(districts["name_zh"], shapes)
+        {"type": "Feature", "properties": {"name_zh": name, "name_en": name_en, "adcode": adcode},
+         "geometry": shapely.geometry.mapping(shape)}
+        for name, name_en, adcode, shape in zip(districts["name_zh"], districts["name_en"], districts["adcode"],
+                                                shapes)
     ]}
 
 
