@@ -54,28 +54,41 @@ def _export(args: argparse.Namespace) -> int:
 def _locate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from geo.batch import Progress, locate_file
     from geo.crs import CRSError, parse_crs
     from geo.layers import load_layers
-    from geo.locate import Locator, SitesError, locate_csv
+    from geo.locate import Locator, SitesError
 
+    output = args.output or args.output_option
+    if output is None:
+        return _fail("locate needs an output: nbgis locate IN OUT (or -o OUT)")
+    if not os.path.exists(args.input):
+        return _fail(f"cannot read {args.input}: No such file or directory")
     try:
         crs = parse_crs(args.crs) if args.crs is not None else None
-        with open(args.input, "rb") as f:  # counting newlines is cheap, and fails fast on a missing file
-            lines = sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
     except CRSError as exc:
         return _fail(str(exc))
-    except OSError as exc:
-        return _fail(f"cannot read {args.input}: {exc.strerror or exc}")
-    locator = Locator.from_layers(load_layers(args.data))
     try:
-        # Lines less the header: an estimate when quoted values hold newlines, which tqdm tolerates.
-        with tqdm(total=max(lines - 1, 0), unit=" rows", file=sys.stderr, dynamic_ncols=True) as bar:
-            summary = locate_csv(args.input, args.output, locator, crs, progress=lambda done: bar.update(done - bar.n))
+        if args.cluster:
+            from geo.cluster import locate_on_cluster
+
+            summary = locate_on_cluster(args.cluster, args.input, output, args.data, crs)
+        else:
+            locator = Locator.from_layers(load_layers(args.data))
+            # One bar, drawn in place: per mille of the input read, with the rows done and their rate beside.
+            with tqdm(total=1000, file=sys.stderr, dynamic_ncols=True, mininterval=0.5,
+                      bar_format="{percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]") as bar:
+                def shown(p: Progress) -> None:
+                    seconds = bar.format_dict["elapsed"] or 1e-9
+                    bar.set_postfix_str(f"{p.rows:,} rows, {p.rows / seconds:,.0f} rows/s", refresh=False)
+                    bar.update(int(p.fraction * 1000) - bar.n)
+
+                summary = locate_file(args.input, output, locator, crs, progress=shown)
     except SitesError as exc:
         return _fail(f"{args.input}: {exc}")
     except OSError as exc:
-        return _fail(f"cannot write {args.output}: {exc.strerror or exc}", 1)
-    print(f"wrote {args.output}: {summary['sites']} sites, {summary['in_subparks']} in sub-parks")
+        return _fail(f"cannot write {output}: {exc.strerror or exc}", 1)
+    print(f"wrote {output}: {summary['sites']} sites, {summary['in_subparks']} in sub-parks")
     for subpark, count in summary["per_subpark"].items():
         print(f"  {subpark:<20} {count:>9}")
     return 0
@@ -153,12 +166,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(run=_export)
     lc = sub.add_parser("locate", help="say which sub-park, block, corridor area and unit, innovation node and "
                                        "district hold each site of a CSV, and how far the nearest sub-park is")
-    lc.add_argument("input", type=Path, help="CSV (UTF-8) with a header naming lon and lat (or lng/longitude/x, "
-                                             "latitude/y) columns; other columns are passed through")
-    lc.add_argument("-o", "--output", required=True, type=Path, help="CSV to write: the input, lon84, lat84 and "
-                                                                     "the located columns")
+    lc.add_argument("input", help="CSV (UTF-8) with a header naming lon and lat (or lng/longitude/x, latitude/y) "
+                                  "columns, other columns passed through; or Parquet/GeoParquet (a .parquet file "
+                                  "or a folder of them) with such columns or a point geometry")
+    lc.add_argument("output", nargs="?", help="where to write the input, lon84, lat84 and the located columns: "
+                                              "a .csv, a .parquet (GeoParquet), or a folder (a Parquet dataset)")
+    lc.add_argument("-o", "--output", dest="output_option", help="the output, as a flag (the same as OUTPUT)")
     lc.add_argument("--crs", help="CRS of the input coordinates, lon = x/easting, lat = y/northing: EPSG:4549, "
-                                  "GCJ02, ... (default: WGS 84 lon/lat)")
+                                  "GCJ02, ... (default: WGS 84 lon/lat, or a GeoParquet's own CRS)")
+    lc.add_argument("--cluster", metavar="ADDRESS", help="run on a Dask cluster: tcp://HOST:8786 (a running "
+                                                         "scheduler), or local[:N] to start N worker processes here; "
+                                                         "Parquet in and a folder out")
     lc.add_argument("--data", type=Path, default=DATA_DIR, help=f"data directory (default: {DATA_DIR})")
     lc.set_defaults(run=_locate)
     sv = sub.add_parser("serve", help="run the web service (OGC API - Features, plan queries, maps, downloads)")

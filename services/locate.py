@@ -6,9 +6,9 @@ request, enforces the upload limit, and writes the answer as JSON or CSV.
 
 from __future__ import annotations
 
-import io
+import tempfile
 from collections.abc import AsyncGenerator, Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 
 import numpy as np
 import orjson
@@ -19,8 +19,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartParser
 
+from geo import batch
 from geo.crs import OutputCRS
-from geo.locate import SitesError, read_sites_csv, read_sites_geojson
+from geo.locate import SitesError
+from geo.sites import LimitError, csv_sites, read_sites_geojson
 from services.errors import ApiError, bad_parameter
 from services.params import check_parameters, parse_any_crs
 from services.plan import Lat, Lon, SiteCRS, site_lonlat
@@ -29,7 +31,8 @@ from services.state import Service, service_of
 
 router = APIRouter(tags=["Plan-aware queries"])
 MAX_UPLOAD_BYTES = 128 * 1024 * 1024  # about 4 million "id,lon,lat" rows; a million take about 28 MB
-STREAM_ROWS = 50_000  # rows serialised at a time in an answer
+SPOOL_BYTES = 16 * 1024 * 1024  # an upload or an answer is kept in memory up to this, on disk beyond
+BOM = "\ufeff".encode()  # lets Excel read the Chinese names
 CSV = "text/csv"
 UPLOAD_TYPES = {CSV: "csv", "application/csv": "csv", "text/plain": "csv", "application/geo+json": "geojson",
                 JSON: "geojson"}
@@ -105,38 +108,32 @@ async def locate_sites(
     service = service_of(request)
     site_crs = parse_any_crs("crs", crs)
     as_csv = _wants_csv(request, f)
-    content, kind = await _read_upload(request)
+    upload, kind = await _read_upload(request)
     try:
-        located, summary = await run_in_threadpool(_locate_upload, service, content, kind, site_crs)
+        answer, summary = await run_in_threadpool(_locate_upload, service, upload, kind, site_crs, as_csv)
+    except LimitError as exc:
+        raise ApiError(413, f"file: {exc}") from exc
     except SitesError as exc:
         raise ApiError(400, f"{'file' if kind == 'csv' else 'body'}: {exc}") from exc
-    # Streamed a block of rows at a time, from a worker thread (Starlette runs sync iterators in its pool),
-    # so a million rows neither hold the event loop nor sit in memory as one string.
+    finally:
+        upload.close()
+    # The answer waits in a spooled file (memory up to SPOOL_BYTES, disk beyond), streamed from the thread pool
+    # (Starlette runs sync iterators there): a million rows neither hold the event loop nor sit in memory.
     if as_csv:
-        return StreamingResponse(_csv_blocks(located), media_type=f"{CSV}; charset=utf-8",
+        return StreamingResponse(_chunks(answer, BOM), media_type=f"{CSV}; charset=utf-8",
                                  headers={"X-Locate-Summary": orjson.dumps(summary).decode(),
                                           "Content-Disposition": 'attachment; filename="located.csv"'})
-    return StreamingResponse(_json_blocks(located, summary), media_type=JSON)
+    return StreamingResponse(_chunks(answer, b'{"summary":' + orjson.dumps(summary) + b',"sites":[', b"]}"),
+                             media_type=JSON)
 
 
-def _blocks(located: pd.DataFrame) -> Iterator[pd.DataFrame]:
-    for start in range(0, len(located), STREAM_ROWS):
-        yield located.iloc[start:start + STREAM_ROWS]
-
-
-def _csv_blocks(located: pd.DataFrame) -> Iterator[bytes]:
-    yield "\ufeff".encode()  # the BOM lets Excel read the Chinese names
-    for i, block in enumerate(_blocks(located)):
-        yield block.to_csv(index=False, header=i == 0).encode("utf-8")
-
-
-def _json_blocks(located: pd.DataFrame, summary: dict[str, Any]) -> Iterator[bytes]:
-    yield b'{"summary":' + orjson.dumps(summary) + b',"sites":['
-    for i, block in enumerate(_blocks(located)):
-        rows = block.astype(object).where(block.notna(), None).to_dict(orient="records")
-        body = orjson.dumps(rows, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]  # the rows, without the brackets
-        yield (b"," if i and body else b"") + body
-    yield b"]}"
+def _chunks(answer: BinaryIO, head: bytes, tail: bytes = b"") -> Iterator[bytes]:
+    with answer:
+        answer.seek(0)
+        yield head
+        while chunk := answer.read(1 << 20):
+            yield chunk
+        yield tail
 
 
 def _wants_csv(request: Request, f: str | None) -> bool:
@@ -147,8 +144,9 @@ def _wants_csv(request: Request, f: str | None) -> bool:
     return CSV in request.headers.get("accept", "") and JSON not in request.headers.get("accept", "")
 
 
-async def _read_upload(request: Request) -> tuple[bytes, str]:
-    """The uploaded bytes and whether they are csv or geojson; 413 over the limit, 415 for other types."""
+async def _read_upload(request: Request) -> tuple[BinaryIO, str]:
+    """The upload, spooled (memory up to SPOOL_BYTES, then disk), and whether it is csv or geojson; 413 over
+    the limit, 415 for other types."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
         raise _too_large()
@@ -165,14 +163,22 @@ async def _read_upload(request: Request) -> tuple[bytes, str]:
             raise ApiError(400, "file: the form has no `file` field holding the sites")
         if (upload.size or 0) > MAX_UPLOAD_BYTES:
             raise _too_large()
-        content = await upload.read()
         name = (upload.filename or "").lower()
-        return content, "geojson" if name.endswith((".geojson", ".json")) else "csv"
+        upload.file.seek(0)
+        return upload.file, "geojson" if name.endswith((".geojson", ".json")) else "csv"
     kind = UPLOAD_TYPES.get(media)
     if kind is None:
         raise ApiError(415, f"Content-Type: {media or 'none'} is not accepted; send text/csv, application/geo+json "
                             f"or a multipart form with a `file` field")
-    return b"".join([chunk async for chunk in _limited(request)]), kind
+    spool: BinaryIO = tempfile.SpooledTemporaryFile(SPOOL_BYTES)  # type: ignore[assignment]  # noqa: SIM115
+    try:
+        async for chunk in _limited(request):
+            spool.write(chunk)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool, kind
 
 
 async def _limited(request: Request) -> AsyncGenerator[bytes, None]:
@@ -190,15 +196,45 @@ def _too_large() -> ApiError:
                          f"`nbgis locate IN.csv -o OUT.csv`, which has no limit")
 
 
-def _locate_upload(service: Service, content: bytes, kind: str, crs: OutputCRS | None
-                   ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    if kind == "geojson":
-        try:
-            doc = orjson.loads(content)
-        except orjson.JSONDecodeError as exc:
-            raise SitesError(f"not valid JSON ({exc})") from exc
-        sites = read_sites_geojson(doc, crs)
+def _locate_upload(service: Service, upload: BinaryIO, kind: str, crs: OutputCRS | None, as_csv: bool
+                   ) -> tuple[BinaryIO, dict[str, Any]]:
+    """The located rows, as CSV rows or JSON array items, in a spooled file; and the summary of them all.
+    Every row is read and located before the answer starts, so a bad row late in the file is still a 400."""
+    answer: BinaryIO = tempfile.SpooledTemporaryFile(SPOOL_BYTES)  # type: ignore[assignment]  # noqa: SIM115
+    try:
+        if kind == "geojson":
+            return _locate_geojson(service, upload, crs, as_csv, answer)
+        summary: dict[str, Any] | None = None
+        rows = 0
+        for sites in csv_sites(upload, crs):
+            table, located = batch.locate_sites(service.locator, sites)
+            if as_csv:
+                answer.write((batch.csv_header(table.column_names) if rows == 0 else b"") + batch.csv_rows(table))
+            else:  # a dict per row: JSON answers are for modest uploads; CSV answers take no Python per row
+                body = orjson.dumps(table.to_pylist())[1:-1]
+                answer.write((b"," if rows and body else b"") + body)
+            rows += len(table)
+            summary = batch.add_summaries(summary, service.locator.summary(located))
+        assert summary is not None  # csv_sites raises for a file without rows
+        return answer, summary
+    except BaseException:
+        answer.close()
+        raise
+
+
+def _locate_geojson(service: Service, upload: BinaryIO, crs: OutputCRS | None, as_csv: bool, answer: BinaryIO
+                    ) -> tuple[BinaryIO, dict[str, Any]]:
+    """GeoJSON: one frame (a property may hold numbers and text), written as pandas writes it."""
+    try:
+        doc = orjson.loads(upload.read())
+    except orjson.JSONDecodeError as exc:
+        raise SitesError(f"not valid JSON ({exc})") from exc
+    sites = read_sites_geojson(doc, crs)
+    found = service.locator.find(sites["lon84"].to_numpy(), sites["lat84"].to_numpy())
+    located = pd.concat([sites, found.frame()], axis=1)
+    if as_csv:
+        answer.write(located.to_csv(index=False).encode("utf-8"))
     else:
-        sites = read_sites_csv(io.BytesIO(content), crs)
-    located = service.locator.locate(sites["lon84"].to_numpy(), sites["lat84"].to_numpy())
-    return pd.concat([sites, located], axis=1), service.locator.summary(located)
+        rows = located.astype(object).where(located.notna(), None).to_dict(orient="records")
+        answer.write(orjson.dumps(rows, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1])
+    return answer, service.locator.summary(found)
