@@ -41,8 +41,9 @@ class Partition:
     index: int  # its output file's number
 
 
-def partitions(src: str | os.PathLike[str], rows: int = PARTITION_ROWS) -> list[Partition]:
-    """The input's row groups gathered into runs of about `rows` rows, in order."""
+def partitions(src: str | os.PathLike[str], rows: int | None = None) -> list[Partition]:
+    """The input's row groups gathered into runs of about `rows` rows (PARTITION_ROWS), in order."""
+    rows = rows or PARTITION_ROWS
     out: list[Partition] = []
     first = 1
     for file in parquet_files(src):

@@ -89,8 +89,8 @@ class SegmentGrid:
             col = np.floor((x - self.west) / CELL_M)
             row = np.floor((y - self.south) / CELL_M)
             on = (col >= 0) & (col < self.cols) & (row >= 0) & (row < self.rows)
-        return np.where(on, row.clip(0, self.rows - 1).astype(np.intp) * self.cols
-                        + col.clip(0, self.cols - 1).astype(np.intp), -1)
+        return np.where(on, np.where(on, row, 0).astype(np.intp) * self.cols + np.where(on, col, 0).astype(np.intp),
+                        -1)
 
     def nearest(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per point: the nearest segment's owner (-1 off the grid) and the nearest point on it (NaN off it)."""

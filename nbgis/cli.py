@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from geo.layers import DATA_DIR
@@ -51,9 +52,34 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _locate(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+class _Bar:
+    """`nbgis locate`'s progress: one line, redrawn in place on a terminal at most twice a second (rows done,
+    rows/s, time left), and written once more when done; in a log (not a terminal) only that final line."""
 
+    WIDTH = 24
+
+    def __init__(self) -> None:
+        self.start = self.drawn = time.monotonic()
+        self.live = sys.stderr.isatty()
+
+    def line(self, rows: int, fraction: float) -> str:
+        seconds = max(time.monotonic() - self.start, 1e-9)
+        left = seconds * (1 - fraction) / fraction if fraction > 0 else float("nan")
+        filled = int(self.WIDTH * fraction)
+        eta = f"ETA {left:,.0f} s" if fraction < 1 else f"{seconds:,.1f} s"
+        return (f"{fraction:4.0%} |{'#' * filled}{' ' * (self.WIDTH - filled)}| {rows:,} rows, "
+                f"{rows / seconds:,.0f} rows/s, {eta}")
+
+    def update(self, rows: int, fraction: float) -> None:
+        if self.live and time.monotonic() - self.drawn >= 0.5:
+            self.drawn = time.monotonic()
+            print("\r" + self.line(rows, fraction), end="", file=sys.stderr, flush=True)
+
+    def done(self, rows: int) -> None:
+        print(("\r" if self.live else "") + self.line(rows, 1.0), file=sys.stderr, flush=True)
+
+
+def _locate(args: argparse.Namespace) -> int:
     from geo.batch import Progress, locate_file
     from geo.crs import CRSError, parse_crs
     from geo.layers import load_layers
@@ -75,15 +101,13 @@ def _locate(args: argparse.Namespace) -> int:
             summary = locate_on_cluster(args.cluster, args.input, output, args.data, crs)
         else:
             locator = Locator.from_layers(load_layers(args.data))
-            # One bar, drawn in place: per mille of the input read, with the rows done and their rate beside.
-            with tqdm(total=1000, file=sys.stderr, dynamic_ncols=True, mininterval=0.5,
-                      bar_format="{percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]") as bar:
-                def shown(p: Progress) -> None:
-                    seconds = bar.format_dict["elapsed"] or 1e-9
-                    bar.set_postfix_str(f"{p.rows:,} rows, {p.rows / seconds:,.0f} rows/s", refresh=False)
-                    bar.update(int(p.fraction * 1000) - bar.n)
+            bar = _Bar()
 
-                summary = locate_file(args.input, output, locator, crs, progress=shown)
+            def shown(p: Progress) -> None:
+                bar.update(p.rows, p.fraction)
+
+            summary = locate_file(args.input, output, locator, crs, progress=shown)
+            bar.done(summary["sites"])
     except SitesError as exc:
         return _fail(f"{args.input}: {exc}")
     except OSError as exc:
