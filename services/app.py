@@ -19,7 +19,7 @@ from fastapi.responses import FileResponse, Response
 from geo.layers import DATA_DIR, DATA_ENV, Layers, load_layers
 from services import downloads, errors, locate, map_pages, ogc, plan
 from services.assets import asset_file
-from services.middleware import HeadAndVary
+from services.middleware import ConditionalGet, HeadAndVary
 from services.openapi import openapi_document
 from services.params import F, check_parameters
 from services.render import HTML, OPENAPI, html_response, json_response, negotiate
@@ -63,6 +63,7 @@ def create_app(layers: Layers | None = None, data_dir: Path | str | None = None)
                        expose_headers=["Content-Crs", "X-Locate-Summary", "Content-Disposition"])
     # Feature collections and map pages are text that shrinks four-fold; clients that ask get it gzipped.
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)  # level 9: 5x the time, 1 % smaller
+    app.add_middleware(ConditionalGet)  # outside gzip: answers are kept compressed, revalidations cost nothing
     app.add_middleware(HeadAndVary)  # outermost: HEAD becomes GET before routing, and every answer says Vary
     errors.install(app)
     app.include_router(ogc.router)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import shapely
 from fastapi import Request
 
-from geo.layers import Layers
+from geo.layers import FILES, Layers
 from geo.locate import Locator
 from geo.queries import indicators, industry_catalogue, industry_detail, stats
 from services.catalog import Collection, build_collections
@@ -30,6 +32,7 @@ class Service:
     stats: dict[str, Any]
     indicators: dict[str, Any]
     locator: Locator  # the plan's areas prepared for /locate
+    version: str  # the dataset's version: a content hash of the data files loaded; part of every ETag
     _industries: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)  # every code, once
     _memo: OrderedDict[Any, Any] = field(default_factory=OrderedDict, repr=False)
     _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # thread-pool handlers too
@@ -57,7 +60,7 @@ class Service:
     def build(cls, layers: Layers) -> Service:
         warm_up()  # the CRSs, before any request needs one
         return cls(layers, build_collections(layers), _backdrop(layers), industry_catalogue(layers), stats(layers),
-                   indicators(layers), Locator.from_layers(layers))
+                   indicators(layers), Locator.from_layers(layers), data_version(layers.data_dir))
 
 
 def _backdrop(layers: Layers) -> dict[str, Any]:
@@ -69,6 +72,15 @@ def _backdrop(layers: Layers) -> dict[str, Any]:
         {"type": "Feature", "properties": {"name_zh": name}, "geometry": shapely.geometry.mapping(shape)}
         for name, shape in zip(districts["name_zh"], shapes)
     ]}
+
+
+def data_version(data_dir: Path) -> str:
+    """A hash of the content of the files the layers are loaded from: a new version whenever any changes."""
+    digest = hashlib.blake2b(digest_size=12)
+    for name in sorted([*FILES.values(), "industries.json", "indicators.json", "sources/plan.txt"]):
+        path = data_dir / name
+        digest.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"") + b"\0")
+    return digest.hexdigest()
 
 
 def service_of(request: Request) -> Service:
