@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
@@ -168,10 +169,33 @@ def run(work: Path, datasets: dict[str, Dataset], smoke: bool = False, workers: 
                     f"  p99 {load.p99_ms:8.1f} ms  errors {load.errors}  ({answers[case.label, s.server.name]})")
         names = [s.server.name for s in servers]
         restarts = {s.server.name: s.restarts for s in servers if s.restarts}
-    rows = _rows(cases(feature_ids), names, results, answers, workers, connections, seconds)
+        revalidated = _conditional(servers[0].server, cases(feature_ids)[1].url(servers[0].server, feature_ids), work,
+                                   seconds, connections, rounds, smoke, log)
+    rows = [*_rows(cases(feature_ids), names, results, answers, workers, connections, seconds), revalidated]
     if restarts:
         log("serving restarts, after a run left a backlog: " + ", ".join(f"{n} {k}" for n, k in restarts.items()))
     return rows
+
+
+def _conditional(server: peers.Server, url: str, work: Path, seconds: int, connections: int, rounds: int,
+                 smoke: bool, log: Callable[[str], Any]) -> Row:
+    """Ours answering a repeated request (If-None-Match with the ETag it gave: 304) against the plain answer,
+    alternated run by run on the same URL."""
+    request = urllib.request.Request(url, headers={"Accept": peers.ACCEPT})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        etag = response.headers["ETag"]
+    plain, repeated = [], []
+    for _ in range(rounds):
+        plain.append(run_wrk(url, work, seconds, connections))
+        repeated.append(run_wrk(url, work, seconds, connections, (f"If-None-Match: {etag}",)))
+        if not smoke:
+            settle(BACKLOG_S)
+    a, b = combine(repeated), combine(plain)
+    log(f"serving {'304 on repeat':<30} ours {a.rate:9.1f} req/s against {b.rate:9.1f} req/s plain")
+    return Row("serving", "subparks items?limit=100, repeated", "req/s", a.rate, "ours, plain answer", b.rate,
+               target="" if smoke else ">=2",
+               note=f"If-None-Match with the answer's ETag: 304 without building the answer; p99 ms {a.p99_ms:.1f} "
+                    f"against {b.p99_ms:.1f}; errors {a.errors + b.errors}")
 
 
 def _count(answer: str) -> int | None:

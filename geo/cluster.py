@@ -124,7 +124,9 @@ def locate_on_cluster(address: str, src: str | os.PathLike[str], dst: str | os.P
     dst.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp"))
     os.chmod(staging, 0o755)
-    prepared = pickle.dumps(locator or Locator.from_layers(load_layers(Path(data_dir))))
+    locator = locator or Locator.from_layers(load_layers(Path(data_dir)))
+    locator.segment_grid()  # built here once, not once per worker
+    prepared = pickle.dumps(locator)
     client, cluster = client_for(address)
     try:
         client.register_plugin(LocatorPlugin(prepared), name=PLUGIN)

@@ -11,8 +11,9 @@ over the ~60 areas or over chunks of points, so a million sites take seconds.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -39,7 +40,11 @@ _LOCAL = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:4549", always_xy=True)
 _PIECE_VERTICES = 8  # boundary pieces in the nearest-point index; with node capacity 4 the fastest measured
 _NEAREST_BLOCK = 100_000  # points per batch of shapely objects in the nearest search, to bound memory
 _GRID_BLOCK = 1 << 18  # points per block of grid lookups
+GRID_MIN_POINTS = 20_000  # points outside the sub-parks from which the segment grid pays for its building
 GRID_MIN_VERTICES = 5000  # areas with fewer vertices in all are tested exactly: as fast as a grid look-up (measured)
+
+
+_GRID_LOCK = threading.Lock()
 
 
 class SitesError(ValueError):
@@ -171,11 +176,18 @@ class Locator:
     subpark_points: np.ndarray  # (n, 2) lon/lat of a point inside each sub-park, for sites the plane cannot hold
     boundary: STRtree  # pieces of the sub-parks' boundaries in the Gauss-Kruger plane
     boundary_owner: np.ndarray  # index into subpark_ids, per piece
-    segments: SegmentGrid  # the same boundaries' segments, gridded: the nearest point for most points, fast
     unit_ids: tuple[str, ...]
     node_ids: tuple[str, ...]
     district_adcodes: tuple[str, ...]
     industries: dict[str, tuple[str, ...]]  # sub-park, unit and node id -> the codes it lists
+    # The boundaries' segments gridded, built on the first large batch (~0.4 s): the same nearest points, fast.
+    _segments: list[SegmentGrid] = field(default_factory=list, repr=False)
+
+    def segment_grid(self) -> SegmentGrid:
+        with _GRID_LOCK:  # one build, however many threads ask at once
+            if not self._segments:
+                self._segments.append(SegmentGrid.of(self.boundary.geometries, self.boundary_owner))
+            return self._segments[0]
 
     @classmethod
     def from_layers(cls, layers: Layers) -> Locator:
@@ -206,7 +218,6 @@ class Locator:
             subpark_points=shapely.get_coordinates(shapely.point_on_surface(sub.geometry.to_numpy())),
             boundary=STRtree(pieces, node_capacity=4),
             boundary_owner=owner,
-            segments=SegmentGrid.of(pieces, owner),
             unit_ids=tuple(units["id"]),
             node_ids=tuple(nodes["id"]),
             district_adcodes=tuple(districts["adcode"]),
@@ -265,11 +276,15 @@ class Locator:
 
         As geo.measure.geodesic_distances_km: the nearest boundary point in the Gauss-Kruger plane, the
         distance on the ellipsoid. That function projects each shape once per point (about 60 s a million);
-        here the shapes are projected once and an index of boundary pieces finds the nearest one.
+        here the shapes are projected once: a grid of their segments (geo.nearest) answers large batches, an
+        STRtree of boundary pieces small ones and points far away; both give GEOS's nearest point, to the bit.
         """
         x, y = _LOCAL.transform(lon, lat)
-        index, near_x, near_y = self.segments.nearest(x, y)
-        # Off the grid (far from Ningbo), an index of boundary pieces finds the nearest one, as GEOS would.
+        if len(x) >= GRID_MIN_POINTS:
+            index, near_x, near_y = self.segment_grid().nearest(x, y)
+        else:
+            index, near_x, near_y = np.full(len(x), -1, dtype=np.intp), np.full(len(x), np.nan), np.full(len(x), np.nan)
+        # Off the grid (far from Ningbo) or in a small batch, an index of boundary pieces finds the nearest one.
         plane = np.flatnonzero((index < 0) & np.isfinite(x) & np.isfinite(y))
         for start in range(0, len(plane), _NEAREST_BLOCK):
             rows = plane[start:start + _NEAREST_BLOCK]

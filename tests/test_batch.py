@@ -121,7 +121,7 @@ def test_the_segment_grid_finds_geos_nearest_points(locator: Locator, layers: La
     lon = np.concatenate([rng.uniform(120.5, 122.6, 20_000), ring[:, 0], (ring[1:, 0] + ring[:-1, 0]) / 2])
     lat = np.concatenate([rng.uniform(28.5, 30.8, 20_000), ring[:, 1], (ring[1:, 1] + ring[:-1, 1]) / 2])
     x, y = _LOCAL.transform(lon, lat)
-    grid: SegmentGrid = locator.segments
+    grid: SegmentGrid = locator.segment_grid()
     owner, nx, ny = grid.nearest(x, y)
     on = np.flatnonzero(owner >= 0)
     assert len(on) > 0.9 * len(x)  # the rest lie beyond the grid's 40 km margin

@@ -60,9 +60,12 @@ def test_smoke_run_measures_every_section(tmp_path: Path) -> None:
     by_section: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_section.setdefault(row["section"], []).append(row)
-    assert set(by_section) == {"serving", "batch location", "maps", "export"}
+    assert set(by_section) == {"serving", "batch location", "batch end to end", "maps", "export"}
 
     serving = by_section["serving"]
+    revalidated = serving.pop()
+    assert revalidated["case"] == "subparks items?limit=100, repeated" and revalidated["peer"] == "ours, plain answer"
+    assert revalidated["ours"] > 0 and revalidated["peer_value"] > 0 and "errors 0" in revalidated["note"]
     assert len(serving) == 9 and all(r["ours"] > 0 and "errors 0" in r["note"] for r in serving)
     answers = {r["case"]: r["note"].split("ours ", 1)[1].split(",")[0] for r in serving}
     assert answers["collection list"] == "11 collections"  # the ten of the plan and the synthetic points
@@ -78,6 +81,11 @@ def test_smoke_run_measures_every_section(tmp_path: Path) -> None:
     times = [r for r in batch if r["measure"].startswith("s")]
     assert all(r["ours"] > 0 and (r["peer_value"] > 0 if r["peer"] else r["peer_value"] is None) for r in times)
     assert {r["measure"] for r in batch} == {"s", "s, one-off", "peak MB added"}
+
+    e2e = by_section["batch end to end"]
+    assert {r["measure"] for r in e2e} == {"s", "s, nbgis locate", "s, POST /locate"}
+    assert "the three outputs of ours identical" in e2e[0]["note"]
+    assert all("same rows and sites in sub-parks as ours" in r["note"] for r in e2e if "DuckDB" in r["peer"])
 
     maps = {(r["case"], r["measure"]): r for r in by_section["maps"]}
     assert maps["overview, served", "MB"]["ours"] > 0.1
