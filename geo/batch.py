@@ -71,10 +71,10 @@ def located_table(sites: Sites, located: Located) -> pa.Table:
             columns[name] = pa.array(located.corridor_zone)
         elif name == "nearest_subpark_km":
             columns[name] = pa.array(located.nearest_subpark_km)
-        else:
+        else:  # dictionary-encoded: the writers turn each area's name into text once, not once per row
             values, index = located.labels[name]
-            dictionary = pa.array(values[:-1], type=pa.string())
-            columns[name] = pc.take(dictionary, pa.array(index, mask=index < 0))
+            columns[name] = pa.DictionaryArray.from_arrays(pa.array(index, type=pa.int32(), mask=index < 0),
+                                                           pa.array(values[:-1], type=pa.string()))
     return pa.table(columns)
 
 
@@ -96,24 +96,28 @@ def _quoted(text: pa.Array) -> pa.Array:
 def _float_text(values: pa.Array) -> pa.Array:
     """Floats as Python's repr writes them ("1.0", "1e-05"), NaN as the empty string, as pandas wrote them."""
     text = pc.cast(values, pa.string())
-    # Arrow writes integral values without ".0"; every other finite value in repr's decimal range alike.
-    plain = pc.invert(pc.match_substring_regex(text, r"[.en]"))
-    text = pc.if_else(plain, pc.binary_join_element_wise(text, ".0", ""), text)
     numbers = values.to_numpy(zero_copy_only=False)
     size = np.abs(numbers)
+    # Arrow writes integral values without ".0" (repr's other finite decimals alike): add it where no "." is.
+    # Exponents ("e") come only from the odd sizes below, and "nan"/"inf" only from NaN and infinity.
+    whole = pc.invert(pc.match_substring(text, "."))
+    if pc.any(whole).as_py():
+        text = pc.if_else(whole, pc.binary_join_element_wise(text, ".0", ""), text)
     with np.errstate(invalid="ignore"):
-        odd = np.flatnonzero(((size < 1e-4) & (size > 0)) | (size >= 1e15))  # where repr turns to exponents
+        odd = np.flatnonzero(((size < 1e-4) & (size > 0)) | (size >= 1e15) | ~np.isfinite(numbers))
     if len(odd):  # rare (a site within 11 m of the equator or the meridian): repr them one by one
         mask = np.zeros(len(numbers), dtype=bool)
         mask[odd] = True
-        text = pc.replace_with_mask(text, pa.array(mask), pa.array([repr(float(v)) for v in numbers[odd]]))
-    return pc.if_else(pc.is_nan(values), "", text)
+        fixed = ["" if np.isnan(v) else repr(float(v)) for v in numbers[odd]]  # NaN: empty, as pandas wrote it
+        text = pc.replace_with_mask(text, pa.array(mask), pa.array(fixed, type=pa.string()))
+    return text
 
 
 def _csv_column(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if pa.types.is_dictionary(array.type):
-        array = array.cast(array.type.value_type)
+    if pa.types.is_dictionary(array.type):  # each value quoted once, then taken per row; null: the empty text
+        dictionary = _csv_column(pa.concat_arrays([array.dictionary, pa.array([""], array.dictionary.type)]))
+        return pc.take(dictionary, pc.fill_null(array.indices, len(array.dictionary)))
     if pa.types.is_floating(array.type):
         text = _float_text(array.cast(pa.float64()))
     elif pa.types.is_boolean(array.type):
@@ -157,6 +161,9 @@ def _wkb_points(lon: np.ndarray, lat: np.ndarray) -> pa.Array:
 def geoparquet_table(table: pa.Table, input_geo: bytes | None) -> pa.Table:
     """The located table as GeoParquet: the input's geometry column and metadata kept, or else a `geometry`
     column of the WGS 84 points added (GeoParquet 1.1, WKB, OGC:CRS84)."""
+    # Plain strings, so that readers give text, not categories (Parquet's own dictionary pages stay).
+    table = pa.table({name: column.cast(column.type.value_type) if pa.types.is_dictionary(column.type) else column
+                      for name, column in zip(table.column_names, table.columns)})
     metadata = {b"nbgis": json.dumps({"note": SCHEMATIC}).encode()}
     if input_geo is not None:
         metadata[b"geo"] = input_geo
