@@ -61,8 +61,10 @@ class ConditionalGet:
     (answers hold absolute links) and Accept (HeadAndVary says answers vary with it). It is weak, since a
     gzipped body and a plain one are the same answer in different bytes. Knowing it before the handler runs,
     a revalidation is answered without building anything. Answers up to CACHE_BODY_BYTES are kept (after
-    gzip, per encoding) and replayed while the version stays the same; a new version empties the cache.
-    Answers that carry their own ETag (files) keep it; errors get neither ETag nor caching.
+    gzip, per encoding) and replayed while the version stays the same (unless the request says no-cache); a new
+    version empties the cache.
+    Answers that carry their own ETag (files) keep it; errors and answers marked private or no-store get
+    neither ETag nor caching.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -89,7 +91,8 @@ class ConditionalGet:
         etag = 'W/"' + hashlib.blake2b("\0".join(parts).encode(), digest_size=12).hexdigest() + '"'
         wanted = headers.get("if-none-match")
         key = (etag, "gzip" in headers.get("accept-encoding", ""), "origin" in headers)
-        kept = self.kept.get(key)
+        # A client asking for no-cache wants the answer built afresh (it is kept again afterwards).
+        kept = None if "no-cache" in headers.get("cache-control", "").lower() else self.kept.get(key)
         if wanted is not None and _matches(wanted, etag):
             await _not_modified(send, etag)
             return
@@ -113,7 +116,9 @@ class ConditionalGet:
             if message["type"] == "http.response.start":
                 raw = list(message.get("headers", []))
                 own = next((v.decode("latin-1") for k, v in raw if k.lower() == b"etag"), None)
-                ok = message["status"] == 200
+                control = b",".join(v for k, v in raw if k.lower() == b"cache-control").lower()
+                # An answer for this client alone (it holds a secret, say) is neither tagged nor kept.
+                ok = message["status"] == 200 and b"no-store" not in control and b"private" not in control
                 if ok and own is None:
                     raw.append((b"etag", etag.encode()))
                 if ok and not any(k.lower() == b"cache-control" for k, _ in raw):
