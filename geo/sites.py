@@ -44,7 +44,7 @@ Source = bytes | str | os.PathLike[str] | BinaryIO
 
 
 class LimitError(SitesError):
-    """Input past a size limit (columns, value length): the service answers 413."""
+    """Input past a size limit (a value or a row too long): the service answers 413."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,8 +83,8 @@ def _header(stream: BinaryIO) -> tuple[list[str], int]:
                 raise _field_too_long("the header")
             fields += len(commas)
             field_start = int(commas[-1]) + 1
-        if fields > MAX_COLUMNS:
-            raise LimitError(f"the header has more than {MAX_COLUMNS:,} columns (the limit); keep the columns "
+        if fields > MAX_COLUMNS:  # a 400 (the file's shape), where a value too long is a 413 (its size)
+            raise SitesError(f"the header has more than {MAX_COLUMNS:,} columns (the limit); keep the columns "
                              f"you need")
         if offset + stop - field_start > MAX_FIELD_BYTES:
             raise _field_too_long("the header")
