@@ -101,6 +101,8 @@ def _header(stream: BinaryIO) -> tuple[list[str], int]:
         names = next(csv.reader([text.removeprefix(_BOM).decode("utf-8")]))
     except UnicodeDecodeError as exc:
         raise _not_utf8() from exc
+    except csv.Error as exc:  # a NUL byte, say
+        raise SitesError(f"the header is not readable CSV ({exc})") from exc
     stream.seek(stream.tell() - len(head) + length)  # back to the first data row
     return _unique(names), length
 
