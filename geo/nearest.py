@@ -20,7 +20,7 @@ CELL_M = 1000.0  # cell side; 1 km: ~25 candidates per point, and a grid built i
 MARGIN_M = 60_000.0  # how far past the boundaries the grid reaches (Ningbo's extent and more)
 _SLACK_M = 1e-3  # widening of the candidate radius, far above float error, far below any segment's length
 _LOW_SLACK_M = 0.5  # float32 rounding of the lower bounds (centimetres), with a wide margin
-_BLOCK = 1 << 16  # points per block: the candidates of a block stay a few tens of MB
+_BLOCK = 1 << 15  # points per block: their ~25 candidates each stay under ~50 MB
 
 
 @dataclass(frozen=True, eq=False)
