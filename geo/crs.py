@@ -26,6 +26,14 @@ GCJ02 = "GCJ02"  # the token users pass for AMap/Tencent's obfuscated datum
 NINGBO_BOUNDS = (120.8, 28.8, 122.3, 30.5)  # west, south, east, north
 
 OGC_URI = "http://www.opengis.net/def/crs/{auth}/{version}/{code}"
+MAX_CRS_CHARS = 8192  # a WKT2 definition of a projected CRS is 1-3 KB
+# What PROJ would read from disk or the network: grid files, init files, `@` file lists, PROJ's own file
+# references in WKT, and URLs other than the OGC URIs matched above. Refused: a client must not be able to make
+# the server open, probe or block on a path of its choosing.
+_FILE_REFERENCES = re.compile(
+    r"(?:\+|\b)(?:nadgrids|geoidgrids|grids|init|file|hgridshift|vgridshift|tinshift|deformation|xyzgridshift)\s*="
+    r"|@|PARAMETERFILE|\b(?:https?|ftp|file)://|^\s*/|\.\./|\\", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _URI_RE = re.compile(r"^https?://www\.opengis\.net/def/crs/(EPSG|OGC)/[^/]+/([A-Za-z0-9]+)/?$", re.IGNORECASE)
 
 # GCJ-02: the published algorithm, on the Krasovsky 1940 ellipsoid.
@@ -73,6 +81,7 @@ def parse_crs(text: str) -> OutputCRS:
     raw = text.strip() if isinstance(text, str) else ""
     if not raw:
         raise CRSError(f"unknown CRS {text!r}: empty; try EPSG:4549, OGC:CRS84 or GCJ02")
+    check_crs_text(raw)
     if re.sub(r"[\s_-]", "", raw).upper() == GCJ02:
         return OutputCRS(label=GCJ02, crs=None, is_gcj02=True)
 
@@ -95,6 +104,20 @@ def parse_crs(text: str) -> OutputCRS:
         raise CRSError(f"CRS {raw!r} ({crs.name}) is not a horizontal geographic or projected CRS")
     _check_holds_ningbo(raw, crs)
     return OutputCRS(label=_label(crs), crs=crs, is_gcj02=False)
+
+
+def check_crs_text(raw: str) -> None:
+    """CRSError for text that is too long, holds control characters, or refers PROJ to files or URLs."""
+    if len(raw) > MAX_CRS_CHARS:
+        raise CRSError(f"the CRS definition is {len(raw)} characters long; at most {MAX_CRS_CHARS} are read")
+    if _CONTROL.search(raw):
+        raise CRSError(f"the CRS definition {raw[:60]!r} holds control characters")
+    if _URI_RE.match(raw):
+        return
+    if found := _FILE_REFERENCES.search(raw):
+        raise CRSError(f"the CRS definition refers to a file, grid or URL ({found.group(0).strip()!r}), which "
+                       f"this service does not read; give the CRS itself (EPSG code, PROJ string without grids, "
+                       f"or WKT)")
 
 
 def _first_line(exc: Exception) -> str:

@@ -16,9 +16,12 @@ which has no EPSG code, the files are labelled EPSG:4326 and every feature gets 
 from __future__ import annotations
 
 import csv
+import errno
 import html
 import io
 import json
+import os
+import re
 import shutil
 import tempfile
 import zipfile
@@ -150,9 +153,10 @@ def export(layers: dict[str, gpd.GeoDataFrame], fmt: str, crs: OutputCRS | None,
     out = resolve_crs(spec, crs)
     frames = {name: _prepare(gdf, out) for name, gdf in layers.items()}
     path = Path(path)
-    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    sweep_staging(path.parent)
+    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}{_STAGING}{os.getpid()}-", suffix=".tmp"))
     try:
-        spec.writer(frames, staging, out)
+        _write(spec, frames, staging, out, path)
         files = sorted(p for p in staging.iterdir() if p.is_file())
         if spec.packed(len(frames)):
             result = staging / ".packed.zip"
@@ -169,12 +173,66 @@ def export(layers: dict[str, gpd.GeoDataFrame], fmt: str, crs: OutputCRS | None,
     return path
 
 
+# Staging folders are named for the process that made them, so one killed before it could clean up is found and
+# removed by the next export into the same folder: `.NAME.nbgis-PID-XXXX.tmp` (or `nbgis-PID-XXXX.tmp` in /tmp).
+_STAGING = ".nbgis-"
+_STALE = re.compile(r"^\.?(?:.*\.)?nbgis-(\d+)-[^/]*\.tmp$")
+
+
+def sweep_staging(folder: Path) -> int:
+    """Remove staging folders in `folder` left by export processes that no longer run; how many were removed."""
+    removed = 0
+    try:
+        candidates = [p for p in folder.glob("*nbgis-*.tmp") if p.is_dir()]
+    except OSError:
+        return 0
+    for candidate in candidates:
+        match = _STALE.match(candidate.name)
+        if match is None or _alive(int(match.group(1))):
+            continue
+        shutil.rmtree(candidate, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def _write(spec: ExportFormat, frames: dict[str, gpd.GeoDataFrame], staging: Path, out: OutputCRS, path: Path) -> None:
+    """The format's writer, with its libraries' failures said as one OSError: ENOSPC when the disk is full (GDAL
+    says "Cannot write feature" or "no such table" then), EIO otherwise."""
+    try:
+        spec.writer(frames, staging, out)
+    except (ExportError, OSError):
+        raise
+    except Exception as exc:
+        if _disk_full(staging):
+            raise OSError(errno.ENOSPC, f"no space left on the device of {path.parent}") from exc
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise OSError(errno.EIO, f"the {spec.title} writer failed: {first[:300]}") from exc
+
+
+def _disk_full(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < 1024 * 1024
+    except OSError:
+        return False
+
+
 def export_bytes(layers: dict[str, gpd.GeoDataFrame], fmt: str, crs: OutputCRS | None = None,
                  stem: str | None = None) -> tuple[bytes, str, str]:
     """The export as (content, media type, filename), for an HTTP response."""
     spec = get_format(fmt)
     name = spec.filename(stem or default_stem(layers), len(layers))
-    with tempfile.TemporaryDirectory() as tmp:
+    sweep_staging(Path(tempfile.gettempdir()))
+    with tempfile.TemporaryDirectory(prefix=f"nbgis-{os.getpid()}-", suffix=".tmp") as tmp:
         data = export(layers, fmt, crs, Path(tmp) / name).read_bytes()
     return data, spec.output_media_type(len(layers)), name
 

@@ -21,9 +21,19 @@ import pandas as pd
 import shapely
 import shapely.errors
 
+from geo.io import nested_deeper_than
+
 Mask = np.ndarray
 CQL2_LANGUAGES = ("cql2-text", "cql2-json")
 MAX_FILTER_CHARS = 20_000  # far above any hand-written filter; bounds the parser's work per request
+# The cql2 parser recurses natively: a few thousand nested parentheses, NOTs or signs overflow its stack and kill
+# the process (no exception). These bounds are checked on the text before it is parsed, and on the parsed tree
+# before it is evaluated (our evaluator recurses too); every hand-written filter stays far below them.
+MAX_FILTER_DEPTH = 32  # nested parentheses or brackets
+MAX_FILTER_NOTS = 64  # NOT operators in one filter
+MAX_SIGN_RUN = 8  # consecutive + or - signs before a number
+MAX_TREE_DEPTH = 64  # nesting of the parsed CQL2 JSON
+MAX_SORT_KEYS = 16
 COMPARISONS = {"=": "eq", "<>": "ne", "<": "lt", ">": "gt", "<=": "le", ">=": "ge"}
 SUPPORTED_OPS = ("and", "or", "not", *COMPARISONS, "like", "between", "in", "isNull", "s_intersects")
 
@@ -80,11 +90,59 @@ def parse_cql2(text: str, language: str = "cql2-text") -> Any:
         raise FilterError(f"filter language {language!r} is not supported; use {' or '.join(CQL2_LANGUAGES)}")
     if len(text) > MAX_FILTER_CHARS:
         raise FilterError(f"the filter is {len(text)} characters long; at most {MAX_FILTER_CHARS} are read")
+    if language == "cql2-text":
+        _check_text_nesting(text)
     try:
         expr = cql2.parse_text(text) if language == "cql2-text" else cql2.parse_json(text)
-        return expr.to_json()
+        tree = expr.to_json()
     except (cql2.ParseError, cql2.ValidationError, ValueError) as exc:
         raise FilterError(f"not valid {language.upper()}: {_first_line(exc)}") from exc
+    _check_tree_depth(tree)
+    return tree
+
+
+_NOT = re.compile(r"(?<![A-Za-z0-9_])NOT(?![A-Za-z0-9_])", re.IGNORECASE)
+
+
+def _check_text_nesting(text: str) -> None:
+    """Refuse CQL2 text nested deeper than the parser can take, in one pass and before parsing it."""
+    depth = deepest = signs = longest_signs = 0
+    quote = ""
+    plain = []  # the text outside quoted strings and identifiers, where NOT is an operator
+    for char in text:
+        if quote:
+            if char == quote:
+                quote = ""  # a doubled quote ('') closes and reopens: the same outcome
+            continue
+        if char in "'\"":
+            quote = char
+            plain.append(" ")
+            continue
+        plain.append(char)
+        if char in "([":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]":
+            depth -= 1
+        if char in "+-":
+            signs += 1
+            longest_signs = max(longest_signs, signs)
+        elif not char.isspace():
+            signs = 0
+    nots = len(_NOT.findall("".join(plain)))
+    if deepest > MAX_FILTER_DEPTH:
+        raise FilterError(f"the filter nests parentheses {deepest} deep; at most {MAX_FILTER_DEPTH} are allowed")
+    if nots > MAX_FILTER_NOTS:
+        raise FilterError(f"the filter has {nots} NOT operators; at most {MAX_FILTER_NOTS} are allowed")
+    if longest_signs > MAX_SIGN_RUN:
+        raise FilterError(f"the filter has a run of {longest_signs} signs (+ or -); at most {MAX_SIGN_RUN} are "
+                          f"allowed")
+
+
+def _check_tree_depth(tree: Any) -> None:
+    """Refuse a parsed filter nested deeper than MAX_TREE_DEPTH, before the evaluator recurses into it."""
+    if nested_deeper_than(tree, MAX_TREE_DEPTH):
+        raise FilterError(f"the filter nests deeper than {MAX_TREE_DEPTH} levels; simplify it")
 
 
 def cql2_mask(frame: gpd.GeoDataFrame, text: str, queryables: Mapping[str, Queryable],
@@ -105,6 +163,8 @@ def sort_frame(frame: gpd.GeoDataFrame, keys: list[tuple[str, bool]], queryables
     """The frame sorted by (queryable, ascending) keys, missing values last, ties by id (a stable paging order)."""
     if not keys:
         return frame
+    if len(keys) > MAX_SORT_KEYS:
+        raise FilterError(f"{len(keys)} sort keys; at most {MAX_SORT_KEYS} are allowed")
     columns: dict[str, Any] = {}
     for i, (name, _ascending) in enumerate(keys):
         queryable = queryables.get(name)
@@ -119,6 +179,47 @@ def sort_frame(frame: gpd.GeoDataFrame, keys: list[tuple[str, bool]], queryables
     order = pd.DataFrame(columns).sort_values(
         list(columns), ascending=[a for _, a in keys] + [True], na_position="last", kind="stable").index
     return frame.iloc[order.to_numpy()]
+
+
+def like_matcher(pattern: str) -> Callable[[str], bool]:
+    """A test of CQL2 LIKE (`%` any run of characters, `_` any one, a backslash escapes the next) that runs in
+    time linear in the pattern times the value: a backtracking regex takes exponential time on a few `%`."""
+    segments: list[list[str | None]] = [[]]  # the pattern split at `%`; None stands for `_`
+    for part in re.findall(r"\\.|[%_]|.", pattern, flags=re.DOTALL):
+        if part == "%":
+            segments.append([])
+        else:
+            segments[-1].append(None if part == "_" else part[-1])
+    head, *middle = segments
+    tail = middle.pop() if middle else None
+
+    def fits(value: str, at: int, segment: list[str | None]) -> bool:
+        return all(c is None or value[at + i] == c for i, c in enumerate(segment))
+
+    def find(value: str, start: int, stop: int, segment: list[str | None]) -> int:
+        """The first position in value[start:stop] where segment fits, or -1."""
+        if None not in segment:
+            return value.find("".join(segment), start, stop)  # type: ignore[arg-type]
+        for at in range(start, stop - len(segment) + 1):
+            if fits(value, at, segment):
+                return at
+        return -1
+
+    def matches(value: str) -> bool:
+        if tail is None:  # no `%`: the whole value, character for character
+            return len(value) == len(head) and fits(value, 0, head)
+        end = len(value) - len(tail)
+        if end < len(head) or not fits(value, 0, head) or not fits(value, end, tail):
+            return False
+        at = len(head)
+        for segment in middle:  # each as early as it fits leaves the most room for the rest: no backtracking
+            found = find(value, at, end, segment)
+            if found < 0:
+                return False
+            at = found + len(segment)
+        return True
+
+    return matches
 
 
 def _first_line(exc: Exception) -> str:
@@ -149,7 +250,11 @@ class _Evaluator:
         if not (isinstance(node, dict) and "op" in node):
             raise FilterError(f"{_show(node)} is not a condition (a comparison, a spatial test or their combination)")
         op, args = node["op"], node.get("args", [])
+        if not isinstance(args, list):
+            raise FilterError(f"the arguments of {op!r} must be a list, not {_show(args)}")
         if op in ("and", "or"):
+            if not args:
+                raise FilterError(f"{op.upper()} takes at least one condition")
             parts = [self.condition(a) for a in args]
             true = [p.true for p in parts]
             false = [p.known & ~p.true for p in parts]
@@ -157,6 +262,8 @@ class _Evaluator:
                 return _Truth(np.logical_and.reduce(true), np.logical_and.reduce(true) | np.logical_or.reduce(false))
             return _Truth(np.logical_or.reduce(true), np.logical_or.reduce(true) | np.logical_and.reduce(false))
         if op == "not":
+            if len(args) != 1:
+                raise FilterError("NOT takes one condition")
             inner = self.condition(args[0])
             return _Truth(~inner.true & inner.known, inner.known)
         if op in COMPARISONS:
@@ -168,6 +275,8 @@ class _Evaluator:
         if op == "in":
             return self._in(args)
         if op == "isNull":
+            if len(args) != 1:
+                raise FilterError("IS NULL takes one property")
             return _Truth(self._column(args[0]).isna().to_numpy(dtype=bool), self.everywhere)
         if op == "s_intersects":
             return self._intersects(args)
@@ -228,13 +337,10 @@ class _Evaluator:
         queryable, pattern, _ = self._operands(args)
         if not isinstance(pattern, str):
             raise FilterError("LIKE takes a quoted pattern")
-        # CQL2: % any run of characters, _ any one, a backslash escapes the next
-        regex = re.compile("".join(
-            ".*" if part == "%" else "." if part == "_" else re.escape(part[-1])
-            for part in re.findall(r"\\.|[%_]|.", pattern, flags=re.DOTALL)) + r"\Z", re.DOTALL)
+        matches = like_matcher(pattern)
         column = self._column({"property": queryable.name})
         known = column.notna().to_numpy(dtype=bool)
-        true = column.map(lambda v: v is not None and regex.match(v) is not None).to_numpy(dtype=bool)
+        true = column.map(lambda v: v is not None and matches(v)).to_numpy(dtype=bool)
         return _Truth(true, known)
 
     def _between(self, args: list[Any]) -> _Truth:

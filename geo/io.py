@@ -11,9 +11,36 @@ from pathlib import Path
 from typing import IO, Any
 
 
+class DataFileError(ValueError):
+    """A data file that cannot be read as it must be; the message names the file (and the feature, the rule)."""
+
+
 def read_json(path: Path) -> Any:
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError as exc:
+        raise DataFileError(f"{path}: missing") from exc
+    except json.JSONDecodeError as exc:
+        raise DataFileError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg} (a "
+                            f"truncated or hand-edited file?)") from exc
+    except UnicodeDecodeError as exc:
+        raise DataFileError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+
+
+def nested_deeper_than(node: Any, limit: int) -> bool:
+    """Whether JSON-like data (dicts and lists) nests deeper than `limit` levels, found with a stack rather than
+    recursion, so that no depth can overflow it."""
+    stack = [(node, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((value, depth + 1) for value in item.values())
+        elif isinstance(item, list):
+            stack.extend((value, depth + 1) for value in item)
+    return False
 
 
 @contextmanager

@@ -13,9 +13,10 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+import shapely.errors
 import shapely.geometry
 
-from geo.io import read_json
+from geo.io import DataFileError, read_json
 from geo.measure import geodesic_areas_km2
 from geo.plan import PlanText
 from geo.schema import KINDS, REQUIRED_PROPERTIES
@@ -31,9 +32,18 @@ def read_features(path: Path, columns: tuple[str, ...] = ()) -> gpd.GeoDataFrame
     """A GeoJSON FeatureCollection as a GeoDataFrame whose list and object properties (the plan's
     blocks, targets, industry codes) stay the Python values they are in the file."""
     doc = read_json(path)
-    features = doc.get("features")
-    if doc.get("type") != "FeatureCollection" or not isinstance(features, list):
-        raise ValueError(f"{path}: not a GeoJSON FeatureCollection")
+    features = doc.get("features") if isinstance(doc, dict) else None
+    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection" or not isinstance(features, list):
+        raise DataFileError(f"{path}: not a GeoJSON FeatureCollection")
+    for i, f in enumerate(features):
+        name = f"feature {f.get('id') or (f.get('properties') or {}).get('id') or i}" if isinstance(f, dict) else (
+            f"feature {i}")
+        if not isinstance(f, dict) or not isinstance(f.get("properties") or {}, dict):
+            raise DataFileError(f"{path}: {name}: not a GeoJSON Feature with an object of properties")
+        kind = (f.get("properties") or {}).get("kind")
+        if "kind" in columns and kind not in KINDS:
+            raise DataFileError(f"{path}: {name}: kind {kind!r} is not a kind of this dataset; known kinds: "
+                                f"{', '.join(KINDS)}")
     # Object dtype keeps each value as written (33 stays 33, a list stays a list); a property
     # that one kind lacks is None, not NaN, since a layer holds several kinds side by side.
     props = pd.DataFrame([f.get("properties") or {} for f in features], dtype=object)
@@ -41,10 +51,20 @@ def read_features(path: Path, columns: tuple[str, ...] = ()) -> gpd.GeoDataFrame
     for col in ("id", *columns):  # a layer always has its required columns, even when empty
         if col not in props.columns:
             props[col] = [f.get("id") for f in features] if col == "id" else None
-    geoms = [shapely.geometry.shape(f["geometry"]) if f.get("geometry") else None for f in features]
+    geoms = [_geometry(path, f) for f in features]
     gdf = gpd.GeoDataFrame(props, geometry=gpd.GeoSeries(geoms, crs=CRS))
     gdf["area_km2"] = geodesic_areas_km2(gdf.geometry.values)
     return gdf.set_index("id", drop=False).rename_axis(None)
+
+
+def _geometry(path: Path, feature: dict[str, Any]) -> Any:
+    if not feature.get("geometry"):
+        return None
+    try:
+        return shapely.geometry.shape(feature["geometry"])
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, shapely.errors.ShapelyError) as exc:
+        name = feature.get("id") or (feature.get("properties") or {}).get("id")
+        raise DataFileError(f"{path}: feature {name}: geometry is not valid GeoJSON ({exc})") from exc
 
 
 @dataclass(frozen=True)

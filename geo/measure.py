@@ -46,6 +46,15 @@ def geodesic_distances_km(lon: np.ndarray, lat: np.ndarray, geoms: np.ndarray) -
     if not ok.any():
         return out
     x, y = _LOCAL.transform(lon[ok], lat[ok])
+    far = ~(np.isfinite(x) & np.isfinite(y))  # beyond where the local plane is defined (a site across the globe)
+    if far.any():
+        rows = np.flatnonzero(ok)
+        out[rows[far]] = [_nearest_vertex_km(lo, la, g) for lo, la, g in
+                          zip(lon[rows[far]], lat[rows[far]], geoms[rows[far]])]
+        ok[rows[far]] = False
+        if not ok.any():
+            return out
+        x, y = x[~far], y[~far]
     shapes = shapely.transform(geoms[ok], lambda xy: np.column_stack(_LOCAL.transform(xy[:, 0], xy[:, 1])))
     points = shapely.points(x, y)
     inside = shapely.intersects(points, shapes)
@@ -54,3 +63,11 @@ def geodesic_distances_km(lon: np.ndarray, lat: np.ndarray, geoms: np.ndarray) -
     dist = WGS84.inv(lon[ok], lat[ok], nlon, nlat)[2] / 1e3
     out[ok] = np.where(inside, 0.0, dist)
     return out
+
+
+def _nearest_vertex_km(lon: float, lat: float, geom: shapely.Geometry) -> float:
+    """Geodesic km from a site far from Ningbo to the nearest vertex of `geom`: at thousands of km the vertex and
+    the nearest point of a boundary a few km long differ by far less than the answer's precision."""
+    coords = shapely.get_coordinates(geom)
+    return float(np.min(WGS84.inv(np.full(len(coords), lon), np.full(len(coords), lat), coords[:, 0],
+                                  coords[:, 1])[2]) / 1e3)

@@ -160,14 +160,32 @@ def _map(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from geo.layers import DATA_ENV
+    from geo.layers import DATA_ENV, load_layers
 
     if not (args.data / "parks.geojson").is_file():
         return _fail(f"{args.data} holds no parks.geojson; give --data a data directory")
-    # Workers are separate processes that build the app themselves: they find the data through the environment.
+    try:  # here, so a broken file is one line naming it, not a traceback from every worker
+        load_layers(args.data)
+    except (OSError, ValueError) as exc:
+        return _fail(f"cannot serve {args.data}: {exc}", 1)
+    # Workers are separate processes that build the app themselves: they find the data and the settings given
+    # on the command line through the environment.
     os.environ[DATA_ENV] = str(args.data.resolve())
+    if args.public_url is not None:
+        os.environ["NBGIS_PUBLIC_URL"] = args.public_url
+    if args.trusted_hosts is not None:
+        os.environ["NBGIS_TRUSTED_HOSTS"] = args.trusted_hosts
+    from pydantic import ValidationError
+
+    from services.server import server_options
+    from services.settings import get_settings
+
+    try:
+        options = server_options(get_settings())
+    except ValidationError as exc:
+        return _fail(f"settings: {'; '.join(str(e['msg']) for e in exc.errors())}")
     uvicorn.run("services.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-                log_level=args.log_level)
+                log_level=args.log_level, **options)
     return 0
 
 
@@ -209,6 +227,10 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--workers", type=int, default=1, help="worker processes (default: 1); each holds the layers")
     sv.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
     sv.add_argument("--data", type=Path, default=DATA_DIR, help=f"data directory (default: {DATA_DIR})")
+    sv.add_argument("--public-url", help="the address users reach the service at (behind a proxy); every link "
+                                         "starts with it (default: $NBGIS_PUBLIC_URL, else the request's Host)")
+    sv.add_argument("--trusted-hosts", help="comma-separated host names the service answers to (default: "
+                                            "$NBGIS_TRUSTED_HOSTS, else localhost and 127.0.0.1; * for any)")
     sv.set_defaults(run=_serve)
     mp = sub.add_parser("map", help="draw an interactive web map (HTML, works offline): the overview, where an "
                                     "industry sits, or one feature")

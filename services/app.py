@@ -19,10 +19,12 @@ from fastapi.responses import FileResponse, Response
 from geo.layers import DATA_DIR, DATA_ENV, Layers, load_layers
 from services import downloads, errors, locate, map_pages, ogc, plan
 from services.assets import asset_file
-from services.middleware import ConditionalGet, HeadAndVary
+from services.guard import Guard
+from services.middleware import ConditionalGet, HeadAndVary, SecurityHeaders, TrustedHosts
 from services.openapi import openapi_document
 from services.params import F, check_parameters
 from services.render import HTML, OPENAPI, html_response, json_response, negotiate
+from services.settings import Settings, get_settings
 from services.state import Service
 
 DESCRIPTION = (
@@ -38,9 +40,11 @@ FAVICON = (b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
            b'<circle cx="8" cy="8" r="7" fill="#12355b"/><circle cx="8" cy="8" r="3" fill="#f5b700"/></svg>')
 
 
-def create_app(layers: Layers | None = None, data_dir: Path | str | None = None) -> FastAPI:
+def create_app(layers: Layers | None = None, data_dir: Path | str | None = None,
+               settings: Settings | None = None) -> FastAPI:
     """The application over `layers`, or over the layers in `data_dir` (default: $NBGIS_DATA, else the bundled
     data), loaded at start-up. Read at call time so `nbgis serve --data` reaches every worker process."""
+    settings = settings or get_settings()
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not hasattr(app.state, "service"):
@@ -56,15 +60,22 @@ def create_app(layers: Layers | None = None, data_dir: Path | str | None = None)
                   docs_url=None, redoc_url=None, openapi_url=None,
                   openapi_tags=[{"name": "OGC API - Features", "description": "The layers, as GIS clients read them"},
                                 {"name": "Plan-aware queries", "description": "Answers only the plan can give"}])
+    app.state.settings = settings
+    app.state.guard = Guard(settings)
     if layers is not None:  # tests pass loaded layers: build now, so a TestClient without lifespan works
         app.state.service = Service.build(layers)
+    # The last added runs first. Innermost: security headers, reading HTML pages before they are compressed.
+    app.add_middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestors)
     # Read-only open data: any web page may query it from the browser (GET and the POST of /locate).
-    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"],
+    app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                        expose_headers=["Content-Crs", "X-Locate-Summary", "Content-Disposition"])
     # Feature collections and map pages are text that shrinks four-fold; clients that ask get it gzipped.
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)  # level 9: 5x the time, 1 % smaller
     app.add_middleware(ConditionalGet)  # outside gzip: answers are kept compressed, revalidations cost nothing
-    app.add_middleware(HeadAndVary)  # outermost: HEAD becomes GET before routing, and every answer says Vary
+    app.add_middleware(HeadAndVary)  # HEAD becomes GET before routing, and every answer says Vary
+    hosts = [*settings.trusted_hosts, *([settings.public_url.split("://", 1)[1].split("/")[0].rsplit(":", 1)[0]]
+                                        if settings.public_url else [])]
+    app.add_middleware(TrustedHosts, hosts=hosts)  # outermost: a forged Host costs nothing
     errors.install(app)
     app.include_router(ogc.router)
     app.include_router(plan.router)

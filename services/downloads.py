@@ -23,7 +23,7 @@ from geo.export import (
 )
 from services.crs import CRS84
 from services.errors import bad_parameter
-from services.params import ANY_CRS_HELP, check_parameters, parse_any_crs
+from services.params import ANY_CRS_HELP, check_parameters, read_any_crs
 from services.state import service_of
 
 router = APIRouter(tags=["Downloads"])
@@ -62,7 +62,7 @@ def _content_crs(written: OutputCRS) -> str | None:
 
 
 @router.get("/export", summary="Layers as a file for GIS software, in any CRS that holds Ningbo")
-def export(
+async def export(
     request: Request,
     f: Annotated[str, Query(description=f"File format: {', '.join(FORMATS)}", json_schema_extra={"enum": [*FORMATS]})],
     crs: Annotated[str | None, Query(description=f"Output CRS: {ANY_CRS_HELP}; the format's default if left out")
@@ -84,11 +84,19 @@ def export(
     if len(set(names)) != len(names):
         raise bad_parameter("collections", f"{collections!r} names a collection twice")
     frames = {name: service.collections[name].frame for name in names}
-    return file_response(frames, f, parse_any_crs("crs", crs))
+    return await _written(request, frames, f, crs)
 
 
-def collection_download(request: Request, collection_id: str, feature_ids: list[str], fmt: str,
-                        crs_text: str | None) -> Response:
+async def collection_download(request: Request, collection_id: str, feature_ids: list[str], fmt: str,
+                              crs_text: str | None) -> Response:
     """The selected features of one collection as a file (what `items?f=gpkg` returns); `fmt` is a format."""
     frame = service_of(request).collections[collection_id].frame
-    return file_response({collection_id: frame.loc[feature_ids]}, fmt, parse_any_crs("crs", crs_text))
+    return await _written(request, {collection_id: frame.loc[feature_ids]}, fmt, crs_text)
+
+
+async def _written(request: Request, frames: dict[str, gpd.GeoDataFrame], fmt: str, crs_text: str | None
+                   ) -> Response:
+    """file_response in the guard's pool of heavy work, within its time budget."""
+    crs = await read_any_crs(request, "crs", crs_text)
+    async with request.app.state.guard.downloads.slot() as slot:
+        return await slot.run(file_response, frames, fmt, crs)

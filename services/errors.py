@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import logging
 from collections.abc import Mapping
 
 import orjson
@@ -12,7 +14,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 CODES = {400: "InvalidParameterValue", 404: "NotFound", 405: "MethodNotAllowed", 406: "NotAcceptable",
-         413: "PayloadTooLarge", 415: "UnsupportedMediaType", 422: "InvalidParameterValue"}
+         408: "RequestTimeout", 413: "PayloadTooLarge", 415: "UnsupportedMediaType", 422: "InvalidParameterValue",
+         429: "TooManyRequests", 431: "RequestHeaderFieldsTooLarge", 500: "ServerError",
+         503: "ServiceUnavailable", 507: "InsufficientStorage"}
+log = logging.getLogger("nbgis.service")
 
 
 class ApiError(Exception):
@@ -21,6 +26,7 @@ class ApiError(Exception):
         self.status = status
         self.code = code or CODES.get(status, "Error")
         self.description = description
+        self.headers: dict[str, str] = {}
 
 
 def bad_parameter(name: str, problem: str) -> ApiError:
@@ -39,7 +45,21 @@ def _response(status: int, code: str, description: str, headers: Mapping[str, st
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> Response:
-        return _response(exc.status, exc.code, exc.description)
+        return _response(exc.status, exc.code, exc.description, exc.headers)
+
+    @app.exception_handler(OSError)
+    async def os_error(request: Request, exc: OSError) -> Response:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # a full temporary folder: the server's fault, said plainly
+            log.error("%s %s: no space left to write a file (%s)", request.method, request.url.path, exc)
+            return _response(507, "InsufficientStorage", "the server has no space left to write this file; try "
+                                                         "again later, and tell its operator")
+        return await unexpected(request, exc)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        # A fault of ours: logged with its traceback, answered as JSON without internals.
+        log.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return _response(500, "ServerError", "the server failed to answer this request; it has been logged")
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> Response:

@@ -6,6 +6,7 @@ request, enforces the upload limit, and writes the answer as JSON or CSV.
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 from collections.abc import AsyncGenerator, Iterator
 from typing import Annotated, Any, BinaryIO
@@ -15,16 +16,18 @@ import orjson
 import pandas as pd
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
-from starlette.concurrency import run_in_threadpool
+from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartParser
 
 from geo import batch
 from geo.crs import OutputCRS
+from geo.io import nested_deeper_than
 from geo.locate import SitesError
-from geo.sites import LimitError, csv_sites, read_sites_geojson
+from geo.sites import MAX_COLUMNS, MAX_FIELD_BYTES, LimitError, csv_sites, read_sites_geojson
 from services.errors import ApiError, bad_parameter
-from services.params import check_parameters, parse_any_crs
+from services.guard import release_memory
+from services.params import check_parameters, read_any_crs
 from services.plan import Lat, Lon, SiteCRS, site_lonlat
 from services.render import JSON, json_response, url
 from services.state import Service, service_of
@@ -41,8 +44,12 @@ UPLOAD_DOC = {
         "required": True,
         "description": (f"Sites, at most {MAX_UPLOAD_BYTES // 2**20} MiB: a CSV (UTF-8, with or without BOM) with "
                         "a header naming lon and lat columns (or lng/longitude/x and latitude/y), any other "
-                        "columns passed through; or a GeoJSON FeatureCollection of Points. Send it as the body "
-                        "(Content-Type text/csv or application/geo+json) or as the `file` field of a form."),
+                        f"columns passed through (at most {MAX_COLUMNS:,} columns, a 400 past that; at most "
+                        f"{MAX_FIELD_BYTES // 1024} KiB in one value, a 413 past that); or a GeoJSON "
+                        "FeatureCollection of Points (nested at most 32 levels, at most 1,000 distinct properties). "
+                        "Send it as the body (Content-Type text/csv or application/geo+json) or as the `file` field "
+                        "of a form. A worker takes two uploads at once; a third waits up to 5 s, then gets 503 with "
+                        "Retry-After."),
         "content": {
             CSV: {"schema": {"type": "string"}},
             "application/geo+json": {"schema": {"type": "object"}},
@@ -68,11 +75,10 @@ def _ref(service: Service, request: Request, collection: str, feature_id: Any) -
 
 
 @router.get("/locate", summary="What contains a site: sub-park and block, corridor, unit, node, district")
-def locate_site(request: Request, lon: Lon, lat: Lat, crs: SiteCRS = None) -> Response:
-    # A plain function (run in the thread pool): `crs` may be any PROJ string, whose first parse takes ~150 ms.
+async def locate_site(request: Request, lon: Lon, lat: Lat, crs: SiteCRS = None) -> Response:
     check_parameters(request, {"lon", "lat", "crs"})
     service = service_of(request)
-    site = site_lonlat(lon, lat, crs)
+    site = site_lonlat(lon, lat, await read_any_crs(request, "crs", crs))
     row = service.locator.locate(np.array([site[0]]), np.array([site[1]])).iloc[0]
     subpark = _ref(service, request, "subparks", row["subpark"])
     if subpark is not None:
@@ -106,25 +112,33 @@ async def locate_sites(
 ) -> Response:
     check_parameters(request, {"crs", "f"})
     service = service_of(request)
-    site_crs = parse_any_crs("crs", crs)
+    site_crs = await read_any_crs(request, "crs", crs)
     as_csv = _wants_csv(request, f)
-    upload, kind = await _read_upload(request)
-    try:
-        answer, summary = await run_in_threadpool(_locate_upload, service, upload, kind, site_crs, as_csv)
-    except LimitError as exc:
-        raise ApiError(413, f"file: {exc}") from exc
-    except SitesError as exc:
-        raise ApiError(400, f"{'file' if kind == 'csv' else 'body'}: {exc}") from exc
-    finally:
-        upload.close()
+    guard = request.app.state.guard
+    async with guard.uploads.slot() as slot:  # a 503 at once when the pool is full: before the body is read
+        try:
+            async with asyncio.timeout(guard.uploads.budget_s):
+                upload, kind = await _read_upload(request)
+        except TimeoutError:
+            raise ApiError(408, f"body: the upload did not arrive within {guard.uploads.budget_s:g} s") from None
+        try:
+            answer, summary = await slot.run(_locate_upload, service, upload, kind, site_crs, as_csv,
+                                             request.app.state.settings.max_json_depth)
+        except LimitError as exc:
+            raise ApiError(413, f"file: {exc}") from exc
+        except SitesError as exc:
+            raise ApiError(400, f"{'file' if kind == 'csv' else 'body'}: {exc}") from exc
+        finally:
+            upload.close()
     # The answer waits in a spooled file (memory up to SPOOL_BYTES, disk beyond), streamed from the thread pool
     # (Starlette runs sync iterators there): a million rows neither hold the event loop nor sit in memory.
     if as_csv:
         return StreamingResponse(_chunks(answer, BOM), media_type=f"{CSV}; charset=utf-8",
                                  headers={"X-Locate-Summary": orjson.dumps(summary).decode(),
-                                          "Content-Disposition": 'attachment; filename="located.csv"'})
+                                          "Content-Disposition": 'attachment; filename="located.csv"'},
+                                 background=BackgroundTask(release_memory))
     return StreamingResponse(_chunks(answer, b'{"summary":' + orjson.dumps(summary) + b',"sites":[', b"]}"),
-                             media_type=JSON)
+                             media_type=JSON, background=BackgroundTask(release_memory))
 
 
 def _chunks(answer: BinaryIO, head: bytes, tail: bytes = b"") -> Iterator[bytes]:
@@ -196,14 +210,14 @@ def _too_large() -> ApiError:
                          f"`nbgis locate IN.csv -o OUT.csv`, which has no limit")
 
 
-def _locate_upload(service: Service, upload: BinaryIO, kind: str, crs: OutputCRS | None, as_csv: bool
-                   ) -> tuple[BinaryIO, dict[str, Any]]:
+def _locate_upload(service: Service, upload: BinaryIO, kind: str, crs: OutputCRS | None, as_csv: bool,
+                   max_depth: int) -> tuple[BinaryIO, dict[str, Any]]:
     """The located rows, as CSV rows or JSON array items, in a spooled file; and the summary of them all.
     Every row is read and located before the answer starts, so a bad row late in the file is still a 400."""
     answer: BinaryIO = tempfile.SpooledTemporaryFile(SPOOL_BYTES)  # type: ignore[assignment]  # noqa: SIM115
     try:
         if kind == "geojson":
-            return _locate_geojson(service, upload, crs, as_csv, answer)
+            return _locate_geojson(service, upload, crs, as_csv, answer, max_depth)
         summary: dict[str, Any] | None = None
         rows = 0
         for sites in csv_sites(upload, crs):
@@ -222,13 +236,15 @@ def _locate_upload(service: Service, upload: BinaryIO, kind: str, crs: OutputCRS
         raise
 
 
-def _locate_geojson(service: Service, upload: BinaryIO, crs: OutputCRS | None, as_csv: bool, answer: BinaryIO
-                    ) -> tuple[BinaryIO, dict[str, Any]]:
+def _locate_geojson(service: Service, upload: BinaryIO, crs: OutputCRS | None, as_csv: bool, answer: BinaryIO,
+                    max_depth: int) -> tuple[BinaryIO, dict[str, Any]]:
     """GeoJSON: one frame (a property may hold numbers and text), written as pandas writes it."""
     try:
         doc = orjson.loads(upload.read())
     except orjson.JSONDecodeError as exc:
         raise SitesError(f"not valid JSON ({exc})") from exc
+    _check_depth(doc, max_depth)
+    _check_properties(doc)
     sites = read_sites_geojson(doc, crs)
     found = service.locator.find(sites["lon84"].to_numpy(), sites["lat84"].to_numpy())
     located = pd.concat([sites, found.frame()], axis=1)
@@ -238,3 +254,21 @@ def _locate_geojson(service: Service, upload: BinaryIO, crs: OutputCRS | None, a
         rows = located.astype(object).where(located.notna(), None).to_dict(orient="records")
         answer.write(orjson.dumps(rows, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1])
     return answer, service.locator.summary(found)
+
+
+def _check_depth(doc: Any, limit: int) -> None:
+    if nested_deeper_than(doc, limit):
+        raise SitesError(f"the GeoJSON nests deeper than {limit} levels; a FeatureCollection of Points needs "
+                         f"about 6")
+
+
+def _check_properties(doc: Any) -> None:
+    """SitesError for GeoJSON whose features carry more than MAX_COLUMNS distinct properties in all."""
+    names: set[str] = set()
+    for feature in doc.get("features", []) if isinstance(doc, dict) else []:
+        properties = feature.get("properties") if isinstance(feature, dict) else None
+        if isinstance(properties, dict):
+            names.update(properties)
+            if len(names) > MAX_COLUMNS:
+                raise SitesError(f"the features carry more than {MAX_COLUMNS} distinct properties; at most "
+                                 f"{MAX_COLUMNS} are read")

@@ -26,8 +26,10 @@ from services.state import Service, service_of
 router = APIRouter(tags=["Maps"])
 
 Tiles = Annotated[str, Query(description=f"Basemap: {', '.join(TILES)}. `none` needs no network; `tianditu` "
-                                         "needs a Tianditu key on the server; `amap` shifts overlays to GCJ-02")]
-Lang = Annotated[str, Query(description=f"Language of every label: {', '.join(LANGS)}")]
+                                         "needs a Tianditu key on the server; `amap` shifts overlays to GCJ-02",
+                             json_schema_extra={"enum": list(TILES)})]
+Lang = Annotated[str, Query(description=f"Language of every label: {', '.join(LANGS)}",
+                            json_schema_extra={"enum": list(LANGS)})]
 PARAMETERS = {"tiles", "lang"}
 
 # Drawing and rendering a Folium map takes ~100-300 ms of CPU, so each page is kept once rendered. A page is

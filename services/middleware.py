@@ -1,13 +1,17 @@
-"""HTTP details every resource shares: HEAD answered like GET without a body, `Vary: Accept`, and conditional
-GETs (ETag, Cache-Control, 304) with the latest answers kept serialized."""
+"""HTTP details every resource shares: HEAD answered like GET without a body, `Vary: Accept`, trusted Host
+names, security headers, and conditional GETs (ETag, Cache-Control, 304) with the latest answers kept
+serialized."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -39,6 +43,97 @@ class HeadAndVary:
             await send(message)
 
         await self.app(scope, receive, reply)
+
+
+class TrustedHosts:
+    """Answers 400 to a request whose Host is not a trusted name: links are built from the Host (unless
+    public_url is set), and a forged one would send every client of a cache or proxy elsewhere."""
+
+    def __init__(self, app: ASGIApp, hosts: list[str]) -> None:
+        self.app = app
+        self.any = "*" in hosts
+        self.hosts = {h.lower().strip("[]") for h in hosts}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.any:
+            await self.app(scope, receive, send)
+            return
+        host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
+        name = host.rsplit("]", 1)[0].lstrip("[") if host.startswith("[") else host.rsplit(":", 1)[0]
+        if name.lower() in self.hosts:
+            await self.app(scope, receive, send)
+            return
+        body = orjson.dumps({"code": "InvalidHost", "description": (
+            f"Host: {host[:100]!r} is not a name of this service; it answers to {', '.join(sorted(self.hosts))} "
+            f"(set NBGIS_PUBLIC_URL or NBGIS_TRUSTED_HOSTS to change that)")})
+        await send({"type": "http.response.start", "status": 400, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+_INLINE_SCRIPT = re.compile(rb"<script\b(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script\s*>", re.DOTALL | re.IGNORECASE)
+# Tiles of the basemaps a map page may ask for (maps.basemap); every other image, script, style and font is ours.
+TILE_HOSTS = "https://tile.openstreetmap.org https://*.tianditu.gov.cn https://*.is.autonavi.com"
+
+
+class SecurityHeaders:
+    """nosniff and a referrer policy on every answer; on HTML pages a Content-Security-Policy that allows our own
+    scripts, styles and fonts, and inline scripts only by their SHA-256 (computed from the page itself), and who
+    may frame the page. Sits inside the gzip middleware, so it reads the page uncompressed."""
+
+    def __init__(self, app: ASGIApp, frame_ancestors: list[str]) -> None:
+        self.app = app
+        self.frame_ancestors = " ".join(frame_ancestors) or "'none'"
+        self.frame_options = b"SAMEORIGIN" if frame_ancestors == ["'self'"] else (
+            b"DENY" if not frame_ancestors or frame_ancestors == ["'none'"] else None)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def reply(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), (b"x-content-type-options", b"nosniff"),
+                           (b"referrer-policy", b"strict-origin-when-cross-origin")]
+                message = {**message, "headers": headers}
+                if _content_type(headers).startswith(b"text/html"):
+                    start = message  # held until the page is whole: its scripts' hashes go in a header
+                    return
+                await send(message)
+            elif start is not None and message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if message.get("more_body", False):
+                    return
+                page = b"".join(chunks)
+                headers = [*start["headers"], (b"content-security-policy", self._policy(page)),
+                           (b"cross-origin-opener-policy", b"same-origin")]
+                if self.frame_options:
+                    headers.append((b"x-frame-options", self.frame_options))
+                await send({**start, "headers": headers})
+                await send({"type": "http.response.body", "body": page})
+            else:
+                await send(message)
+
+        await self.app(scope, receive, reply)
+
+    def _policy(self, page: bytes) -> bytes:
+        hashes = sorted({"'sha256-" + base64.b64encode(hashlib.sha256(s).digest()).decode() + "'"
+                         for s in _INLINE_SCRIPT.findall(page)})
+        # leaflet-measure (the maps' distance tool) compiles its templates with Function(): its pages need eval
+        if re.search(rb"<script[^>]+src=[^>]*leaflet-measure", page):
+            hashes.append("'unsafe-eval'")
+        return ("default-src 'self'; script-src 'self' " + " ".join(hashes) + "; style-src 'self' 'unsafe-inline'; "
+                f"img-src 'self' data: blob: {TILE_HOSTS}; font-src 'self' data:; connect-src 'self'; "
+                f"object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors {self.frame_ancestors}"
+                ).encode("latin-1")
+
+
+def _content_type(headers: list[tuple[bytes, bytes]]) -> bytes:
+    return next((v.lower() for k, v in headers if k.lower() == b"content-type"), b"")
 
 
 CACHE_CONTROL = "public, no-cache"  # keep it, but ask again each time: a 304 costs next to nothing

@@ -10,9 +10,20 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
-from geo.filters import CQL2_LANGUAGES, FilterError, Queryable, cql2_mask, equals, sort_frame, within_bbox
+from geo.filters import (
+    CQL2_LANGUAGES,
+    MAX_FILTER_CHARS,
+    MAX_FILTER_DEPTH,
+    MAX_FILTER_NOTS,
+    MAX_SORT_KEYS,
+    FilterError,
+    Queryable,
+    cql2_mask,
+    equals,
+    sort_frame,
+    within_bbox,
+)
 from services.catalog import Collection
 from services.crs import CRS84, SUPPORTED, ServiceCRS, service_crs
 from services.downloads import ITEM_DOWNLOADS, collection_download
@@ -33,6 +44,7 @@ from services.render import (
     OPENAPI,
     SCHEMA,
     base_url,
+    here,
     html_response,
     json_response,
     link,
@@ -67,6 +79,10 @@ REL_DATA = "http://www.opengis.net/def/rel/ogc/1.0/data"
 
 ITEMS_PARAMETERS = {"f", "bbox", "bbox-crs", "crs", "datetime", "limit", "offset", "properties", "skipGeometry",
                     "sortby", "filter", "filter-lang", "filter-crs"}
+# Property filters the items operation declares for every collection (the OpenAPI document has one operation
+# for all of them): a collection whose features lack the property matches none, as a missing value matches no
+# test in CQL2.
+DECLARED_FILTERS = ("industries", "district_adcode", "kind")
 
 # Handlers that only read memory are coroutines: they run on the event loop, without the thread hand-off of a
 # plain function (~0.15 ms, and GIL switches under load). Anything slow (a download) goes to the thread pool.
@@ -253,6 +269,9 @@ def select(service: Service, found: Collection, request: Request, bbox: str | No
         parse_crs_parameter("bbox-crs", bbox_crs)
     for name, value in request.query_params.items():
         queryable = found.queryables.get(name)
+        if name in DECLARED_FILTERS and queryable is None:
+            mask[:] = False
+            continue
         if name in ITEMS_PARAMETERS or queryable is None:
             continue
         if queryable.type == "geometry":
@@ -266,8 +285,8 @@ def select(service: Service, found: Collection, request: Request, bbox: str | No
             raise bad_parameter(name, str(exc)) from exc
     if filter_lang is not None and filter_lang not in CQL2_LANGUAGES:
         raise bad_parameter("filter-lang", f"{filter_lang!r} is not supported; use {' or '.join(CQL2_LANGUAGES)}")
+    geometry_crs = parse_crs_parameter("filter-crs", filter_crs)  # checked even without a filter to apply
     if filter_text is not None:
-        geometry_crs = parse_crs_parameter("filter-crs", filter_crs)
         try:
             mask &= cql2_mask(frame, filter_text, found.queryables, geometry_crs.to_crs84,
                               filter_lang or CQL2_LANGUAGES[0])
@@ -315,8 +334,12 @@ async def items(
     offset: Annotated[int, Query(ge=0, description="Features to skip")] = 0,
     properties: Annotated[str | None, Query(description="Comma-separated properties to include")] = None,
     skip_geometry: Annotated[bool, Query(alias="skipGeometry", description="Leave geometry out")] = False,
-    sortby: Annotated[str | None, Query(description="Comma-separated queryables, - for descending")] = None,
-    filter_text: Annotated[str | None, Query(alias="filter", description="A CQL2 text filter")] = None,
+    sortby: Annotated[str | None, Query(description=f"Comma-separated queryables, - for descending; at most "
+                                                    f"{MAX_SORT_KEYS} keys")] = None,
+    filter_text: Annotated[str | None, Query(alias="filter", description=(
+        f"A CQL2 filter (text, or JSON with filter-lang=cql2-json): at most {MAX_FILTER_CHARS:,} characters, "
+        f"parentheses nested {MAX_FILTER_DEPTH} deep, {MAX_FILTER_NOTS} NOTs; LIKE is matched in linear time"),
+        json_schema_extra={"maxLength": MAX_FILTER_CHARS})] = None,
     filter_lang: Annotated[str | None, Query(alias="filter-lang", description="cql2-text (default) or cql2-json")
                            ] = None,
     filter_crs: Annotated[str | None, Query(alias="filter-crs", description="CRS of filter geometries")] = None,
@@ -330,13 +353,12 @@ async def items(
 ) -> Response:
     service = service_of(request)
     found = collection_of(service, collection_id)
-    check_parameters(request, ITEMS_PARAMETERS | set(found.queryables) - {"geometry"})
+    check_parameters(request, ITEMS_PARAMETERS | set(DECLARED_FILTERS) | set(found.queryables) - {"geometry"})
     if datetime_ is not None:
         check_datetime(datetime_)
     positions = select(service, found, request, bbox, bbox_crs, filter_text, filter_lang, filter_crs, sortby)
     if f is not None and f.lower() in ITEM_DOWNLOADS:  # every matching feature as a file, in any CRS
-        return await run_in_threadpool(collection_download, request, found.id, list(found.frame.index[positions]),
-                                       f.lower(), crs)
+        return await collection_download(request, found.id, list(found.frame.index[positions]), f.lower(), crs)
     media = negotiate(request, (GEOJSON, HTML))
     output_crs = parse_crs_parameter("crs", crs)
     names = parse_properties(properties, found)
@@ -349,10 +371,10 @@ async def items(
         ("prev", max(0, offset - page_size), "Previous page", offset > 0),
         ("next", offset + page_size, "Next page", offset + page_size < len(positions))) if exists]
     links = [
-        link(str(request.url.remove_query_params("f")), "self", json_type, "This page"),
-        link(str(request.url.include_query_params(f="html")), "alternate", HTML, "This page as HTML"),
+        link(str(here(request).remove_query_params("f")), "self", json_type, "This page"),
+        link(str(here(request).include_query_params(f="html")), "alternate", HTML, "This page as HTML"),
         link(url(request, f"/collections/{found.id}"), "collection", JSON, "The collection"),
-        *(link(str(request.url.include_query_params(offset=start)), rel, json_type, title)
+        *(link(str(here(request).include_query_params(offset=start)), rel, json_type, title)
           for rel, start, title in neighbours),
     ]
     doc = {
@@ -364,7 +386,7 @@ async def items(
         "features": features,
     }
     if media == HTML:
-        pages = [(rel, str(request.url.include_query_params(offset=start, f="html")), title)
+        pages = [(rel, str(here(request).include_query_params(offset=start, f="html")), title)
                  for rel, start, title in neighbours]
         return html_response("items.html", request, doc=doc, collection=found, offset=offset, pages=pages,
                              backdrop=service.backdrop,
@@ -394,7 +416,7 @@ async def item(
     path = f"/collections/{found.id}/items/{feature_id}"
     json_type = GEOJSON if media == HTML else media
     doc["links"] = [
-        link(str(request.url.remove_query_params("f")), "self", json_type, "This feature"),
+        link(str(here(request).remove_query_params("f")), "self", json_type, "This feature"),
         link(url(request, path, f="html"), "alternate", HTML, "This feature as HTML"),
         link(url(request, f"/collections/{found.id}"), "collection", JSON, "The collection"),
     ]

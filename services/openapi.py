@@ -11,8 +11,10 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from geo.crs import MAX_CRS_CHARS
 from geo.export import FORMATS
 from geo.filters import CQL2_LANGUAGES
+from maps.basemap import TILES, basemap
 from services.crs import SUPPORTED
 from services.render import GEOJSON, HTML, JSON, OPENAPI, SCHEMA
 
@@ -38,6 +40,7 @@ MEDIA_TYPES = {
 # Parameters taking one of the service's CRSs (the downloads' `crs` takes any CRS that holds Ningbo).
 CRS_PARAMETERS = {"crs", "bbox-crs", "filter-crs"}
 ANY_CRS_PATHS = {"/export", "/locate", "/nearest"}  # downloads and sites take any CRS that holds Ningbo
+BUSY_PATHS = {*ANY_CRS_PATHS, "/collections/{collectionId}/items"}  # new CRS texts are counted per client (429)
 ERROR = {
     "description": "Bad input or nothing found: an OGC API exception",
     "content": {JSON: {"schema": {
@@ -64,12 +67,21 @@ def openapi_document(app: FastAPI, collection_ids: list[str], max_limit: int) ->
                     parameter.update({"style": "form", "explode": False})
                 if parameter["name"] in CRS_PARAMETERS and path not in ANY_CRS_PATHS:
                     parameter["schema"]["enum"] = list(SUPPORTED)
+                elif parameter["name"] == "crs":  # any CRS text that holds Ningbo
+                    parameter["schema"].update({"minLength": 1, "maxLength": MAX_CRS_CHARS})
                 if parameter["name"] == "filter-lang":
                     parameter["schema"]["enum"] = list(CQL2_LANGUAGES)
+                if parameter["name"] == "datetime":
+                    parameter["schema"]["minLength"] = 1
+                if parameter["name"] == "tiles":  # the basemaps this server can draw (Tianditu needs its key)
+                    parameter["schema"]["enum"] = available_tiles()
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)  # FastAPI's validation errors are answered as 400 (services.errors)
-            for status in ("400", "404", "406"):
+            # 414/431: the URL or the headers are longer than the server reads; 503: its connection or work limits
+            for status in ("400", "404", "406", "414", "431", "503"):
                 responses.setdefault(status, ERROR)
+            if path in BUSY_PATHS:
+                responses.setdefault("429", ERROR)
             if path in MEDIA_TYPES and "200" in responses and "get" in operations:
                 schema = responses["200"].get("content", {}).get(JSON, {}).get("schema", {})
                 responses["200"]["content"] = {
@@ -105,3 +117,14 @@ def _to_30(node: Any) -> Any:
             out[flag] = out.pop(bound)
             out[bound] = True
     return out
+
+
+def available_tiles() -> list[str]:
+    available = []
+    for name in TILES:
+        try:
+            basemap(name, "zh")
+        except ValueError:  # a basemap whose key the server lacks
+            continue
+        available.append(name)
+    return available

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Query, Request
 
-from geo.crs import CRSError, OutputCRS, parse_crs
+from geo.crs import CRSError, OutputCRS, check_crs_text, parse_crs
 from services.catalog import Collection
 from services.crs import CRS84, ServiceCRS, service_crs
 from services.errors import ApiError, bad_parameter
@@ -38,6 +39,32 @@ def parse_any_crs(name: str, value: str | None) -> OutputCRS | None:
         return parse_crs(value)
     except CRSError as exc:
         raise bad_parameter(name, f"{exc}; give {ANY_CRS_HELP}") from exc
+
+
+_known_crs: OrderedDict[str, OutputCRS] = OrderedDict()  # CRS texts read before, by any client
+KNOWN_CRS = 256
+
+
+async def read_any_crs(request: Request, name: str, value: str | None) -> OutputCRS | None:
+    """parse_any_crs without stalling the event loop: a CRS text not read before is built by PROJ (up to a few
+    hundred ms) in the guard's pool, counted against the client's budget of new CRS definitions."""
+    if value is None:
+        return None
+    if (known := _known_crs.get(value)) is not None:
+        return known
+    try:
+        check_crs_text(value.strip())  # refused for free: files, URLs, control characters
+    except CRSError as exc:
+        raise bad_parameter(name, f"{exc}; give {ANY_CRS_HELP}") from exc
+    guard = request.app.state.guard
+    guard.count_crs_build(request.client.host if request.client else "")
+    async with guard.crs.slot() as slot:
+        crs = await slot.run(parse_any_crs, name, value)
+    assert crs is not None
+    _known_crs[value] = crs
+    if len(_known_crs) > KNOWN_CRS:
+        _known_crs.popitem(last=False)
+    return crs
 
 
 def parse_crs_parameter(name: str, value: str | None) -> ServiceCRS:

@@ -9,11 +9,12 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
-from geo.crs import usable_area, xy_to_wgs84
+from geo.crs import OutputCRS, usable_area, xy_to_wgs84
 from geo.queries import AREAL_KINDS, NEAREST_KINDS, nearest
 from services.errors import ApiError, bad_parameter
-from services.params import F, check_parameters, parse_any_crs
+from services.params import F, check_parameters, read_any_crs
 from services.render import HTML, JSON, html_response, json_response, link, negotiate, url
 from services.state import service_of
 
@@ -26,10 +27,9 @@ SiteCRS = Annotated[str | None, Query(description="CRS of lon/lat (EPSG code, OG
                                                   "read x then y whatever its axis order; WGS 84 by default")]
 
 
-def site_lonlat(lon: float, lat: float, crs_text: str | None) -> tuple[float, float]:
+def site_lonlat(lon: float, lat: float, crs: OutputCRS | None) -> tuple[float, float]:
     """A site given as x, y in the request's CRS (any that holds Ningbo, GCJ-02 too), as WGS 84 lon/lat;
     400 when out of range, or far outside the CRS's area of use (which is what swapped x and y give)."""
-    crs = parse_any_crs("crs", crs_text)
     if not (math.isfinite(lon) and math.isfinite(lat)):
         raise bad_parameter("lon" if not math.isfinite(lon) else "lat", "must be a finite number")
     if crs is None or crs.is_geographic:
@@ -83,7 +83,7 @@ async def industry(request: Request, code: Annotated[str, Path(description="An i
 
 
 @router.get("/nearest", summary="Areas hosting an industry, nearest a site first (geodesic km, 0 inside)")
-def nearest_hosts(
+async def nearest_hosts(
     request: Request,
     lon: Lon,
     lat: Lat,
@@ -94,17 +94,16 @@ def nearest_hosts(
                                                    f"any of {','.join(AREAL_KINDS)}")] = None,
     crs: SiteCRS = None,
 ) -> Response:
-    # A plain function (run in the thread pool), as GET /locate: `crs` may be any PROJ string.
     check_parameters(request, {"lon", "lat", "industry", "k", "kinds", "crs"})
     service = service_of(request)
-    site = site_lonlat(lon, lat, crs)
+    site = site_lonlat(lon, lat, await read_any_crs(request, "crs", crs))
     wanted = tuple(kind.strip() for kind in kinds.split(",")) if kinds is not None else NEAREST_KINDS
     unknown = [kind for kind in wanted if kind not in AREAL_KINDS]
     if unknown:
         raise bad_parameter("kinds", f"{', '.join(unknown)} not an area kind; use any of {', '.join(AREAL_KINDS)}")
     if industry is not None and industry not in service.layers.taxonomy:
         raise bad_parameter("industry", f"unknown industry code {industry!r}; /industries lists them")
-    ranked = nearest(service.layers, site[0], site[1], industry, k, wanted)
+    ranked = await run_in_threadpool(nearest, service.layers, site[0], site[1], industry, k, wanted)  # ~10 ms
     for entry in ranked:
         entry["href"] = url(request, f"/collections/{entry['collection']}/items/{entry['id']}")
     return json_response({"site": {"lon": site[0], "lat": site[1]}, "industry": industry, "kinds": list(wanted),

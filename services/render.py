@@ -9,6 +9,7 @@ import orjson
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.datastructures import URL
 
 from services.errors import ApiError
 
@@ -103,8 +104,20 @@ def link(href: str, rel: str, media_type: str, title: str = "") -> dict[str, str
 
 
 def base_url(request: Request) -> str:
-    """The service's root as the client addressed it, without the trailing slash."""
-    return str(request.base_url).rstrip("/")
+    """The service's root, without the trailing slash: the configured public URL, else as the client addressed it
+    (its Host checked against the trusted names by services.middleware.TrustedHosts)."""
+    public: str | None = request.app.state.settings.public_url
+    return public if public else str(request.base_url).rstrip("/")
+
+
+def here(request: Request) -> URL:
+    """The request's own URL, under base_url (so a self link names the public address, not the Host sent)."""
+    if not request.app.state.settings.public_url:
+        return request.url
+    root = request.scope.get("root_path", "")
+    path = request.url.path[len(root):] if root and request.url.path.startswith(root) else request.url.path
+    query = request.url.query
+    return URL(base_url(request) + path + (f"?{query}" if query else ""))
 
 
 def url(request: Request | str, path: str = "", **params: Any) -> str:

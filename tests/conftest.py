@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import threading
@@ -12,8 +13,12 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
+# TestClient's requests name the host "testserver"; the service answers only to trusted names.
+os.environ.setdefault("NBGIS_TRUSTED_HOSTS", "testserver,localhost,127.0.0.1,::1")
+
 from geo.layers import DATA_DIR, Layers, load_layers
 from services.app import create_app
+from services.server import server_options
 from tests.browser_helpers import chromium
 
 
@@ -49,7 +54,8 @@ def live_service(layers: Layers) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(layers), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(layers), host="127.0.0.1", port=port, log_level="warning",
+                                          **server_options()))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -100,3 +100,16 @@ def test_smoke_run_measures_every_section(tmp_path: Path) -> None:
     assert [r["case"] for r in export] == [f"all 10 layers to {f}" for f in ("gpkg", "shapefile", "dxf")]
     assert all("GDAL: ours" in r["note"] and r["ours"] > 0 and r["peer_value"] > 0 for r in export)
     assert all("ours 10" in r["note"] for r in export[:2])
+
+
+def test_short_soak_keeps_every_promise() -> None:
+    """bench.soak for 20 s: users never see a 5xx, hostile requests only 4xx or the documented 503, the server
+    lives (the 10-minute run's figures are in bench/README.md)."""
+    from bench import soak
+
+    result = soak.run(20 / 60)
+    assert soak.verdict(result) == [], result
+    users, hostile = result["users"], result["hostile"]
+    assert isinstance(users, dict) and isinstance(hostile, dict)
+    assert users["requests"] > 50 and hostile["requests"] > 10
+    assert 400 in hostile["statuses"]  # the bombs were refused, not ignored

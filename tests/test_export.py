@@ -294,8 +294,9 @@ def test_failed_export_leaves_target_and_no_temporaries(subparks: dict[str, gpd.
         raise RuntimeError("disk full")
 
     monkeypatch.setitem(FORMATS, "geojson", ex.ExportFormat("geojson", "GeoJSON", broken, "x", "geojson", False))
-    with pytest.raises(RuntimeError):
+    with pytest.raises(OSError, match="the GeoJSON writer failed: disk full") as failed:
         export(subparks, "geojson", None, target)
+    assert isinstance(failed.value.__cause__, RuntimeError)  # the library's own error, kept as the cause
     assert target.read_text(encoding="utf-8") == "old"
     assert [p.name for p in folder.iterdir()] == ["subparks.geojson"]
 
