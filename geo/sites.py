@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+import pyproj
 import shapely
 
 from geo.crs import CRSError, OutputCRS, parse_crs, xy_to_wgs84
@@ -276,10 +277,12 @@ def _geo_column(metadata: dict[bytes, bytes] | None) -> tuple[str | None, Output
     crs = spec.get("crs")
     if crs is None:
         return name, None
-    try:
-        return name, parse_crs(json.dumps(crs))
-    except CRSError as exc:
-        raise SitesError(f"geometry column {name!r}: {exc}") from exc
+    try:  # PROJJSON, which names its schema by URL: read by pyproj, then given by its code (or its WKT)
+        found = pyproj.CRS.from_json_dict(crs) if isinstance(crs, dict) else pyproj.CRS.from_user_input(crs)
+        code = found.to_authority()
+        return name, parse_crs(f"{code[0]}:{code[1]}" if code else found.to_wkt())
+    except (CRSError, pyproj.exceptions.CRSError, TypeError, ValueError) as exc:
+        raise SitesError(f"geometry column {name!r}: its CRS is not usable here ({exc})") from exc
 
 
 def _wkb_points(column: pa.ChunkedArray, first: int) -> tuple[np.ndarray, np.ndarray]:
