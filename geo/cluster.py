@@ -22,7 +22,7 @@ from typing import Any
 import pyarrow.parquet as pq
 from distributed import Client, LocalCluster, WorkerPlugin
 
-from geo.batch import add_summaries, geoparquet_table, locate_sites
+from geo.batch import add_summaries, geoparquet_table, is_parquet, locate_sites
 from geo.crs import OutputCRS
 from geo.layers import load_layers
 from geo.locate import Locator, SitesError
@@ -116,7 +116,7 @@ def locate_on_cluster(address: str, src: str | os.PathLike[str], dst: str | os.P
                       data_dir: str | os.PathLike[str], crs: OutputCRS | None = None,
                       locator: Locator | None = None) -> dict[str, Any]:
     """Locate a Parquet file or folder into the folder `dst` on the cluster at `address`; the summary."""
-    if not (Path(src).is_dir() or Path(src).suffix.lower() in (".parquet", ".geoparquet", ".parq")):
+    if not is_parquet(src):
         raise SitesError("on a cluster the input is Parquet (a .parquet file or a folder of them); convert a CSV "
                          "first, e.g. with nbgis locate IN.csv OUT.parquet on one machine")
     parts = partitions(src)

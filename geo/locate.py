@@ -148,9 +148,6 @@ class Located:
     node: np.ndarray
     district: np.ndarray
 
-    def __len__(self) -> int:
-        return len(self.nearest_subpark_km)
-
     def frame(self) -> pd.DataFrame:
         """LOCATED_COLUMNS as a frame: object columns hold None where no area does."""
         columns = {name: values[index] for name, (values, index) in self.labels.items()}

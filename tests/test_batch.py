@@ -233,3 +233,12 @@ def test_dask_local_cluster_gives_the_single_machine_answers(tmp_path: Path) -> 
     parts = sorted(p.name for p in (tmp_path / "many").iterdir())
     assert len(parts) == 12
     assert pq.read_table(tmp_path / "many").equals(pq.read_table(tmp_path / "one"))
+
+
+def test_cli_cluster_needs_parquet_and_an_output(tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text("lon,lat\n121.5,29.8\n", encoding="utf-8")
+    refused = nbgis("locate", "--cluster", "local:1", str(src), str(tmp_path / "out"))
+    assert refused.returncode == 2 and "on a cluster the input is Parquet" in refused.stderr
+    assert nbgis("locate", str(src)).returncode == 2  # no output named
+    assert not (tmp_path / "out").exists()
