@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -190,8 +190,11 @@ def read_blocks(src: Source, crs: OutputCRS | None, block_bytes: int = BLOCK_BYT
     the input's GeoParquet metadata (to keep in a Parquet output)."""
     if isinstance(src, str | os.PathLike) and is_parquet(src):
         files = parquet_files(src)
-        total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
-        geo = (pq.ParquetFile(files[0]).schema_arrow.metadata or {}).get(b"geo")
+        try:
+            total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+            geo = (pq.ParquetFile(files[0]).schema_arrow.metadata or {}).get(b"geo")
+        except (OSError, pa.ArrowException) as exc:
+            raise SitesError(f"not a readable Parquet input ({exc})") from exc
         seen = [0]
 
         def parquet_blocks() -> Generator[Sites]:
@@ -201,12 +204,16 @@ def read_blocks(src: Source, crs: OutputCRS | None, block_bytes: int = BLOCK_BYT
         return parquet_blocks(), lambda: seen[0] / max(total, 1), geo
     if isinstance(src, str | os.PathLike):
         size = max(os.path.getsize(src), 1)
-        handle = open(src, "rb")  # noqa: SIM115 - closed when the blocks are done
+        opened: list[BinaryIO] = []
 
         def csv_blocks() -> Generator[Sites]:
-            with handle:
+            with open(src, "rb") as handle:
+                opened.append(handle)
                 yield from csv_sites(handle, crs, block_bytes)
-        return csv_blocks(), lambda: min(handle.tell() / size, 1.0) if not handle.closed else 1.0, None
+
+        def fraction() -> float:  # how far Arrow has read (it reads a block ahead)
+            return 1.0 if not opened or opened[0].closed else min(opened[0].tell() / size, 1.0)
+        return csv_blocks(), fraction, None
     return csv_sites(src, crs, block_bytes), lambda: 0.0, None
 
 
