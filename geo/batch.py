@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -93,8 +94,8 @@ def _quoted(text: pa.Array) -> pa.Array:
     return pc.if_else(needs, quoted, text)
 
 
-def _float_text(values: pa.Array) -> pa.Array:
-    """Floats as Python's repr writes them ("1.0", "1e-05"), NaN as the empty string, as pandas wrote them."""
+def _float_text(values: pa.Array, odd_text: Callable[[float], str] = repr) -> pa.Array:
+    """Floats as Python's repr writes them ("1.0", "1e-05"); NaN and the other odd values by `odd_text`."""
     text = pc.cast(values, pa.string())
     numbers = values.to_numpy(zero_copy_only=False)
     size = np.abs(numbers)
@@ -105,12 +106,16 @@ def _float_text(values: pa.Array) -> pa.Array:
         text = pc.if_else(whole, pc.binary_join_element_wise(text, ".0", ""), text)
     with np.errstate(invalid="ignore"):
         odd = np.flatnonzero(((size < 1e-4) & (size > 0)) | (size >= 1e15) | ~np.isfinite(numbers))
-    if len(odd):  # rare (a site within 11 m of the equator or the meridian): repr them one by one
+    if len(odd):  # rare (a site within 11 m of the equator or the meridian): one by one
         mask = np.zeros(len(numbers), dtype=bool)
         mask[odd] = True
-        fixed = ["" if np.isnan(v) else repr(float(v)) for v in numbers[odd]]  # NaN: empty, as pandas wrote it
-        text = pc.replace_with_mask(text, pa.array(mask), pa.array(fixed, type=pa.string()))
+        text = pc.replace_with_mask(text, pa.array(mask), pa.array([odd_text(float(v)) for v in numbers[odd]],
+                                                                    type=pa.string()))
     return text
+
+
+def _csv_float(value: float) -> str:
+    return "" if np.isnan(value) else repr(value)  # NaN: empty, as pandas wrote it
 
 
 def _csv_column(column: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -119,7 +124,7 @@ def _csv_column(column: pa.ChunkedArray | pa.Array) -> pa.Array:
         dictionary = _csv_column(pa.concat_arrays([array.dictionary, pa.array([""], array.dictionary.type)]))
         return pc.take(dictionary, pc.fill_null(array.indices, len(array.dictionary)))
     if pa.types.is_floating(array.type):
-        text = _float_text(array.cast(pa.float64()))
+        text = _float_text(array.cast(pa.float64()), _csv_float)
     elif pa.types.is_boolean(array.type):
         text = pc.if_else(array, "True", "False")
     elif pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
@@ -146,6 +151,42 @@ def csv_rows(table: pa.Table) -> bytes:
     # The lines lie end to end in the array's data buffer: its span between the first and last offsets.
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset:lines.offset + len(lines) + 1]
     return lines.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0])).to_pybytes()
+
+
+def _json_value(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Each value as orjson writes it: strings quoted and escaped, floats shortest, null, true and false."""
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pa.types.is_dictionary(array.type):  # each value written once, then taken per row
+        dictionary = _json_value(pa.concat_arrays([array.dictionary, pa.nulls(1, array.dictionary.type)]))
+        return pc.take(dictionary, pc.fill_null(array.indices, len(array.dictionary)))
+    if pa.types.is_floating(array.type):
+        text = _float_text(array.cast(pa.float64()), lambda v: orjson.dumps(v).decode())
+    elif pa.types.is_boolean(array.type):
+        text = pc.if_else(array, "true", "false")
+    elif pa.types.is_integer(array.type):
+        text = pc.cast(array, pa.string())
+    else:
+        strings = array.cast(pa.string())
+        escaped = pc.replace_substring(pc.replace_substring(strings, "\\", "\\\\"), '"', '\\"')
+        text = pc.binary_join_element_wise('"', escaped, '"', "")
+        control = pc.fill_null(pc.match_substring_regex(strings, r"[\x00-\x1f]"), False)
+        if pc.any(control).as_py():  # rare: orjson's own escapes for control characters, value by value
+            odd = strings.filter(control).to_pylist()
+            text = pc.replace_with_mask(text, control, pa.array([orjson.dumps(v).decode() for v in odd]))
+    return pc.fill_null(text, "null")
+
+
+def json_rows(table: pa.Table) -> bytes:
+    """The rows as JSON objects separated by commas (no brackets), as orjson wrote the rows' dicts."""
+    if not len(table):
+        return b""
+    parts: list[Any] = []
+    for i, (name, column) in enumerate(zip(table.column_names, table.columns)):
+        parts += [("{" if i == 0 else ",") + orjson.dumps(name).decode() + ":", _json_value(column)]
+    objects = pc.binary_join_element_wise(*parts, "}", "")
+    lines = pc.binary_join_element_wise(objects, "", ",")  # object + "," + ""
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset:lines.offset + len(lines) + 1]
+    return lines.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0]) - 1).to_pybytes()
 
 
 # --- GeoParquet ---------------------------------------------------------------------------------------------------

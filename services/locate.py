@@ -224,8 +224,8 @@ def _locate_upload(service: Service, upload: BinaryIO, kind: str, crs: OutputCRS
             table, located = batch.locate_sites(service.locator, sites)
             if as_csv:
                 answer.write((batch.csv_header(table.column_names) if rows == 0 else b"") + batch.csv_rows(table))
-            else:  # a dict per row: JSON answers are for modest uploads; CSV answers take no Python per row
-                body = orjson.dumps(table.to_pylist())[1:-1]
+            else:
+                body = batch.json_rows(table)
                 answer.write((b"," if rows and body else b"") + body)
             rows += len(table)
             summary = batch.add_summaries(summary, service.locator.summary(located))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -18,7 +19,7 @@ import pyproj
 import pytest
 import shapely
 
-from geo.batch import csv_rows, locate_file
+from geo.batch import csv_rows, json_rows, locate_file, locate_sites
 from geo.crs import OutputCRS, parse_crs, wgs84_to_gcj02
 from geo.layers import Layers
 from geo.locate import _LOCAL, Locator, SitesError
@@ -87,6 +88,16 @@ def test_other_crs_input_is_pandas_output_byte_for_byte(tmp_path: Path, locator:
     crs = parse_crs(crs_name)
     locate_file(io.BytesIO(data), tmp_path / "out.csv", locator, crs)
     assert (tmp_path / "out.csv").read_bytes() == pandas_located_csv(data, locator, crs)
+
+
+def test_json_rows_are_orjson_output(locator: Locator) -> None:
+    """The JSON answer's rows, built by Arrow's kernels, against orjson writing each row's dict."""
+    frame = edge_rows(2000)
+    frame.loc[3, "名称"] = "ctrl\x01\x1f and \\ and \u2028"
+    frame["lon"] = frame["lon"].astype(object)
+    sites = next(csv_sites(frame.to_csv(index=False).encode()))
+    table, _ = locate_sites(locator, sites)
+    assert json_rows(table) == orjson.dumps(table.to_pylist())[1:-1]
 
 
 def test_float_text_is_python_repr() -> None:
