@@ -1,7 +1,8 @@
 """What lies at a site (GET /locate), and at many sites at once (POST /locate: a CSV or GeoJSON upload).
 
-The work is geo.locate's (vectorised over areas prepared once at start-up); this module reads the
-request, enforces the upload limit, and writes the answer as JSON or CSV.
+The work is geo.locate's (vectorised over areas prepared once at start-up) and geo.batch's (a CSV upload read,
+located and written as CSV or JSON a block at a time with Arrow); this module reads the request into a spooled
+file, enforces the limits, and streams the answer from another.
 """
 
 from __future__ import annotations
