@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import orjson
@@ -245,10 +245,10 @@ def read_blocks(src: Source, crs: OutputCRS | None, block_bytes: int = BLOCK_BYT
         return parquet_blocks(), lambda: seen[0] / max(total, 1), geo
     if isinstance(src, str | os.PathLike):
         size = max(os.path.getsize(src), 1)
-        opened: list[BinaryIO] = []
+        opened: list[pa.NativeFile] = []
 
         def csv_blocks() -> Generator[Sites]:
-            with open(src, "rb") as handle:
+            with pa.OSFile(os.fspath(src), "r") as handle:  # Arrow's file: see geo.sites._open
                 opened.append(handle)
                 yield from csv_sites(handle, crs, block_bytes)
 

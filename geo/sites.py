@@ -10,9 +10,9 @@ bounded by the block, however long the file.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
+import re
 from collections.abc import Callable, Generator, Iterable
 from contextlib import closing
 from dataclasses import dataclass
@@ -60,7 +60,7 @@ class Sites:
 
 # --- CSV ------------------------------------------------------------------------------------------------------
 
-def _header(stream: BinaryIO) -> tuple[list[str], int]:
+def _header(stream: Any) -> tuple[list[str], int]:
     """The header's column names and its length in bytes (BOM included), read a chunk at a time and refused as
     soon as it has more than MAX_COLUMNS columns or a name longer than MAX_FIELD_BYTES."""
     head = bytearray()
@@ -131,12 +131,14 @@ def _not_utf8() -> SitesError:
                       "'CSV UTF-8'")
 
 
-def _open(source: Source) -> tuple[BinaryIO, bool]:
-    """A seekable binary stream over the source, and whether we opened it (and so close it)."""
+def _open(source: Source) -> tuple[Any, bool]:
+    """A seekable binary stream over the source, and whether we opened it (and so close it). Bytes and paths get
+    Arrow's own files: its reader then reads ahead without Python (and without a thread left holding a Python
+    file when a command ends on an error, which aborts the interpreter)."""
     if isinstance(source, bytes):
-        return io.BytesIO(source), True
+        return pa.BufferReader(source), True
     if isinstance(source, str | os.PathLike):
-        return open(source, "rb"), True
+        return pa.OSFile(os.fspath(source), "r"), True
     return source, False
 
 
@@ -146,24 +148,19 @@ def csv_tables(source: Source, block_bytes: int = BLOCK_BYTES) -> Generator[pa.T
     reader = None
     try:
         names, _ = _header(stream)
-        invalid: list[Any] = []
-
-        def refuse(row: Any) -> str:
-            invalid.append(row)
-            return "error"
-
         try:
             reader = pacsv.open_csv(
                 stream,
-                # One thread: invalid rows then come with their numbers (blocks are located in parallel anyway).
+                # One thread: a bad row's error then gives its number (blocks are located in parallel anyway).
+                # No Python handler for bad rows: one left in Arrow's reader can abort the interpreter at exit.
                 read_options=pacsv.ReadOptions(column_names=names, block_size=block_bytes, use_threads=False),
-                parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=refuse),
+                parse_options=pacsv.ParseOptions(newlines_in_values=True),
                 convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
                                                      strings_can_be_null=False, quoted_strings_can_be_null=False))
         except pa.ArrowInvalid as exc:  # open_csv reads the first block
             if "Empty CSV file" in str(exc):  # a header and nothing after it
                 return
-            raise _csv_error(exc, invalid, len(names), 0) from exc
+            raise _csv_error(exc, len(names), 0) from exc
         rows = 0
         while True:
             try:
@@ -171,7 +168,7 @@ def csv_tables(source: Source, block_bytes: int = BLOCK_BYTES) -> Generator[pa.T
             except StopIteration:
                 break
             except pa.ArrowInvalid as exc:
-                raise _csv_error(exc, invalid, len(names), rows) from exc
+                raise _csv_error(exc, len(names), rows) from exc
             table = pa.Table.from_batches([batch])
             _check_field_sizes(table, rows)
             rows += len(table)
@@ -183,12 +180,11 @@ def csv_tables(source: Source, block_bytes: int = BLOCK_BYTES) -> Generator[pa.T
             stream.close()
 
 
-def _csv_error(exc: Exception, invalid: list[Any], columns: int, rows_before: int) -> SitesError:
+def _csv_error(exc: Exception, columns: int, rows_before: int) -> SitesError:
     message = str(exc)
-    if invalid:
-        row = invalid[0]
-        where = f"a data row after row {rows_before}" if row.number is None else f"data row {row.number}"
-        return SitesError(f"{where} has {row.actual_columns} fields but the header {columns}: a trailing comma, "
+    fields = re.search(r"Row #(\d+): Expected \d+ columns, got (\d+)", message)
+    if fields:
+        return SitesError(f"data row {fields[1]} has {fields[2]} fields but the header {columns}: a trailing comma, "
                           f"a comma in an unquoted value, or a missing value?")
     if "UTF8" in message or "UTF-8" in message:
         return _not_utf8()
