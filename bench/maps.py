@@ -41,8 +41,16 @@ def _self_contained(work: Path) -> tuple[Path, float]:
     return written.path, time.perf_counter() - start
 
 
-def _load_events(urls: list[str], repeats: int) -> dict[str, tuple[float, int, int]]:
-    """Per URL: median seconds to the load event, drawn shapes, and failed requests other than the aborted."""
+# Everything the page loaded (itself, scripts, styles, images, the web font's files), decoded, and how much of it
+# was the web font; then when the fonts were ready (the CJK web font's files load once the text asks for them).
+LOADED = """performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))
+    .reduce((t, e) => { const n = e.decodedBodySize || 0; t[0] += n; if (/noto-sans-sc/.test(e.name)) t[1] += n;
+                        return t; }, [0, 0])"""
+
+
+def _load_events(urls: list[str], repeats: int) -> dict[str, tuple[float, int, int, float, int, int]]:
+    """Per URL: median seconds to the load event, drawn shapes, failed requests other than the aborted, median
+    seconds until the fonts are ready, and the bytes loaded in all and of the web font (file: pages say 0)."""
     from playwright.sync_api import sync_playwright
 
     out = {}
@@ -50,7 +58,7 @@ def _load_events(urls: list[str], repeats: int) -> dict[str, tuple[float, int, i
         browser = p.chromium.launch(executable_path=ensure_command("chromium"), args=CHROMIUM_ARGS)
         try:
             for url in urls:
-                times, shapes, failed = [], 0, 0
+                times, shapes, failed, fonts_ready, loaded = [], 0, 0, [], [0, 0]
                 for _ in range(repeats):
                     context = browser.new_context(viewport={"width": 1280, "height": 800})
                     page = context.new_page()
@@ -66,10 +74,12 @@ def _load_events(urls: list[str], repeats: int) -> dict[str, tuple[float, int, i
                     page.on("requestfailed", failed_request)
                     page.goto(url, wait_until="load")
                     times.append(page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd") / 1e3)
+                    fonts_ready.append(page.evaluate("document.fonts.ready.then(() => performance.now())") / 1e3)
+                    loaded = page.evaluate(LOADED)
                     shapes = page.locator("path.leaflet-interactive").count()
                     failed = max(failed, len(errors))
                     context.close()
-                out[url] = (statistics.median(times), shapes, failed)
+                out[url] = (statistics.median(times), shapes, failed, statistics.median(fonts_ready), *loaded)
         finally:
             browser.close()
     return out
@@ -84,14 +94,22 @@ def run(work: Path, base_url: str, smoke: bool = False, log: Callable[[str], Any
     rows = []
     for label, url, size, wire in (("overview, served", served, page_bytes, wire_bytes),
                                    ("overview, self-contained file", path.as_uri(), path.stat().st_size, None)):
-        seconds, shapes, failed = loads[url]
+        seconds, shapes, failed, fonts_s, all_bytes, font_bytes = loads[url]
         log(f"maps {label:<30} {size / 1e6:.2f} MB"
             + (f" ({wire / 1e6:.2f} MB gzipped)" if wire else "")
-            + f", load event {seconds:.2f} s, {shapes} shapes drawn, {failed} failed requests")
+            + f", load event {seconds:.2f} s, fonts ready {fonts_s:.2f} s, {shapes} shapes drawn, "
+              f"{failed} failed requests"
+            + (f"; with every asset {all_bytes / 1e6:.2f} MB, of which the web font {font_bytes / 1e6:.2f} MB"
+               if wire is not None else ""))
         rows.append(Row("maps", label, "MB", size / 1e6, target=f"<{MAX_PAGE_MB}",
                         note=f"{wire / 1e6:.2f} MB on the wire (gzip)" if wire else
                         f"built and written in {build_s:.2f} s"))
         rows.append(Row("maps", label, "load event s", seconds, target=f"<{MAX_LOAD_S}",
                         note=f"median of {repeats} cold loads in headless Chromium; {shapes} shapes drawn; "
                              f"{failed} failed requests"))
+        rows.append(Row("maps", label, "fonts ready s", fonts_s, target=f"<{MAX_LOAD_S}",
+                        note="document.fonts.ready: the CJK web font's files for the text on screen loaded"))
+        if wire is not None:  # a served page: what the browser fetched in all, the assets and the web font included
+            rows.append(Row("maps", f"{label}, with every asset", "MB", all_bytes / 1e6, target=f"<{MAX_PAGE_MB}",
+                            note=f"decoded; the web font's files {font_bytes / 1e6:.2f} MB of it"))
     return rows

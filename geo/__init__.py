@@ -5,7 +5,9 @@ Public API (used by the CLI, and by the service and maps that build on it):
 - ``geo.layers.load_layers(data_dir) -> Layers``: every layer, loaded once, as GeoDataFrames in
   WGS 84 lon/lat with a computed geodesic ``area_km2``; ``Layers.kind(name)`` selects one kind
   (see ``geo.schema.KINDS`` for the kinds and their collection ids), ``Layers.taxonomy`` resolves
-  industry codes and their narrower terms, ``Layers.indicators`` holds 表 1 and the 2025 targets.
+  industry codes and their narrower terms, ``Layers.indicators`` holds 表 1 and the 2025 targets,
+  ``Layers.observations`` their observed values, ``Layers.land`` the GSHHS land and 东钱湖.
+- ``geo.monitoring``: observations beside targets, and progress toward them.
 - ``geo.validate.validate(data_dir) -> Report``: the rules every layer obeys; ``Report.ok``,
   ``Report.findings`` and ``Report.text()``.
 - ``geo.measure``: geodesic areas and lengths on the WGS 84 ellipsoid.

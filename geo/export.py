@@ -70,7 +70,7 @@ class ExportFormat:
     media_type: str
     extension: str  # of one layer's file, or of the one file holding every layer
     multi_layer: bool  # one file holds many layers; otherwise several layers go into a zip, a file each
-    crs_rule: Literal["any", "wgs84", "projected"] = "any"  # KML: WGS 84 by spec; DXF: metres
+    crs_rule: Literal["any", "wgs84", "lonlat", "projected"] = "any"  # KML: WGS 84; GeoJSON: lon/lat; DXF: metres
     default_crs: str | None = None  # when the caller names none; otherwise the stored WGS 84
 
     def packed(self, n_layers: int) -> bool:
@@ -116,16 +116,40 @@ def default_stem(layers: dict[str, gpd.GeoDataFrame]) -> str:
 # --- the door -----------------------------------------------------------------------------------
 
 
+# Other names users give the formats (any case): the extension or the usual long name.
+FORMAT_ALIASES = {"shp": "shapefile", "json": "geojson", "geopackage": "gpkg", "flatgeobuf": "fgb",
+                  "geoparquet": "parquet"}
+
+
 def get_format(fmt: str) -> ExportFormat:
+    """A format by name, extension or usual alias, in any case (GPKG, shp, GeoParquet ...)."""
+    key = fmt.strip().lower() if isinstance(fmt, str) else ""
     try:
-        return FORMATS[fmt]
+        return FORMATS[FORMAT_ALIASES.get(key, key)]
     except KeyError:
-        raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}") from None
+        raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)} "
+                          f"(or {', '.join(FORMAT_ALIASES)})") from None
+
+
+def check_output_name(spec: ExportFormat, path: Path, n_layers: int) -> None:
+    """Refuse a file name whose extension says another format than the one written: `all.geojson` for what
+    is a zip of GeoJSON files, `f.shp` for a GeoPackage. A name without an extension is taken as given."""
+    suffix = Path(path).suffix.lower().lstrip(".")
+    expected = spec.filename("x", n_layers).rsplit(".", 1)[1]
+    if suffix and suffix != expected:
+        what = (f"{n_layers} collections as {spec.title} are a zip, a file each" if spec.packed(n_layers)
+                and spec.extension != "zip" else f"{spec.title} is written as a .{expected} file")
+        raise ExportError(f"output {Path(path).name!r} has the extension .{suffix}, but {what}: "
+                          f"name it .{expected} (or give a directory to get the usual name)")
 
 
 def resolve_crs(spec: ExportFormat, crs: OutputCRS | None) -> OutputCRS:
     """The CRS to write in: the caller's, or the format's default, or the stored WGS 84; checked against the format."""
     out = crs if crs is not None else parse_crs(spec.default_crs or "EPSG:4326")
+    if spec.crs_rule == "lonlat" and not (is_wgs84(out) or out.is_gcj02):
+        raise ExportError(f"{spec.title} is WGS 84 longitude/latitude by RFC 7946, which dropped the crs member; "
+                          f"{out.label} cannot be said in it. Use gpkg, shapefile or fgb for {out.label}, or "
+                          "leave out --crs (GCJ02 is allowed: its lon/lat are marked per feature)")
     if spec.crs_rule == "wgs84" and not is_wgs84(out):
         raise ExportError(f"{spec.title} is WGS 84 longitude/latitude by specification; it cannot be written in "
                           f"{out.label}: leave out --crs (or give EPSG:4326)")
@@ -150,6 +174,7 @@ def export(layers: dict[str, gpd.GeoDataFrame], fmt: str, crs: OutputCRS | None,
     spec = get_format(fmt)
     if not layers:
         raise ExportError("nothing to export: no collection given")
+    check_output_name(spec, path, len(layers))
     out = resolve_crs(spec, crs)
     frames = {name: _prepare(gdf, out) for name, gdf in layers.items()}
     path = Path(path)
@@ -319,18 +344,21 @@ def _title(collection: str) -> str:
 
 
 def _write_geojson(frames: dict[str, gpd.GeoDataFrame], out_dir: Path, out: OutputCRS) -> None:
-    # RFC 7946 (lon/lat, no crs member) for WGS 84 and GCJ-02 lon/lat; otherwise GDAL's crs member.
-    rfc7946 = is_wgs84(out) or out.is_gcj02
-    precision = "7" if out.is_geographic else "3"  # ~1 cm in degrees, 1 mm in metres
+    # RFC 7946: lon/lat, no crs member (resolve_crs lets only WGS 84 and GCJ-02 lon/lat through)
     for name, gdf in frames.items():
-        _write_gdal(gdf, out_dir / f"{name}.geojson", "GeoJSON", name, RFC7946="YES" if rfc7946 else "NO",
-                    COORDINATE_PRECISION=precision, ID_FIELD="id", DESCRIPTION=notice(out))
+        _write_gdal(gdf, out_dir / f"{name}.geojson", "GeoJSON", name, RFC7946="YES",
+                    COORDINATE_PRECISION="7", ID_FIELD="id", DESCRIPTION=notice(out))
 
 
 def _write_gpkg(frames: dict[str, gpd.GeoDataFrame], out_dir: Path, out: OutputCRS) -> None:
     path = out_dir / "layers.gpkg"
     for name, gdf in frames.items():  # each write adds a layer to the same GeoPackage
-        _write_gdal(gdf, path, "GPKG", name, IDENTIFIER=_title(name), DESCRIPTION=notice(out))
+        _write_gdal(gdf, path, "GPKG", table_name(name), IDENTIFIER=_title(name), DESCRIPTION=notice(out))
+
+
+def table_name(collection: str) -> str:
+    """A collection's table in a GeoPackage: underscores, so SQL needs no quotes (corridor_units)."""
+    return collection.replace("-", "_")
 
 
 def _write_fgb(frames: dict[str, gpd.GeoDataFrame], out_dir: Path, out: OutputCRS) -> None:
@@ -380,6 +408,10 @@ SHAPEFILE_NAMES = {
     "source_other": "src_other",
     "location_quality": "loc_qual",
     "location_method": "loc_meth",
+    "planned_area_zh": "plan_zh",
+    "planned_area_qualifier_zh": "plan_qual",
+    "land_exception": "land_exc",
+    "status_source": "status_src",
 }
 DBF_TEXT_BYTES = 254  # a dBASE text field's limit, in bytes of UTF-8
 FAMILIES = {"Point": "points", "MultiPoint": "points", "LineString": "lines", "MultiLineString": "lines",
@@ -557,6 +589,9 @@ def _write_kml(frames: dict[str, gpd.GeoDataFrame], out_dir: Path, out: OutputCR
                 style.linestyle.color = _kml_colour(rgb, 0xFF)
                 style.linestyle.width = 2
                 style.iconstyle.color = _kml_colour(rgb, 0xFF)
+                # simplekml's default icon is a pushpin on maps.google.com: no file may send a reader to an
+                # outside server, so no href (Google Earth then draws its own point, QGIS its default marker)
+                style.iconstyle.icon.href = None
                 styles[code] = style
             mark = _kml_add(folder, geom, str(_value(row, "name_zh") or row["id"]))
             mark.style = styles[code]
@@ -653,7 +688,7 @@ def _write_dxf(frames: dict[str, gpd.GeoDataFrame], out_dir: Path, out: OutputCR
 # --- the registry -------------------------------------------------------------------------------
 
 FORMATS: dict[str, ExportFormat] = {f.name: f for f in (
-    ExportFormat("geojson", "GeoJSON", _write_geojson, "application/geo+json", "geojson", False),
+    ExportFormat("geojson", "GeoJSON", _write_geojson, "application/geo+json", "geojson", False, crs_rule="lonlat"),
     ExportFormat("gpkg", "GeoPackage", _write_gpkg, "application/geopackage+sqlite3", "gpkg", True),
     ExportFormat("shapefile", "Shapefile", _write_shapefile, "application/zip", "zip", False),
     ExportFormat("kml", "KML", _write_kml, "application/vnd.google-earth.kml+xml", "kml", True, crs_rule="wgs84"),

@@ -13,6 +13,7 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+import shapely
 import shapely.errors
 import shapely.geometry
 
@@ -78,6 +79,8 @@ class Layers:
     indicators: dict[str, Any]
     plan: PlanText
     data_dir: Path
+    land: gpd.GeoDataFrame | None = None  # GSHHS land ('land') and the lakes the plan names ('lake')
+    observations: dict[str, Any] | None = None  # observations.json: indicators' observed values, with sources
 
     def kind(self, name: str) -> gpd.GeoDataFrame:
         """All features of one kind (see geo.schema.KINDS)."""
@@ -87,6 +90,14 @@ class Layers:
             if "kind" in frame.columns and (frame["kind"] == name).any():
                 return frame[frame["kind"] == name]
         return self.parks.iloc[0:0]
+
+    @property
+    def dry_land(self) -> Any:
+        """The GSHHS land less the lakes: where a park may lie (see data/README.md, Land)."""
+        assert self.land is not None
+        kinds = self.land["kind"]
+        return shapely.difference(shapely.union_all(self.land[kinds == "land"].geometry.values),
+                                  shapely.union_all(self.land[kinds == "lake"].geometry.values))
 
     @property
     def city(self) -> Any:
@@ -106,4 +117,6 @@ def load_layers(data_dir: Path | str = DATA_DIR) -> Layers:
         indicators=read_json(data_dir / "indicators.json"),
         plan=PlanText(data_dir / "sources" / "plan.txt"),
         data_dir=data_dir,
+        land=read_features(data_dir / "land.geojson", ("name_zh",)),  # kinds land and lake, not park kinds
+        observations=read_json(data_dir / "observations.json"),
     )

@@ -34,7 +34,7 @@ LOCATED_COLUMNS = (
 WGS84_COLUMNS = ("lon84", "lat84")
 MAX_LISTED = 5  # bad rows named in an error message
 
-# The Gauss-Kruger plane geo.measure uses (CGCS2000 / 3-degree zone, CM 121E): the nearest boundary
+# The Gauss-Kruger plane geo.measure uses (CGCS2000 / 3-degree zone, CM 120E): the nearest boundary
 # point is found there, the distance to it measured on the ellipsoid, as geodesic_distances_km does.
 _LOCAL = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:4549", always_xy=True)
 _PIECE_VERTICES = 8  # boundary pieces in the nearest-point index; with node capacity 4 the fastest measured
@@ -263,7 +263,7 @@ class Locator:
                     "district_adcode": (dist["adcode"], district), "district_name_zh": (dist["name_zh"], district),
                     "nearest_subpark": (names, nearest)},
             corridor_zone=self.zone.holder(lon, lat) >= 0,
-            nearest_subpark_km=km,
+            nearest_subpark_km=np.round(km, 3),  # metres: the shapes are schematic to hundreds of metres
             subpark=part_owner[part], unit=self.units.given[unit], node=self.nodes.given[node],
             district=self.districts.given[district],
         )

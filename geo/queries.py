@@ -22,6 +22,7 @@ import shapely
 
 from geo.layers import Layers
 from geo.measure import geodesic_area_km2, geodesic_areas_km2, geodesic_distances_km
+from geo.monitoring import annotate
 from geo.schema import KINDS, PARK_KINDS
 
 AREA_DIGITS = 3  # km²: 1,000 m², far finer than the schematic boundaries
@@ -127,20 +128,34 @@ def nearest(layers: Layers, lon: float, lat: float, industry: str | None = None,
     if industry is not None:
         _check_industry(layers, industry)
         areas = _hosts(areas, layers.taxonomy.narrower(industry))
-    if areas.empty:
+    return [{**entry, "matched": list(areas.loc[entry["id"], "matched"]) if industry is not None else None,
+             "area_km2": _rounded(areas.loc[entry["id"], "area_km2"], AREA_DIGITS)}
+            for entry in _ranked(areas, lon, lat, k)]
+
+
+def nearest_platforms(layers: Layers, lon: float, lat: float, k: int = 5) -> list[dict[str, Any]]:
+    """The `k` platforms with a known site nearest to (lon, lat), nearest first, ties by id: a feature reference
+    with ``platform_type`` and ``distance_km`` (geodesic; the sites are approximate, ±1-2 km)."""
+    lon = _coordinate("lon", lon, 180.0)
+    lat = _coordinate("lat", lat, 90.0)
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    placed = layers.platforms[layers.platforms.geometry.notna()]
+    return [{**entry, "platform_type": placed.loc[entry["id"], "platform_type"]}
+            for entry in _ranked(placed, lon, lat, k)]
+
+
+def _ranked(frame: gpd.GeoDataFrame, lon: float, lat: float, k: int) -> list[dict[str, Any]]:
+    """The k rows nearest the site as feature references with ``distance_km`` and ``inside``."""
+    if frame.empty:
         return []
-    n = len(areas)
-    distances = np.round(geodesic_distances_km(np.full(n, lon), np.full(n, lat), areas.geometry.to_numpy()),
+    n = len(frame)
+    distances = np.round(geodesic_distances_km(np.full(n, lon), np.full(n, lat), frame.geometry.to_numpy()),
                          DISTANCE_DIGITS)
-    ids = areas["id"].to_numpy(dtype=str)
+    ids = frame["id"].to_numpy(dtype=str)
     order = np.lexsort((ids, distances))[:k]  # ties (every area the site is in, at 0) by id
-    return [{
-        **_ref(areas.iloc[i]),
-        "distance_km": _rounded(distances[i], DISTANCE_DIGITS),
-        "inside": bool(distances[i] == 0.0),
-        "matched": list(areas.iloc[i]["matched"]) if industry is not None else None,
-        "area_km2": _rounded(areas.iloc[i]["area_km2"], AREA_DIGITS),
-    } for i in order]
+    return [{**_ref(frame.iloc[i]), "distance_km": _rounded(distances[i], DISTANCE_DIGITS),
+             "inside": bool(distances[i] == 0.0)} for i in order]
 
 
 def stats(layers: Layers) -> dict[str, Any]:
@@ -206,7 +221,9 @@ def stats(layers: Layers) -> dict[str, Any]:
 
 def indicators(layers: Layers) -> dict[str, Any]:
     """indicators.json as written: ``document``, ``table1`` (表 1's rows), ``table1_note_zh``,
-    ``table1_note_source`` and ``targets`` (the corridor and high-tech-zone 2025 targets).
+    ``table1_note_source``, ``targets`` (the city's, the corridor's and the high-tech zone's 2025 targets),
+    ``cluster_tiers`` (the "246") and ``vision_2035``; each row and target with its ``observations`` and
+    ``progress`` (geo.monitoring).
 
     Checked first: every row of ``table1`` and ``targets`` is an object citing its ``source``, and every
     value is plain JSON (a NaN or infinite number becomes None). A fresh copy, so a caller may change it.
@@ -220,7 +237,7 @@ def indicators(layers: Layers) -> dict[str, Any]:
         for i, row in enumerate(rows):
             if not isinstance(row, dict) or not isinstance(row.get("source"), str) or not row["source"]:
                 raise ValueError(f"indicators.json: {key}[{i}] cites no source")
-    clean: dict[str, Any] = _json_ready(doc)
+    clean: dict[str, Any] = _json_ready(annotate(doc, layers.observations))
     return clean
 
 

@@ -33,9 +33,15 @@ CITY = Kind("city", "districts", "Ningbo city outline", ("Polygon", "MultiPolygo
 
 KINDS = {k.name: k for k in (*PARK_KINDS, PLATFORM, DISTRICT, CITY)}
 PLATFORM_TYPES = ("laboratory", "science-facility", "research-institute", "innovation-centre", "university")
+# A platform's state as the plan describes it (谋划/布局 planned, 加快建设 under construction, 存量/获批 operating)
+PLATFORM_STATUSES = ("planned", "under-construction", "operating", "unknown")
 
 # Properties whose text is quoted from the plan and checked against the lines it cites.
-NOT_QUOTED = {"district_names_zh"}
+NOT_QUOTED = {"district_names_zh", "label_zh"}  # label_zh: a block name composed by us, never quoted
+# Quoted names and terms: they stand inside the plan's sentences, so they are checked as one
+# contiguous run; every other quoted field (descriptions, bounds, indicators) is a whole clause.
+TERM_FIELDS = {"name_zh", "counted_zh", "unit_zh", "unit_type_zh", "positioning_zh", "focus_zh",
+               "value_zh", "qualifier_zh", "planned_area_zh", "planned_area_qualifier_zh", "zh", "scale_zh", "count_zh"}
 
 _COMMON = ("id", "kind", "name_zh", "name_en", "source")
 REQUIRED_PROPERTIES = {

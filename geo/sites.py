@@ -60,9 +60,19 @@ class Sites:
 
 # --- CSV ------------------------------------------------------------------------------------------------------
 
+# Spreadsheet files people upload in place of a CSV, by their first bytes.
+_SPREADSHEETS = ((b"PK\x03\x04", "a zip archive, such as an Excel workbook (.xlsx) or an OpenDocument sheet (.ods)"),
+                 (b"\xd0\xcf\x11\xe0", "an old Excel workbook (.xls)"))
+
+
 def _header(stream: Any) -> tuple[list[str], int]:
     """The header's column names and its length in bytes (BOM included), read a chunk at a time and refused as
     soon as it has more than MAX_COLUMNS columns or a name longer than MAX_FIELD_BYTES."""
+    start = stream.tell()
+    kind = next((kind for magic, kind in _SPREADSHEETS if stream.read(4).startswith(magic)), None)
+    if kind is not None:
+        raise SitesError(f"the file is {kind}, not CSV text: in Excel, 'Save As' 'CSV UTF-8 (.csv)' and upload that")
+    stream.seek(start)
     head = bytearray()
     quoted = False  # inside quotes at the end of what was scanned
     fields, field_start, end = 1, 0, -1

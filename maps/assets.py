@@ -20,6 +20,8 @@ from typing import Any
 
 from branca.element import Element, Figure
 
+from maps import fonts
+
 ROOT = Path(__file__).resolve().parent.parent
 NODE_MODULES_ENV = "NBGIS_NODE_MODULES"
 
@@ -43,6 +45,8 @@ MANIFEST: dict[str, tuple[str, ...]] = {
     "Control_MiniMap_css": ("leaflet-minimap/dist/Control.MiniMap.min.css",),
     "Control_MousePosition_js": ("leaflet-mouse-position/src/L.Control.MousePosition.js",),
     "Control_MousePosition_css": ("leaflet-mouse-position/src/L.Control.MousePosition.css",),
+    # the CJK web font (maps.fonts): linked as is, or inlined cut down to the page's characters
+    "noto_sans_sc_css": (fonts.STYLESHEET,),
 }
 # jQuery and Bootstrap serve no map here; the rotation rule is only for rotated markers, which we never draw.
 DROPPED = frozenset({"jquery", "bootstrap", "bootstrap_css", "glyphicons_css", "awesome_rotate_css"})
@@ -95,11 +99,15 @@ def all_files() -> list[str]:
     return _with_dependencies([rel for rels in MANIFEST.values() for rel in rels])
 
 
-def _with_dependencies(rels: list[str]) -> list[str]:
+def _with_dependencies(rels: list[str], fallbacks: bool = True) -> list[str]:
+    """The files and what their stylesheets refer to; without the .woff fallbacks beside .woff2 files unless
+    ``fallbacks`` (a server serves them, as the stylesheet names them; every browser here reads WOFF2, so a
+    folder beside a map page goes without: 7 MB less of the web font)."""
     out: list[str] = []
     for rel in rels:
-        for f in [rel, *(css_dependencies(rel) if rel.endswith(".css") else [])]:
-            if f not in out:
+        deps = css_dependencies(rel) if rel.endswith(".css") else []
+        for f in [rel, *deps]:
+            if f not in out and (fallbacks or not (f.endswith(".woff") and f"{f}2" in deps)):
                 out.append(f)
     return out
 
@@ -145,7 +153,7 @@ def link_assets(m: Any, prefix: str) -> list[str]:
     # The map declares first and renders first, so every library comes before the plugins using it.
     m.default_js = [(name, prefix + rel) for name, rel in js]
     m.default_css = [(name, prefix + rel) for name, rel in css]
-    return _with_dependencies([rel for _, rel in [*js, *css]])
+    return _with_dependencies([rel for _, rel in [*js, *css]], fallbacks=False)
 
 
 def inline_assets(m: Any) -> int:
@@ -158,6 +166,8 @@ def inline_assets(m: Any) -> int:
     head = _figure(m).header
     size = 0
     for name, rel in css:
+        if rel == fonts.STYLESHEET:  # maps.output inlines it once the page's text is known
+            continue
         text = f"<style>\n{inline_css(rel)}\n</style>"
         head.add_child(Element(text), name=f"{_INLINE_PREFIX}{name}")
         size += len(text.encode("utf-8"))
@@ -166,6 +176,11 @@ def inline_assets(m: Any) -> int:
         head.add_child(Element(text), name=f"{_INLINE_PREFIX}{name}")
         size += len(text.encode("utf-8"))
     return size
+
+
+def declares_font(m: Any) -> bool:
+    """Whether the map loads the CJK web font (maps.controls.WebFont)."""
+    return any(rel == fonts.STYLESHEET for _, rel in _collect(m)[2])
 
 
 def inline_css(rel: str) -> str:

@@ -11,7 +11,7 @@ import folium
 import folium.plugins as plugins
 from branca.element import Element
 
-from maps.controls import HtmlControl, OutlineMiniMap, SearchControl
+from maps.controls import Declutter, HtmlControl, OutlineMiniMap, PlainAttribution, SearchControl, WebFont
 from maps.i18n import check_lang, t
 from maps.page import CSS, HELPERS_JS, SEA_CSS
 
@@ -53,6 +53,7 @@ class Frame:
     map: folium.Map
     basemap: Basemap
     lang: str
+    links: str | None = None  # the service's root URL ("" on its own pages): popups link there; None: no links
     search: SearchControl = field(init=False)
 
     def __post_init__(self) -> None:
@@ -85,8 +86,9 @@ def basemap(tiles: str, lang: str) -> Basemap:
     raise ValueError(f"unknown tiles {tiles!r}; choose one of {', '.join(TILES)}")
 
 
-def new_frame(tiles: str, lang: str) -> Frame:
-    """An empty map with its basemap (the builder fits it to its features); checks ``tiles`` and ``lang``."""
+def new_frame(tiles: str, lang: str, links: str | None = None) -> Frame:
+    """An empty map with its basemap (the builder fits it to its features); checks ``tiles`` and ``lang``.
+    ``links``: the service's root URL, for the popups' links to each feature's page, map and downloads."""
     check_lang(lang)
     base = basemap(tiles, lang)
     # maxZoom on the map itself (folium's max_zoom goes to its tiles): the marker clusters need one
@@ -96,7 +98,7 @@ def new_frame(tiles: str, lang: str) -> Frame:
         folium.TileLayer(spec.url, name=t(spec.name_key, lang), overlay=spec.overlay, control=True,
                          **{_snake(k): v for k, v in spec.options.items() if k != "attribution"},
                          attr=spec.options["attribution"]).add_to(m)
-    return Frame(m, base, lang)
+    return Frame(m, base, lang, links)
 
 
 def _snake(key: str) -> str:
@@ -108,6 +110,8 @@ def finish(frame: Frame, outline: dict[str, Any], title: str, panels: tuple[Html
     """Add the controls, the note, the builder's panels (legend, summary), the page's own script and style,
     and give every element a stable name."""
     m, lang, base = frame.map, frame.lang, frame.basemap
+    m.add_child(WebFont())
+    m.add_child(PlainAttribution())
     plugins.Fullscreen(position="topleft", title="全屏" if lang == "zh" else "Full screen",
                        title_cancel="退出全屏" if lang == "zh" else "Exit full screen").add_to(m)
     m.add_child(frame.search)
@@ -129,6 +133,7 @@ def finish(frame: Frame, outline: dict[str, Any], title: str, panels: tuple[Html
     folium.LayerControl(position="topright", collapsed=collapsed).add_to(m)  # before panels: it heads its corner
     for panel in panels:
         m.add_child(panel)
+    m.add_child(Declutter())  # last: every label is on the map by then
     head = m.get_root().header  # type: ignore[attr-defined]
     head.add_child(Element(f"<title>{escape(title)}</title>"), name="nbgis_title")
     head.add_child(Element(f"<style>{CSS}{SEA_CSS if not base.tiles else ''}</style>"), name="nbgis_css")

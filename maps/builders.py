@@ -44,9 +44,9 @@ MUTED_CLUSTER = ("function (c) { return L.divIcon({html: '<div><span>' + c.getCh
 PANEL_PAD = (330, 10)  # px kept clear on the right for the side panel when fitting the view
 
 
-def overview(layers: Layers, tiles: str = "none", lang: str = "zh") -> folium.Map:
+def overview(layers: Layers, tiles: str = "none", lang: str = "zh", links: str | None = None) -> folium.Map:
     """Every layer of the plan, each toggled in the layer control; sub-parks coloured by lead industry."""
-    frame = new_frame(tiles, lang)
+    frame = new_frame(tiles, lang, links)
     districts = _districts(frame, layers, geometry.CITY["districts"])
     areas = draw.area_frames(layers)
     colours = industry_colours(_lead(codes) for codes in areas["subpark"]["industries"])
@@ -55,8 +55,11 @@ def overview(layers: Layers, tiles: str = "none", lang: str = "zh") -> folium.Ma
             fill = {"fillColor": colours.get(_lead(row["industries"]) or "", NO_INDUSTRY)} if key == "subpark" else {}
             return with_class(path_style(key, **fill), f"nbgis-kind-{key}", feature_class(row["id"]))
         fg = draw.group(frame, key)
-        draw.add_areas(frame, fg, layers, rows, draw.display_geoms(rows, geometry.CITY["areas"], frame.basemap.gcj02),
-                       style)
+        geoms = draw.display_geoms(rows, geometry.CITY["areas"], frame.basemap.gcj02)
+        draw.add_areas(frame, fg, layers, rows, geoms, style)
+        if key == "subpark":  # the ten sub-parks named at city zoom, under their shapes (above: districts' names)
+            draw.add_features(frame, fg, [draw.label(geoms[fid], popups.name(row, lang), "nbgis-park")
+                                          for fid, row in rows.iterrows() if fid in geoms.index], searchable=False)
     fg = draw.group(frame, "platform")
     cluster = MarkerCluster(control=False, options=CLUSTER_OPTIONS)
     cluster.add_to(fg)
@@ -68,14 +71,14 @@ def overview(layers: Layers, tiles: str = "none", lang: str = "zh") -> folium.Ma
     return finish(frame, _outline(layers, frame), _title(lang, None), panels=(legend,))
 
 
-def industry(layers: Layers, code: str, tiles: str = "none", lang: str = "zh") -> folium.Map:
+def industry(layers: Layers, code: str, tiles: str = "none", lang: str = "zh", links: str | None = None) -> folium.Map:
     """Every feature hosting ``code`` (or a narrower term) highlighted, the rest muted, with a summary panel.
 
     Highlighted paths and pins carry the class ``nbgis-hit`` (the others ``nbgis-muted``), and every one
     ``nbgis-f-<id>``. KeyError for an unknown code.
     """
     hosts = hosting_industry(layers, code)
-    frame = new_frame(tiles, lang)
+    frame = new_frame(tiles, lang, links)
     hits = set(hosts["id"])
     districts = _districts(frame, layers, geometry.CITY["districts"])
     hit_geoms: list[Any] = []
@@ -106,13 +109,14 @@ def industry(layers: Layers, code: str, tiles: str = "none", lang: str = "zh") -
     return finish(frame, _outline(layers, frame), _title(lang, name), panels=(legend, panel), collapsed=True)
 
 
-def feature(layers: Layers, feature_id: str, tiles: str = "none", lang: str = "zh") -> folium.Map:
+def feature(layers: Layers, feature_id: str, tiles: str = "none", lang: str = "zh", links: str | None = None
+            ) -> folium.Map:
     """One feature (area, platform or district) highlighted, with its host district and neighbours muted.
 
     KeyError for an unknown id.
     """
     row = _find(layers, feature_id)
-    frame = new_frame(tiles, lang)
+    frame = new_frame(tiles, lang, links)
     gcj = frame.basemap.gcj02
     hosts = set(row.get("district_adcodes") or ([row["adcode"]] if row.get("kind") == "district" else []))
     districts = _districts(frame, layers, geometry.DETAIL["districts"], hosts)
@@ -124,12 +128,12 @@ def feature(layers: Layers, feature_id: str, tiles: str = "none", lang: str = "z
     # (a platform without a known site draws nothing here: the panel says so, its districts show where)
     if focus_geom is not None and row["kind"] == "platform":
         icon = platform_icon(row["platform_type"], row["id"], PLATFORM_HIT, "nbgis-focus")
-        draw.add_features(frame, fg, [draw.feature(row, focus_geom, layers, lang, icon=icon)])
+        draw.add_features(frame, fg, [draw.feature(row, focus_geom, layers, lang, icon=icon, links=links)])
     elif focus_geom is not None:
         key = "corridor-axis" if row["kind"] == "corridor-axis" else "focus"
         style = with_class(path_style(key, **FOCUS) if key in LINE_KEYS else dict(FOCUS), "nbgis-focus",
                            feature_class(row["id"]))
-        draw.add_features(frame, fg, [draw.feature(row, focus_geom, layers, lang, style=style)])
+        draw.add_features(frame, fg, [draw.feature(row, focus_geom, layers, lang, style=style, links=links)])
         labels = [draw.label(where, text, "nbgis-block")
                   for where, text in draw.block_labels(row, focus_geom, lang, gcj)]
         draw.add_features(frame, fg, labels, searchable=False)
@@ -137,7 +141,7 @@ def feature(layers: Layers, feature_id: str, tiles: str = "none", lang: str = "z
                                                          if layers.districts.loc[fid, "adcode"] in hosts]
     frame.map.fit_bounds(draw.total_bounds(shown or districts.values, pad=0.1), padding_bottom_right=PANEL_PAD,
                          max_zoom=15)
-    panel = HtmlControl(panels.feature(layers, row, focus_geom, lang), "topright", "nbgis-box nbgis-panel")
+    panel = HtmlControl(panels.feature(layers, row, focus_geom, lang, links), "topright", "nbgis-box nbgis-panel")
     return finish(frame, _outline(layers, frame), _title(lang, popups.name(row, lang)), panels=(panel,),
                   collapsed=True)
 

@@ -14,6 +14,7 @@ from folium.map import FeatureGroup, Layer
 from folium.plugins import MarkerCluster, MiniMap
 from folium.template import Template
 
+from maps import fonts
 from maps.page import js_json
 
 
@@ -93,6 +94,52 @@ class SearchControl(MacroElement):
         return js_json(self.text)
 
 
+class PlainAttribution(MacroElement):
+    """Leaflet's attribution prefix as plain text: 1.9's default carries a national flag, which a Chinese
+    government report cannot print."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        if ({{ this._parent.get_name() }}.attributionControl) {
+            {{ this._parent.get_name() }}.attributionControl.setPrefix({{ this.prefix_js }});
+        }
+        {% endmacro %}
+    """)
+
+    def __init__(self, prefix: str = "Leaflet") -> None:
+        super().__init__()
+        self._name = "PlainAttribution"
+        self.prefix = prefix
+
+    @property
+    def prefix_js(self) -> str:
+        return js_json(self.prefix)
+
+
+class Declutter(MacroElement):
+    """Moves or hides the park labels that would cover another label (maps.page's nbgis.declutter)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        nbgis.declutter({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "Declutter"
+
+
+class WebFont(JSCSSMixin, MacroElement):
+    """The CJK web font's stylesheet (maps.fonts), declared like a plugin's so maps.assets links or inlines it."""
+
+    _template = Template("")
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "WebFont"
+        self.default_css = [("noto_sans_sc_css", fonts.STYLESHEET)]
+
+
 class OutlineMiniMap(JSCSSMixin, MacroElement):
     """Leaflet-MiniMap over the basemap's tiles, following the view five zooms out; with no tiles, a fixed
     locator of the whole city (a coarse outline) with the view's rectangle on it."""
@@ -119,8 +166,8 @@ class OutlineMiniMap(JSCSSMixin, MacroElement):
                                         "aimingRectOptions": rect, "shadowRectOptions": {**rect, "opacity": 0.4}}
         if tiles:
             self.options["zoomLevelOffset"] = -5
-        else:  # zoom 6 holds the whole city in 140 px
-            self.options.update(zoomLevelFixed=6, centerFixed=list(center))
+        else:  # zoom 5: the city is ~40 px and a 1920 x 1080 view's rectangle (1/16 of it) still fits in 140 px
+            self.options.update(zoomLevelFixed=5, centerFixed=list(center))
 
     @property
     def tiles_js(self) -> str:

@@ -14,6 +14,7 @@ from folium.map import FeatureGroup
 from folium.plugins import MarkerCluster
 
 from geo.layers import Layers
+from geo.search import pinyin_keys
 from maps import geometry, popups
 from maps.basemap import Frame
 from maps.controls import GeoLayer
@@ -56,10 +57,10 @@ def display_geoms(frame: gpd.GeoDataFrame, tolerance_m: float, gcj02: bool) -> p
 
 
 def feature(row: pd.Series, geom: Any, layers: Layers, lang: str, style: Style | None = None,
-            icon: dict[str, Any] | None = None, tooltip: bool = True) -> dict[str, Any]:
-    """A GeoJSON feature carrying its look, tooltip, popup and search label."""
-    props: dict[str, Any] = {"id": row["id"], "popup": popups.popup_html(row, layers, lang),
-                             "search": popups.search_label(row)}
+            icon: dict[str, Any] | None = None, tooltip: bool = True, links: str | None = None) -> dict[str, Any]:
+    """A GeoJSON feature carrying its look, tooltip, popup (linking under ``links``, if given) and search label."""
+    props: dict[str, Any] = {"id": row["id"], "popup": popups.popup_html(row, layers, lang, links),
+                             "search": popups.search_label(row), "keys": pinyin_keys(str(row.get("name_zh") or ""))}
     if tooltip:
         props["tip"] = popups.tooltip(row, lang)
     if style is not None:
@@ -96,7 +97,7 @@ def add_features(frame: Frame, fg: FeatureGroup, features: list[dict[str, Any]],
 
 def add_areas(frame: Frame, fg: FeatureGroup, layers: Layers, rows: gpd.GeoDataFrame, geoms: pd.Series,
               style_for: Callable[[pd.Series], Style], tooltips: bool = True) -> GeoLayer | None:
-    feats = [feature(row, geoms[fid], layers, frame.lang, style=style_for(row), tooltip=tooltips)
+    feats = [feature(row, geoms[fid], layers, frame.lang, style=style_for(row), tooltip=tooltips, links=frame.links)
              for fid, row in rows.iterrows() if fid in geoms.index and not geoms[fid].is_empty]
     return add_features(frame, fg, feats)
 
@@ -125,7 +126,7 @@ def platform_features(frame: Frame, layers: Layers, rows: gpd.GeoDataFrame,
     placed = rows[rows.geometry.notna()]
     geoms = geometry.for_display(placed.geometry.values, frame.basemap.gcj02)
     fans = fan_offsets(placed)
-    return [feature(row, geom, layers, frame.lang, icon=icon_for(row, fans.get(str(fid), 0.0)))
+    return [feature(row, geom, layers, frame.lang, icon=icon_for(row, fans.get(str(fid), 0.0)), links=frame.links)
             for (fid, row), geom in zip(placed.iterrows(), geoms)]
 
 

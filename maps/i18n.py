@@ -31,7 +31,7 @@ TEXT: dict[str, tuple[str, str]] = {  # key -> (zh, en)
     "note": ("边界为示意，非测绘成果", "Boundaries are schematic, not surveyed"),
     "note.gcj02": ("坐标已转换为 GCJ-02 以对齐高德底图", "Shifted to GCJ-02 to match the AMap basemap"),
     # controls
-    "search.placeholder": ("搜索名称（中文或英文）", "Search names (中文 / English)"),
+    "search.placeholder": ("搜索名称（中文、拼音或英文）", "Search names (中文, pinyin, English)"),
     "search.none": ("无匹配", "No match"),
     # legend
     "legend.title": ("分园主导产业", "Sub-parks by lead industry"),
@@ -61,6 +61,11 @@ TEXT: dict[str, tuple[str, str]] = {  # key -> (zh, en)
     "h.targets": ("2025 年目标", "2025 targets"),
     "h.source": ("来源", "Source"),
     "h.location": ("位置", "Location"),
+    "h.status": ("建设状态（据规划）", "Status (as the plan says)"),
+    "status.planned": ("谋划/布局", "planned"),
+    "status.under-construction": ("建设中", "under construction"),
+    "status.operating": ("已建成/运行", "operating"),
+    "status.unknown": ("规划未说明", "not stated by the plan"),
     "h.geometry": ("图形", "Geometry"),
     "block.no_bounds": ("规划未给出四至", "the plan gives no bounds"),
     "block.not_drawn": ("未绘制", "not drawn"),
@@ -100,6 +105,10 @@ TEXT: dict[str, tuple[str, str]] = {  # key -> (zh, en)
     "panel.no_site": ("该平台位置未公开，图中显示其所在区县", "This platform's site is not publicly known; "
                                                             "the map shows its district"),
     "unit.km2": ("平方公里", "km²"),
+    # popup links
+    "link.page": ("详情页", "Page"),
+    "link.map": ("地图", "Map"),
+    "link.version": ("数据与来源（JSON，当前版本）", "Data and source (JSON, current version)"),
 }
 
 

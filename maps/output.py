@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
@@ -12,7 +13,8 @@ from urllib.parse import quote
 import folium
 
 from geo.io import write_bytes_atomic
-from maps.assets import asset_path, inline_assets, link_assets
+from maps import fonts
+from maps.assets import asset_path, declares_font, inline_assets, link_assets
 
 # A <script src> or <link href> leaving the machine: what an offline page must never hold.
 REMOTE_REF = re.compile(r"""<(?:script|link)\b[^>]*?\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)
@@ -29,6 +31,8 @@ def render_html(m: folium.Map, assets: str = "inline", prefix: str = "") -> tupl
     else:
         raise ValueError(f"unknown assets mode {assets!r}; choose inline or link")
     html = m.get_root().render()
+    if assets == "inline" and declares_font(m):  # the font, cut down to the characters the page holds
+        html = html.replace("</head>", f"<style>\n{fonts.inline_css(html)}\n</style>\n</head>", 1)
     lang = getattr(m, "nbgis_lang", None)  # set by maps.basemap.finish
     if lang:
         html = html.replace("<html>", f'<html lang="{"zh-CN" if lang == "zh" else lang}">', 1)
@@ -44,6 +48,14 @@ class Written:
     asset_dir: Path | None
     asset_files: int
     asset_bytes: int
+
+
+def _open_to_all(root: Path) -> None:
+    """Folders 0755 and files 0644 (less the umask), as a plain `cp -r` or a web server expects."""
+    mask = os.umask(0)
+    os.umask(mask)
+    for p in (root, *root.rglob("*")):
+        os.chmod(p, (0o755 if p.is_dir() else 0o644) & ~mask)
 
 
 def write_map(m: folium.Map, path: Path, self_contained: bool = False) -> Written:
@@ -64,6 +76,7 @@ def write_map(m: folium.Map, path: Path, self_contained: bool = False) -> Writte
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(asset_path(rel), dest)
             size += dest.stat().st_size
+        _open_to_all(staging)  # mkdtemp made it 0700: a copied map would lose its scripts for other users
         if folder.exists():
             shutil.rmtree(folder)
         staging.rename(folder)

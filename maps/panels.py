@@ -66,8 +66,10 @@ def industry(layers: Layers, hosts: gpd.GeoDataFrame, code: str, lang: str) -> s
     def p(key: str, text: str) -> str:
         return f"<p><b>{escape(t(key, lang))}</b>: {escape(text)}</p>"
 
-    def items(frame: gpd.GeoDataFrame) -> str:
-        return "<ul>" + "".join(f"<li>{escape(popups.name(r, lang))}</li>" for _, r in frame.iterrows()) + "</ul>"
+    def items(frame: gpd.GeoDataFrame, on_map: bool) -> str:  # on the map: a click zooms to it (maps.page)
+        return "<ul>" + "".join(
+            f'<li data-feature="{escape(str(r["id"]))}" tabindex="0">{escape(popups.name(r, lang))}</li>' if on_map
+            else f"<li>{escape(popups.name(r, lang))}</li>" for _, r in frame.iterrows()) + "</ul>"
 
     html = [f"<details open><summary>{escape(t('panel.industry', lang))}: "
             f"{escape(getattr(inds[code], lang))} ({escape(code)})</summary>"]
@@ -82,17 +84,17 @@ def industry(layers: Layers, hosts: gpd.GeoDataFrame, code: str, lang: str) -> s
     if districts:
         html.append(p("panel.districts", districts))
     placed = hosts[hosts.geometry.notna()]
-    html.append(f"<p><b>{escape(t('panel.list', lang))}</b></p>{items(placed)}")
+    html.append(f"<p><b>{escape(t('panel.list', lang))}</b></p>{items(placed, True)}")
     if len(unplaced):
-        html.append(f"<p><b>{escape(t('panel.unplaced', lang))}</b></p>{items(unplaced)}")
+        html.append(f"<p><b>{escape(t('panel.unplaced', lang))}</b></p>{items(unplaced, False)}")
     html.append("</details>")
     return "".join(html)
 
 
-def feature(layers: Layers, row: pd.Series, geom: Any, lang: str) -> str:
+def feature(layers: Layers, row: pd.Series, geom: Any, lang: str, links: str | None = None) -> str:
     notes = []
     if geom is None:
         notes.append(t("panel.no_site", lang))
     extra = "".join(f"<p><small>{escape(n)}</small></p>" for n in notes)
     return (f"<details open><summary>{escape(popups.name(row, lang))}</summary>"
-            f"{popups.popup_html(row, layers, lang)}{extra}</details>")
+            f"{popups.popup_html(row, layers, lang, links)}{extra}</details>")

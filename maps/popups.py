@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 
 from geo.layers import Layers
+from geo.schema import KINDS
 from maps.i18n import TEXT, t
 
 # The plan's own words about an area, shown verbatim, in this order.
@@ -99,17 +102,35 @@ def popup_rows(row: Row, layers: Layers, lang: str) -> list[tuple[str, str]]:
     add("h.blocks", _blocks_html(value(row, "blocks") or [], lang))
     targets = value(row, "targets") or []
     add("h.targets", "<br>".join(escape(target_text(tg, lang)) for tg in targets))
+    status = value(row, "status")
+    if status and f"status.{status}" in TEXT:  # the plan's words beside our reading of them
+        words = value(row, "status_zh")
+        add("h.status", escape(t(f"status.{status}", lang) + (f"（{words}）" if words else "")))
     quality = value(row, "geometry_quality") or value(row, "location_quality")
     if quality and f"geometry.{quality}" in TEXT:
         add("h.geometry", escape(t(f"geometry.{quality}", lang)))
     elif quality and f"location.{quality}" in TEXT:
         location = t(f"location.{quality}", lang)
         method = value(row, "location_method")
-        add("h.location", escape(f"{location}: {method}" if method and quality == "approximate" else location))
+        add("h.location", escape(_location_text(location, method if quality == "approximate" else None, lang)))
     source = value(row, "source")
     other = value(row, "source_other")
     add("h.source", escape("; ".join(str(s) for s in (source, other) if s)))
     return rows
+
+
+_ACCURACY = re.compile(r"±\s*(\d+(?:\.\d+)?)\s*km")
+
+
+def _location_text(location: str, method: str | None, lang: str) -> str:
+    """The location row: in English with its method; in Chinese with the stated accuracy only, since the
+    method is written in English."""
+    if not method:
+        return location
+    if lang != "zh":
+        return f"{location}: {method}"
+    accuracy = _ACCURACY.search(method)
+    return f"{location}（约 ±{accuracy.group(1)} 公里）" if accuracy else location
 
 
 def _blocks_html(blocks: list[Mapping[str, Any]], lang: str) -> str | None:
@@ -122,7 +143,27 @@ def _blocks_html(blocks: list[Mapping[str, Any]], lang: str) -> str | None:
     return f"<ul>{''.join(items)}</ul>" if items else None
 
 
-def popup_html(row: Row, layers: Layers, lang: str) -> str:
+def popup_html(row: Row, layers: Layers, lang: str, links: str | None = None) -> str:
+    """The popup: the feature's name and facts, and with ``links`` (the service's root URL) where to go next."""
     cells = "".join(f"<tr><th>{h}</th><td>{v}</td></tr>" for h, v in popup_rows(row, layers, lang))
-    return f'<div class="nbgis-pop"><h4>{escape(bilingual(row))}</h4><table>{cells}</table></div>'
+    more = links_html(row, lang, links) if links is not None else ""
+    return f'<div class="nbgis-pop"><h4>{escape(bilingual(row))}</h4><table>{cells}</table>{more}</div>'
+
+
+def links_html(row: Row, lang: str, root: str) -> str:
+    """Links to the feature's page, its map, its data as JSON (its `source` and the current version: the layers
+    keep no history yet) and its downloads in EPSG:4549, under the service's root URL."""
+    kind = str(row.get("kind", ""))
+    if kind not in KINDS:
+        return ""
+    fid = quote(str(row.get("id", "")))
+    item = f"{root}/collections/{KINDS[kind].collection}/items"
+    suffix = "?lang=en" if lang == "en" else ""
+    anchors = [(f"{item}/{fid}?f=html", t("link.page", lang)),
+               (f"{root}/maps/feature/{fid}{suffix}", t("link.map", lang)),
+               (f"{item}/{fid}?f=json", t("link.version", lang)),
+               (f"{item}?id={fid}&f=gpkg&crs=EPSG:4549", "GeoPackage"), (f"{item}?id={fid}&f=kml", "KML"),
+               (f"{item}?id={fid}&f=dxf&crs=EPSG:4549", "DXF")]
+    body = "".join(f'<a href="{escape(href)}" target="_top">{escape(text)}</a>' for href, text in anchors)
+    return f'<div class="nbgis-links">{body}</div>'
 

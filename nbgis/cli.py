@@ -53,8 +53,8 @@ def _export(args: argparse.Namespace) -> int:
 
 
 class _Bar:
-    """`nbgis locate`'s progress: one line, redrawn in place on a terminal at most twice a second (rows done,
-    rows/s, time left), and written once more when done; in a log (not a terminal) only that final line."""
+    """`nbgis locate`'s progress on a terminal: one line, redrawn in place at most twice a second (rows done,
+    rows/s, time left) and once more when done; nothing in a log (not a terminal), where redraws are lines."""
 
     WIDTH = 24
 
@@ -76,7 +76,8 @@ class _Bar:
             print("\r" + self.line(rows, fraction), end="", file=sys.stderr, flush=True)
 
     def done(self, rows: int) -> None:
-        print(("\r" if self.live else "") + self.line(rows, 1.0), file=sys.stderr, flush=True)
+        if self.live:
+            print("\r" + self.line(rows, 1.0), file=sys.stderr, flush=True)
 
 
 def _locate(args: argparse.Namespace) -> int:
@@ -189,6 +190,17 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _port(text: str) -> int:
+    """A TCP port: uvicorn would bind 80000 modulo 65536 (14464) without a word."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port} is out of range: give 1-65535")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nbgis", description="GIS service for Ningbo's innovation layout.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -201,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
                                       "FlatGeobuf, GeoParquet, CSV or DXF")
     e.add_argument("collection", help="a collection id (subparks, corridor, ..., districts) or 'all'")
     e.add_argument("--format", "-f", required=True,
-                   help="geojson, gpkg, shapefile, kml, fgb, parquet, csv or dxf")
+                   help="geojson, gpkg, shapefile (shp), kml, fgb, parquet, csv or dxf; any case")
     e.add_argument("--crs", help="output CRS: EPSG:4549, OGC:CRS84, GCJ02, ... (default: WGS 84; DXF: EPSG:4549)")
     e.add_argument("-o", "--output", required=True, type=Path, help="file to write (or a directory to write into)")
     e.add_argument("--data", type=Path, default=DATA_DIR, help=f"data directory (default: {DATA_DIR})")
@@ -223,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     lc.set_defaults(run=_locate)
     sv = sub.add_parser("serve", help="run the web service (OGC API - Features, plan queries, maps, downloads)")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1; 0.0.0.0 for all)")
-    sv.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    sv.add_argument("--port", type=_port, default=8000, help="TCP port, 1-65535 (default: 8000)")
     sv.add_argument("--workers", type=int, default=1, help="worker processes (default: 1); each holds the layers")
     sv.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
     sv.add_argument("--data", type=Path, default=DATA_DIR, help=f"data directory (default: {DATA_DIR})")

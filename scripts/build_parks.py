@@ -13,7 +13,9 @@ Method, in a local transverse Mercator (CM 121.5°E) so distances are metres:
 - the 甬江—姚江 axis is traced from the district boundaries that run down the
   two rivers (江北/镇海 on the north bank, 海曙/鄞州/北仑 on the south);
 - belts are buffers of their named axis, clipped to the host district;
-- every shape is clipped to land (the union of the districts).
+- every shape is clipped to land: the GSHHS shoreline (data/land.geojson) within the
+  districts, less 东钱湖; a feature on land reclaimed since GSHHS's shoreline
+  (parks_spec.LAND_EXCEPTIONS) is clipped to the district polygons, less the lake.
 """
 
 from __future__ import annotations
@@ -91,8 +93,19 @@ class Context:
         self.districts = {f["properties"]["adcode"]: to_m(shape(f["geometry"])) for f in feats
                           if f["properties"]["kind"] == "district"}
         self.names = {f["properties"]["adcode"]: f["properties"]["name_zh"] for f in feats}
-        self.land = shapely.union_all(list(self.districts.values()))
+        self.districts_union = shapely.union_all(list(self.districts.values()))
+        shore = {f["properties"]["kind"]: to_m(shape(f["geometry"]))
+                 for f in read_json(DATA / "land.geojson")["features"]}
+        self.lake = shore["lake"]
+        # land within the districts and the lakes: the corridor's 东钱湖地区 holds its lake
+        self.land_with_lakes = shapely.intersection(self.districts_union, shore["land"])
+        self.land = shapely.difference(self.land_with_lakes, self.lake)
+        self.reclaimed_land = shapely.difference(self.districts_union, self.lake)
         self.axis = self._trace_axis()
+
+    def land_for(self, fid: str) -> shapely.Geometry:
+        """The land a feature is clipped to: GSHHS's, or the districts' where it lies on reclaimed land."""
+        return self.reclaimed_land if fid in spec.LAND_EXCEPTIONS else self.land
 
     def _trace_axis(self) -> LineString:
         d = self.districts
@@ -116,12 +129,26 @@ class Context:
         return [a for a, s in sorted(shares.items(), key=lambda p: -p[1]) if s >= 0.05]
 
 
+def _land_note(fid: str, kind: str) -> str:
+    """How the shape was clipped to land, as every geometry_method says."""
+    if kind == "corridor-axis":
+        return ""
+    if fid in spec.LAND_EXCEPTIONS:
+        return ("; on reclaimed land, so clipped to the district polygons less 东钱湖 rather than the GSHHS "
+                "shoreline (see land_exception)")
+    if kind == "corridor":
+        return "; land is the GSHHS shoreline within the districts, 东钱湖 kept"
+    return "; clipped to land: the GSHHS shoreline within the districts, less 东钱湖"
+
+
 def base(fid: str, kind: str, name_zh: str, name_en: str, districts: list[str], ctx: Context,
          source: str, method: str) -> dict[str, Any]:
     return {
         "id": fid, "kind": kind, "name_zh": name_zh, "name_en": name_en,
         "district_adcodes": districts, "district_names_zh": [ctx.names[a] for a in districts],
-        "source": source, "geometry_quality": "schematic", "geometry_method": method,
+        "source": source, "geometry_quality": "schematic",
+        "geometry_method": method + _land_note(fid, kind),
+        **({"land_exception": spec.LAND_EXCEPTIONS[fid]} if fid in spec.LAND_EXCEPTIONS else {}),
     }
 
 
@@ -141,10 +168,24 @@ def label_point(piece_m: shapely.Geometry) -> list[float]:
     return [round(lon, 6), round(lat, 6)]
 
 
+MIN_PART_M2 = 50_000  # geo.validate.MIN_PART_KM2: a clip's detached crumbs are not parts of a park
+MIN_DETACHED_SHARE = 0.02  # geo.validate.MIN_DETACHED_SHARE
+
+
 def polygons_only(g: shapely.Geometry) -> shapely.Geometry:
-    """Drop the slivers of lines and points a clip can leave."""
-    parts = [p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")]
+    """Drop the slivers a clip can leave: lines, points and detached polygons under 0.05 km²."""
+    parts = [p for p in shapely.get_parts(g) if p.geom_type == "Polygon" and p.area >= MIN_PART_M2]
     return shapely.union_all(parts)
+
+
+def whole(g: shapely.Geometry, total_m2: float | None = None) -> shapely.Geometry:
+    """The shape without detached leftovers of a clip: its largest part, and the others that hold
+    at least MIN_DETACHED_SHARE of `total_m2` (default: the shape's own area)."""
+    parts = sorted(shapely.get_parts(polygons_only(g)), key=lambda p: -p.area)
+    if not parts:
+        return polygons_only(g)
+    floor = MIN_DETACHED_SHARE * (total_m2 if total_m2 is not None else sum(p.area for p in parts))
+    return shapely.union_all([parts[0], *[p for p in parts[1:] if p.area >= floor]])
 
 
 def build_subparks(ctx: Context) -> list[dict[str, Any]]:
@@ -153,7 +194,8 @@ def build_subparks(ctx: Context) -> list[dict[str, Any]]:
     # 大榭 first: it must fit on its island before 北仑 takes the land around it.
     order = sorted(spec.SUBPARKS, key=lambda s: (s["id"] != "subpark-daxie", s["seq"]))
     for sp in order:
-        mask = shapely.union_all([ctx.districts[a] for a in sp["districts"]])
+        mask = shapely.intersection(shapely.union_all([ctx.districts[a] for a in sp["districts"]]),
+                                    ctx.land_for(sp["id"]))
         if "mask_box" in sp:
             mask = shapely.intersection(mask, to_m(box(*sp["mask_box"])))
         if placed:
@@ -161,22 +203,23 @@ def build_subparks(ctx: Context) -> list[dict[str, Any]]:
         parts = [draw(b["shape"]) for b in sp["blocks"] if b["shape"]]
         area = sp["planned_area_km2"]
 
-        def pieces(f: float, parts: list[shapely.Geometry] = parts,
-                   mask: shapely.Geometry = mask) -> list[shapely.Geometry]:
+        def pieces(f: float, parts: list[shapely.Geometry] = parts, mask: shapely.Geometry = mask,
+                   area: float = area) -> list[shapely.Geometry]:
             # each block stays its own part: a later block yields to an earlier one, with a gap
             taken: list[shapely.Geometry] = []
             for p in parts:
                 piece = shapely.intersection(affinity.scale(p, f, f, origin="centroid"), mask)
                 if taken:
                     piece = shapely.difference(piece, shapely.union_all(taken).buffer(GAP_M))
-                taken.append(polygons_only(piece))
+                taken.append(whole(piece, area * 1e6))  # a block's cut-off crumbs are dropped
             return taken
 
         geom, scale = bisect(lambda f: polygons_only(shapely.union_all(pieces(f))), area)
         placed.append(geom)
         labels = iter(label_point(p) for p in pieces(scale))
         industry_zh = sp.get("industry_zh") or spec.plan(*sp["industry_lines"])
-        blocks = [{"name_zh": b["name_zh"], "name_en": b["name_en"], "boundary_zh": b["boundary_zh"],
+        blocks = [{"name_zh": b["name_zh"], "name_en": b["name_en"],
+                   **({"label_zh": b["label_zh"]} if b["label_zh"] else {}), "boundary_zh": b["boundary_zh"],
                    "drawn": b["shape"] is not None, "label_point": next(labels) if b["shape"] else None,
                    "geometry_method": b["method"], "source": b["source"]}
                   for b in sp["blocks"]]
@@ -200,7 +243,7 @@ def build_subparks(ctx: Context) -> list[dict[str, Any]]:
 def build_units(ctx: Context) -> tuple[list[dict[str, Any]], dict[str, shapely.Geometry]]:
     feats, geoms = [], {}
     for u in spec.UNITS:
-        g = polygons_only(shapely.intersection(draw(u["shape"]), ctx.land))
+        g = whole(shapely.intersection(draw(u["shape"]), ctx.land_for(u["id"])))
         geoms[u["id"]] = g
         radius = u["shape"]["disc"][2]
         props = base(u["id"], "corridor-unit", u["name_zh"], u["name_en"], ctx.host_districts(g), ctx,
@@ -218,11 +261,10 @@ def build_corridor(ctx: Context, unit_geoms: dict[str, shapely.Geometry]) -> lis
     south_units = [g for u, g in zip(spec.UNITS, unit_geoms.values()) if u["area"] == "south"]
     yongjiang = ctx.axis_between(SANJIANGKOU_LON, AXIS_EAST_LON)
     north = shapely.union_all([yongjiang.buffer(2500), *[g.buffer(500) for g in north_units]])
-    north = polygons_only(shapely.intersection(north, ctx.land))
-    lake = draw(spec.disc(121.648, 29.768, 2.6))  # 东钱湖
-    south = shapely.union_all([lake, *south_units]).convex_hull.buffer(500)
-    south = polygons_only(shapely.intersection(south, ctx.land))
-    spine = polygons_only(shapely.intersection(ctx.axis.buffer(1500), ctx.land))
+    north = whole(shapely.intersection(north, ctx.land_with_lakes))
+    south = shapely.union_all([ctx.lake, *south_units]).convex_hull.buffer(500)
+    south = whole(shapely.intersection(south, ctx.land_with_lakes))
+    spine = whole(shapely.intersection(ctx.axis.buffer(1500), ctx.land_with_lakes))
     zone = shapely.union_all([north, south, spine])
     indicators = read_json(DATA / "indicators.json")
     targets = [t for t in indicators["targets"] if t["scope"] == "corridor"]
@@ -257,25 +299,29 @@ def build_corridor(ctx: Context, unit_geoms: dict[str, shapely.Geometry]) -> lis
 def build_nodes(ctx: Context) -> list[dict[str, Any]]:
     feats = []
     for n in spec.NODES:
-        host = shapely.intersection(shapely.union_all([ctx.districts[a] for a in n["districts"]]), ctx.land)
+        host = shapely.intersection(shapely.union_all([ctx.districts[a] for a in n["districts"]]),
+                                    ctx.land_for(n["id"]))
         s = n["shape"]
         if "axis_belt" in s:
             ab = s["axis_belt"]
             line = ctx.axis_between(ab["west"], ab["east"])
-            g = polygons_only(shapely.intersection(line.buffer(ab["width_km"] * 1000), host))
+            g = whole(shapely.intersection(line.buffer(ab["width_km"] * 1000), host))
         elif n["planned_area_km2"]:
             line = to_m(LineString(s["belt"]["line"]))
 
             def widen(f: float, line: shapely.Geometry = line, host: shapely.Geometry = host) -> shapely.Geometry:
-                return polygons_only(shapely.intersection(line.buffer(f * 1000, cap_style="flat"), host))
+                return whole(shapely.intersection(line.buffer(f * 1000, cap_style="flat"), host))
 
             g, _ = bisect(widen, n["planned_area_km2"], 0.1, 10.0)
         else:
-            g = polygons_only(shapely.intersection(draw(s), host))
+            g = whole(shapely.intersection(draw(s), host))
         props = base(n["id"], "innovation-node", n["name_zh"], n["name_en"], n["districts"], ctx, n["source"],
                      n["method"])
         props.update({"form": n["form"], "description_zh": n["description_zh"], "industries": n["industries"],
                       "targets": n["targets"], "planned_area_km2": n["planned_area_km2"]})
+        if n["planned_area_zh"]:  # the plan's words, 近 100 平方公里: the figure is not exact
+            props.update({"planned_area_zh": n["planned_area_zh"],
+                          "planned_area_qualifier_zh": "".join(spec.qualifier_words(n["planned_area_zh"])) or None})
         feats.append(feature(props, g))
     return feats
 
@@ -284,7 +330,7 @@ def build_simple(ctx: Context, kind: str, items: list[dict[str, Any]],
                  extra: Callable[[dict[str, Any]], dict[str, Any]]) -> list[dict[str, Any]]:
     feats = []
     for it in items:
-        g = polygons_only(shapely.intersection(draw(it["shape"]), ctx.land))
+        g = whole(shapely.intersection(draw(it["shape"]), ctx.land_for(it["id"])))
         source = it.get("source") or spec.src(spec.S14, *it["lines"])
         props = base(it["id"], kind, it["name_zh"], it["name_en"], ctx.host_districts(g), ctx, source, it["method"])
         props.update(extra(it))

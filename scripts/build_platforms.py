@@ -570,10 +570,136 @@ PLATFORMS: list[dict] = [
     ),
 ]
 
+# ---- named in the text outside 专栏 4–8 (no site is publicly established for any: null geometry) ----
+_OUTSIDE = "named outside 专栏 4–8; " + NULL_NO_SITE
+PLATFORMS += [
+    dict(id="platform-smart-manufacturing-institute", platform_type="research-institute", name_zh="智能制造研究院",
+         name_en="Intelligent Manufacturing Research Institute", description_zh=None,
+         industries=["intelligent-manufacturing"], district_adcodes=[], source="一（三）, lines 218-220",
+         source_other=None, point=None, location_method=_OUTSIDE),
+    dict(id="platform-industrial-internet-tic", platform_type="innovation-centre", name_zh="工业互联网技术创新中心",
+         name_en="Industrial Internet Technology Innovation Centre", description_zh=None,
+         industries=["industrial-internet"], district_adcodes=[], source="一（三）, lines 218-220",
+         source_other=None, point=None, location_method=_OUTSIDE),
+    dict(id="platform-kunpeng-ecosystem-centre", platform_type="innovation-centre", name_zh="鲲鹏生态创新中心",
+         name_en="Kunpeng Ecosystem Innovation Centre", description_zh=None,
+         industries=["industry-software", "industrial-internet"], district_adcodes=[],
+         source="专栏 10, lines 1728-1730", source_other=None, point=None,
+         location_method="named for 宁波软件园 (专栏 10); " + NULL_NO_SITE),
+    dict(id="platform-zhejiang-industrial-tech-institute", platform_type="research-institute",
+         name_zh="浙江工业技术研究院", name_en="Zhejiang Institute of Industrial Technology", description_zh=None,
+         industries=["industry-software", "industrial-internet"], district_adcodes=[],
+         source="专栏 10, lines 1728-1730", source_other=None, point=None,
+         location_method="named for 宁波软件园 (专栏 10); " + NULL_NO_SITE),
+    dict(id="platform-new-materials-joint-institute", platform_type="research-institute",
+         name_zh="新材料联合研究院", name_en="New Materials Joint Research Institute", description_zh=None,
+         industries=["new-materials"], district_adcodes=[], source="专栏 10, lines 1738-1740", source_other=None,
+         point=None, location_method="named for 宁波新兴产业创新综合体 (专栏 10); " + NULL_NO_SITE),
+    dict(id="platform-sino-canadian-low-carbon-institute", platform_type="research-institute",
+         name_zh="中加低碳研究院", name_en="Sino-Canadian Low Carbon Research Institute", description_zh=None,
+         industries=["low-carbon"], district_adcodes=["330226"], source="专栏 11, lines 1931-1935",
+         source_other=None, point=None,
+         location_method="one of the 两院 of 兴海路双创走廊 in 宁海县 (专栏 11); " + NULL_NO_SITE),
+    dict(id="platform-marine-bio-breeding-institute", platform_type="research-institute",
+         name_zh="海洋生物种业研究院", name_en="Marine Biological Breeding Research Institute", description_zh=None,
+         industries=["marine-bio-breeding"], district_adcodes=["330226"], source="专栏 11, lines 1931-1935",
+         source_other=None, point=None,
+         location_method="one of the 两院 of 兴海路双创走廊 in 宁海县 (专栏 11); " + NULL_NO_SITE),
+    dict(id="platform-ukraine-academy-ningbo-centre", platform_type="innovation-centre",
+         name_zh="乌克兰工程院宁波创新中心", name_en="Ningbo Innovation Centre of the Engineering Academy of Ukraine",
+         description_zh=None, industries=["high-end-equipment"], district_adcodes=["330206"],
+         source="专栏 11, lines 1869-1870", source_other=None, point=None,
+         location_method="to move into 北仑高端装备海外工程师协同创新中心 in 北仑区 (专栏 11); " + NULL_NO_SITE),
+    dict(id="platform-cixi-biomedical-engineering-institute", platform_type="research-institute",
+         name_zh="中国科学院宁波材料技术与工程研究所慈溪生物医学工程研究所",
+         name_en="Cixi Institute of Biomedical Engineering, NIMTE (CAS)", description_zh=None,
+         industries=["biomedicine", "smart-medical-devices"], district_adcodes=[], source="七（二）, lines 2369-2373",
+         source_other=None, point=None, location_method=_OUTSIDE),
+    dict(id="platform-nbu-new-drug-institute", platform_type="research-institute", name_zh="宁波大学新药研究院",
+         name_en="Ningbo University Institute of Drug Discovery", description_zh=None, industries=["biomedicine"],
+         district_adcodes=[], source="七（二）, lines 2369-2373", source_other=None, point=None,
+         location_method=_OUTSIDE),
+    dict(id="platform-high-level-pathogen-lab", platform_type="laboratory", name_zh="高等级病原微生物实验室",
+         name_en="High-containment pathogenic microorganism laboratory", description_zh=None,
+         industries=["life-health"], district_adcodes=[], source="七（二）, lines 2373-2375", source_other=None,
+         point=None, location_method="a laboratory to be built; " + NULL_NO_SITE),
+]
+
+# What the plan says of each platform's state: planned (谋划, 布局, 争创), under construction (加快建设,
+# 加快推进…建设), operating (存量, 获批, 提升发展, an existing university), or unknown where it only lists it.
+# (status, the plan's words, their lines)
+STATUS: dict[str, tuple[str, str | None, str | None]] = {
+    "platform-yongjiang-lab": ("under-construction", "加快建设甬江实验室", "三（一）, lines 1005-1005"),
+    "platform-agri-product-safety-skl": ("operating", "成功获批", "一（一）, lines 39-41"),
+    "platform-marine-materials-key-lab": ("under-construction", "加快建设海洋新材料与应用重点实验室",
+                                          "三（一）, lines 1012-1012"),
+    "platform-blockchain-key-lab": ("unknown", None, None),
+    "platform-digital-design-manufacturing-lab": ("planned", "布局建设市实验室", "三（一）, lines 1014-1016"),
+    "platform-drug-design-lab": ("planned", "布局建设市实验室", "三（一）, lines 1014-1016"),
+    "platform-precision-measurement-lab": ("planned", "布局建设市实验室", "三（一）, lines 1014-1016"),
+    "platform-extreme-conditions-materials-facility": ("planned", "谋划建设极端条件材料综合研究装置",
+                                                       "三（一）, lines 1026-1028"),
+    "platform-functional-materials-micro-nano-platform": ("planned", "谋划建设", "三（一）, lines 1026-1030"),
+    "platform-next-gen-hpc-facility": ("planned", "谋划建设", "三（一）, lines 1026-1030"),
+    "platform-industry-brain": ("planned", "谋划建设", "三（一）, lines 1026-1030"),
+    "platform-ics-security-range": ("under-construction", "工控安全靶场等科技基础设施（装置）建设",
+                                    "专栏 12, lines 2021-2023"),
+    "platform-innovative-drug-rd-platform": ("unknown", None, None),
+    "platform-nimte-cas": ("operating", "存量研究院", "三（二）, lines 1207-1211"),
+    "platform-caos-ningbo-branch": ("operating", "存量研究院", "三（二）, lines 1207-1211"),
+    "platform-beihang-ningbo-institute": ("under-construction", "引进研究院建设", "三（二）, lines 1211-1213"),
+    "platform-ningbo-industrial-internet-institute": ("under-construction", "引进研究院建设",
+                                                      "三（二）, lines 1211-1213"),
+    "platform-pku-ningbo-marine-drug-institute": ("operating", "做大做强存量研究院", "专栏 6, lines 1238-1238"),
+    "platform-tju-zhejiang-institute": ("operating", "做大做强存量研究院", "专栏 6, lines 1238-1238"),
+    "platform-north-materials-institute": ("operating", "提升发展", "专栏 8, lines 1419-1423"),
+    "platform-nwpu-ningbo-institute": ("operating", "提升发展", "专栏 8, lines 1419-1423"),
+    "platform-nottingham-beacons-institute": ("operating", "提升发展", "专栏 8, lines 1419-1423"),
+    "platform-donghai-green-petrochem-tic": ("under-construction", "加快建设东海绿色石化技术创新中心",
+                                             "专栏 8, lines 1423-1423"),
+    "platform-national-tic": ("planned", "争创国家技术创新中心", "三（四）, lines 1329-1331"),
+    "platform-provincial-tic": ("planned", "力争建成省级技术创新中心", "三（四）, lines 1331-1331"),
+    "platform-municipal-tic": ("planned", "布局建设市级技术创新中心", "三（四）, lines 1317-1319"),
+    "platform-ningbo-university": ("operating", "加快推进宁波大学“双一流”学科高校建设", "三（三）, lines 1274-1276"),
+    "platform-ucas-ningbo-materials-college": ("under-construction", "加速推进中国科学院大学宁波材料工程学院建设",
+                                               "三（三）, lines 1280-1280"),
+    "platform-zhejiang-wanli-university": ("operating", "等高校加快生物技术、绿色化工等特色学科建设",
+                                           "三（三）, lines 1282-1284"),
+    "platform-ningbotech-university": ("operating", "等高校加快生物技术、绿色化工等特色学科建设",
+                                       "三（三）, lines 1282-1284"),
+    "platform-ningbo-university-of-technology": ("operating", "等高校加快生物技术、绿色化工等特色学科建设",
+                                                 "三（三）, lines 1282-1284"),
+    "platform-ningbo-university-finance-economics": ("operating", "等高校加快生物技术、绿色化工等特色学科建设",
+                                                     "三（三）, lines 1282-1284"),
+    "platform-unnc": ("operating", "等中外合作高校发展", "三（三）, lines 1286-1286"),
+    "platform-ningbo-polytechnic": ("operating", "打造全国“双高”学校", "三（三）, lines 1290-1290"),
+    "platform-dongqianhu-international-university": ("planned", "加快推进东钱湖国际合作大学谋划",
+                                                     "专栏 10, lines 1789-1791"),
+    "platform-smart-manufacturing-institute": ("under-construction", "加快建设工业互联网研究院、智能制造研究院",
+                                               "一（三）, lines 218-220"),
+    "platform-industrial-internet-tic": ("under-construction", "工业互联网技术创新中心等创新平台",
+                                         "一（三）, lines 218-220"),
+    "platform-kunpeng-ecosystem-centre": ("under-construction", "加快鲲鹏生态创新中心、浙江工业技术研究院等平台建设",
+                                          "专栏 10, lines 1728-1730"),
+    "platform-zhejiang-industrial-tech-institute": ("under-construction",
+                                                    "加快鲲鹏生态创新中心、浙江工业技术研究院等平台建设",
+                                                    "专栏 10, lines 1728-1730"),
+    "platform-new-materials-joint-institute": ("planned", "布局建设新材料联合研究院", "专栏 10, lines 1738-1740"),
+    "platform-sino-canadian-low-carbon-institute": ("unknown", None, None),
+    "platform-marine-bio-breeding-institute": ("unknown", None, None),
+    "platform-ukraine-academy-ningbo-centre": ("unknown", None, None),
+    "platform-cixi-biomedical-engineering-institute": ("under-construction", "等新型研发机构建设",
+                                                       "七（二）, lines 2369-2373"),
+    "platform-nbu-new-drug-institute": ("under-construction", "等新型研发机构建设", "七（二）, lines 2369-2373"),
+    "platform-high-level-pathogen-lab": ("planned", "推动百万级人群标本库、高等级病原微生物实验室等建设",
+                                         "七（二）, lines 2373-2375"),
+}
+STATUSES = ("planned", "under-construction", "operating", "unknown")
+
 KEYS = (
     "id", "kind", "platform_type", "name_zh", "name_en", "description_zh", "industries",
     "district_adcodes", "district_names_zh", "source", "source_other", "location_quality",
-    "location_method",
+    "location_method", "status", "status_zh", "status_source",
 )
 
 
@@ -609,6 +735,9 @@ def _feature(p: dict) -> dict:
         "source_other": p["source_other"],
         "location_quality": "approximate" if point else "unknown",
         "location_method": p["location_method"],
+        "status": STATUS[p["id"]][0],
+        "status_zh": STATUS[p["id"]][1],
+        "status_source": STATUS[p["id"]][2],
     }
     assert tuple(props) == KEYS
     geometry = None
@@ -642,6 +771,11 @@ def _check(features: list[dict]) -> list[tuple]:
             raise SystemExit(f"{p['id']}: name_zh not in cited lines {p['source']}")
         if p["description_zh"] is not None and re.sub(r"\s", "", p["description_zh"]) not in cited:
             raise SystemExit(f"{p['id']}: description_zh not verbatim in {p['source']}")
+        status, status_zh, status_source = STATUS[p["id"]]
+        if status not in STATUSES or (status_zh is None) != (status == "unknown"):
+            raise SystemExit(f"{p['id']}: status {status!r} needs the plan's words unless unknown")
+        if status_zh and re.sub(r"\s", "", status_zh) not in _cited_text(lines, status_source or ""):
+            raise SystemExit(f"{p['id']}: status_zh not verbatim in {status_source}")
         ok = "-"
         if f["geometry"] is not None:
             pt = Point(f["geometry"]["coordinates"])

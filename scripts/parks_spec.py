@@ -10,8 +10,11 @@ script scales and clips them (see build_parks.py).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
+
+from geo.plan import QUALIFIERS_AFTER, QUALIFIERS_BEFORE, qualifier_words, squeeze
 
 PLAN = Path(__file__).resolve().parent.parent / "data" / "sources" / "plan.txt"
 _LINES = PLAN.read_text(encoding="utf-8").split("\n")
@@ -41,16 +44,36 @@ def disc(lon: float, lat: float, radius_km: float) -> dict[str, Any]:
 
 
 def block(name_zh: str, name_en: str, boundary_zh: str | None, source: str,
-          shape: dict[str, Any] | None, method: str) -> dict[str, Any]:
-    return {"name_zh": name_zh, "name_en": name_en, "boundary_zh": boundary_zh,
+          shape: dict[str, Any] | None, method: str, label_zh: str | None = None) -> dict[str, Any]:
+    """A block: its name as the plan prints it, and the whole clause that names and bounds it.
+
+    `label_zh` is a fuller name composed by us (生物产业园 + 产业化基地), never shown as the plan's words."""
+    return {"name_zh": name_zh, "name_en": name_en, "label_zh": label_zh, "boundary_zh": boundary_zh,
             "source": source, "shape": shape, "method": method}
+
+
+def figure(text: str, value: float, unit_zh: str) -> str:
+    """The figure as the plan prints it, with its qualifiers (近 100 平方公里, 1000 人以上).
+
+    A value stored in base units may be printed in 万 (1 万人 is stored as 10000 人)."""
+    printed = [(f"{value:g}", unit_zh)] + ([(f"{value / 10000:g}", "万" + unit_zh)] if value >= 10000 else [])
+    before = "|".join(QUALIFIERS_BEFORE)
+    after = "|".join(QUALIFIERS_AFTER)
+    flat = squeeze(text)
+    for number, unit in printed:
+        m = re.search(f"(?:{before})?{re.escape(number)}{re.escape(squeeze(unit))}(?:{after})?", flat)
+        if m:
+            return m.group()
+    raise ValueError(f"{value:g} {unit_zh} is not printed in {text[:40]}…")
 
 
 def target(tid: str, counted_zh: str, counted_en: str, value: float, unit_zh: str,
            unit_en: str, comparator: str | None, source: str) -> dict[str, Any]:
+    first, last = (int(n) for n in source.rsplit("lines ", 1)[1].split("-"))
+    value_zh = figure(plan(first, last), value, unit_zh)
     return {"id": tid, "year": 2025, "counted_zh": counted_zh, "counted_en": counted_en,
-            "value": value, "unit_zh": unit_zh, "unit_en": unit_en,
-            "comparator": comparator, "source": source}
+            "value": value, "value_zh": value_zh, "qualifier_zh": "".join(qualifier_words(value_zh)) or None,
+            "unit_zh": unit_zh, "unit_en": unit_en, "comparator": comparator, "source": source}
 
 
 S9 = "专栏 9"
@@ -65,20 +88,20 @@ SUBPARKS: list[dict[str, Any]] = [
         "row_lines": (1463, 1498),
         "industries": ["electronic-information", "smart-electrical", "auto-parts", "new-materials"],
         "blocks": [
-            block("中心区块", "Central block", plan(1465, 1467).split("；")[0].removeprefix("中心区块"),
+            block("中心区块", "Central block", plan(1465, 1467).split("；")[0],
                   src(S9, 1465, 1467), box(121.548, 29.745, 121.615, 29.785), ROADS),
-            block("姜山区块", "Jiangshan block", plan(1467, 1471).split("；")[1].removeprefix("姜山区块"),
+            block("姜山区块", "Jiangshan block", plan(1467, 1471).split("；")[1],
                   src(S9, 1467, 1471), box(121.505, 29.690, 121.560, 29.725), ROADS),
             block("东部新城区块", "Eastern New City block",
-                  plan(1471, 1475).split("；")[1].removeprefix("东部新城区块"),
+                  plan(1471, 1475).split("；")[1],
                   src(S9, 1471, 1475), box(121.600, 29.862, 121.628, 29.885), ROADS),
             block("其他重点产业区块", "Other key industrial blocks",
-                  plan(1475, 1483).split("；")[1].removeprefix("其他重点产业区块"),
+                  plan(1475, 1483).split("；")[1],
                   src(S9, 1475, 1483), None,
                   "not drawn: the plan lists these sites without bounds; the 五乡镇 and "
                   "东吴镇 industrial areas are drawn as the next two blocks"),
-            block("五乡镇部分重点产业区", "Wuxiang town key industrial area", None,
-                  src(S9, 1481, 1483), disc(121.715, 29.855, 1.6), PLACE),
+            block("五乡镇", "Wuxiang town key industrial area", None,
+                  src(S9, 1481, 1483), disc(121.715, 29.855, 1.6), PLACE, label_zh="五乡镇部分重点产业区"),
             block("东吴镇部分重点产业区", "Dongwu town key industrial area", None,
                   src(S9, 1481, 1483), disc(121.735, 29.787, 1.4), PLACE),
         ],
@@ -89,17 +112,17 @@ SUBPARKS: list[dict[str, Any]] = [
         "row_lines": (1499, 1526), "industries": ["membrane-materials"],
         "blocks": [
             block("江北高新技术产业园", "Jiangbei High-tech Industrial Park",
-                  plan(1501, 1507).split("；")[0].removeprefix("江北高新技术产业园"),
+                  plan(1501, 1507).split("；")[0],
                   src(S9, 1501, 1507), box(121.388, 29.952, 121.445, 29.988), ROADS),
             block("前洋经开区电商创新园、江北工业园 C 区",
                   "Qianyang EDZ e-commerce park and Jiangbei Industrial Park Zone C",
-                  plan(1507, 1513).split("；")[1].removeprefix("前洋经开区电商创新园、江北工业园 C 区"),
+                  plan(1507, 1513).split("；")[1],
                   src(S9, 1507, 1513), box(121.462, 29.912, 121.487, 29.930), ROADS),
             block("江北工业园 B 区", "Jiangbei Industrial Park Zone B",
-                  plan(1513, 1517).split("；")[2].removeprefix("江北工业园 B 区"),
+                  plan(1513, 1517).split("；")[2],
                   src(S9, 1513, 1517), box(121.505, 29.915, 121.535, 29.932), ROADS),
             block("文创港核心区", "Culture & Creativity Port core",
-                  plan(1517, 1521).split("；")[1].removeprefix("文创港核心区"),
+                  plan(1517, 1521).split("；")[1],
                   src(S9, 1517, 1521), box(121.575, 29.898, 121.615, 29.912), ROADS),
         ],
     },
@@ -117,12 +140,12 @@ SUBPARKS: list[dict[str, Any]] = [
         "districts": ["330213"], "area_lines": (1549, 1549), "industry_lines": (1550, 1552),
         "row_lines": (1537, 1552), "industries": ["intelligent-manufacturing"],
         "blocks": [
-            block("滨海新区", "Coastal New Area", plan(1539, 1541).split("；")[0].removeprefix("滨海新区"),
+            block("滨海新区", "Coastal New Area", plan(1539, 1541).split("；")[0],
                   src(S9, 1539, 1541), box(121.500, 29.555, 121.540, 29.575), ROADS),
             block("尚桥工业园", "Shangqiao Industrial Park",
-                  plan(1541, 1545).split("；")[1].removeprefix("尚桥工业园"),
+                  plan(1541, 1545).split("；")[1],
                   src(S9, 1541, 1545), box(121.420, 29.664, 121.442, 29.680), ROADS),
-            block("三横园区块", "Sanheng Park block", plan(1545, 1547).split("；")[1].removeprefix("三横园区块"),
+            block("三横园区块", "Sanheng Park block", plan(1545, 1547).split("；")[1],
                   src(S9, 1545, 1547), box(121.383, 29.660, 121.400, 29.674), ROADS),
         ],
     },
@@ -132,11 +155,11 @@ SUBPARKS: list[dict[str, Any]] = [
         "row_lines": (1554, 1569), "industries": ["port-equipment"],
         "blocks": [
             block("象山经开区", "Xiangshan Economic and Technological Development Zone",
-                  plan(1556, 1560).split("；")[0].removeprefix("象山经开区"),
+                  plan(1556, 1560).split("；")[0],
                   src(S9, 1556, 1560), disc(121.895, 29.465, 2.6),
                   "disc east of the county seat (丹城), where the zone's parks lie; "
                   "the plan lists its parks without bounds"),
-            block("西周镇", "Xizhou town", plan(1560, 1564).split("；")[1].removeprefix("西周镇"),
+            block("西周镇", "Xizhou town", plan(1560, 1564).split("；")[1],
                   src(S9, 1560, 1564), box(121.720, 29.570, 121.780, 29.600), ROADS),
         ],
     },
@@ -146,19 +169,17 @@ SUBPARKS: list[dict[str, Any]] = [
         "row_lines": (1571, 1594), "industries": ["biomedicine"],
         "blocks": [
             block("生物产业园研发孵化带", "Bio-industry Park R&D incubation belt",
-                  plan(1573, 1577).split("，产业化基地")[0].removeprefix("生物产业园研发孵化带"),
+                  plan(1573, 1577).split("，产业化基地")[0],
                   src(S9, 1573, 1577), box(121.440, 29.305, 121.455, 29.320), ROADS),
-            block("生物产业园产业化基地", "Bio-industry Park production base",
-                  plan(1577, 1579).split("，")[0].removeprefix("产业化基地")
-                  if plan(1577, 1579).startswith("产业化基地") else
-                  "东至纵二路、南至金港二路、西至东岗路、北至横八路",
-                  src(S9, 1573, 1581), box(121.458, 29.322, 121.478, 29.336), ROADS),
-            block("生物产业园西面地块", "Bio-industry Park western plot",
-                  "东至规划二路、南至横十四路、西至 74省道、北至创新西路",
-                  src(S9, 1573, 1583), box(121.400, 29.310, 121.418, 29.324), ROADS),
-            block("南部滨海新区", "Southern Coastal New Area", "东至胡陈港、南至沿海南线、西至茶院乡、北至洋镇区",
+            block("产业化基地", "Bio-industry Park production base",
+                  "产业化基地东至纵二路、南至金港二路、西至东岗路、北至横八路",
+                  src(S9, 1577, 1579), box(121.458, 29.322, 121.478, 29.336), ROADS, label_zh="生物产业园产业化基地"),
+            block("西面地块", "Bio-industry Park western plot",
+                  "西面地块东至规划二路、南至横十四路、西至 74省道、北至创新西路",
+                  src(S9, 1579, 1583), box(121.400, 29.310, 121.418, 29.324), ROADS, label_zh="生物产业园西面地块"),
+            block("南部滨海新区", "Southern Coastal New Area", "南部滨海新区东至胡陈港、南至沿海南线、西至茶院乡、北至洋镇区",
                   src(S9, 1583, 1587), box(121.560, 29.168, 121.610, 29.195), ROADS),
-            block("宁海经开区", "Ninghai Economic Development Zone", "包括新兴 B 区、新兴 C 区、科技区块、梅桥区块",
+            block("宁海经开区", "Ninghai Economic Development Zone", "宁海经开区包括新兴 B 区、新兴 C 区、科技区块、梅桥区块",
                   src(S9, 1587, 1589), disc(121.475, 29.350, 1.2),
                   "disc north of the county seat; the plan lists the zone's parts without bounds"),
         ],
@@ -169,7 +190,7 @@ SUBPARKS: list[dict[str, Any]] = [
         "row_lines": (1596, 1607), "industries": ["new-equipment"],
         "blocks": [
             block("余姚经开区（千人计划产业园）", "Yuyao Economic Development Zone (Thousand Talents Industrial Park)",
-                  plan(1598, 1602).removeprefix("余姚经开区（千人计划产业园）"), src(S9, 1598, 1602),
+                  plan(1598, 1602), src(S9, 1598, 1602),
                   disc(121.195, 30.045, 2.7),
                   "disc at the development zone east of Yuyao's centre; the plan lists its parts without bounds"),
         ],
@@ -180,13 +201,13 @@ SUBPARKS: list[dict[str, Any]] = [
         "row_lines": (1609, 1629), "industries": ["new-energy-materials"],
         "blocks": [
             block("望春工业园", "Wangchun Industrial Park",
-                  plan(1611, 1613).split("；")[0].removeprefix("望春工业园"),
+                  plan(1611, 1613).split("；")[0],
                   src(S9, 1611, 1613), box(121.475, 29.860, 121.500, 29.876), ROADS),
             block("海曙智能制造产业园", "Haishu Intelligent Manufacturing Industrial Park",
-                  plan(1613, 1619).split("；")[1].removeprefix("海曙智能制造产业园"),
+                  plan(1613, 1619).split("；")[1],
                   src(S9, 1613, 1619), box(121.420, 29.785, 121.470, 29.815), ROADS),
             block("宁工知识产业园", "Ningbo University of Technology Knowledge Industry Park",
-                  plan(1619, 1621).split("；")[1].removeprefix("宁工知识产业园"),
+                  plan(1619, 1621).split("；")[1],
                   src(S9, 1619, 1621), disc(121.528, 29.878, 0.35),
                   "disc at the 翠柏 campus of 宁波工程学院, which the plan names"),
         ],
@@ -205,7 +226,7 @@ SUBPARKS: list[dict[str, Any]] = [
                   disc(121.735, 29.915, 2.4), "disc at 小港 street; " + PLACE),
             block("大碶模具汽配城", "Daqi Mould and Auto Parts City", None, src(S9, 1634, 1634),
                   disc(121.790, 29.860, 2.6), "disc at 大碶 street; " + PLACE),
-            block("芯港小镇", "Xingang (Chip Port) Town", "东至沙溪路、南至球河线、西至珠江路、北至北仑港",
+            block("芯港小镇", "Xingang (Chip Port) Town", "芯港小镇东至沙溪路、南至球河线、西至珠江路、北至北仑港",
                   src(S9, 1634, 1638), box(121.800, 29.928, 121.835, 29.945), ROADS),
         ],
         "blocks_intro_zh": "新碶、大碶、小港街道重点产业园区包括新碶高新产业园、春晓高新产业园、小港高端装备园、大碶模具汽配城",
@@ -217,9 +238,9 @@ SUBPARKS: list[dict[str, Any]] = [
         # 大榭岛 is administered within 北仑区; its parts must stay on the island.
         "mask_box": [121.922, 29.910, 122.000, 29.962],
         "blocks": [
-            block("产业区 1", "Industrial area 1", "东至东港南路、南至北渡路、西至滨海西路、北至万华化工码头",
+            block("产业区 1", "Industrial area 1", "大榭重点产业区产业区 1 东至东港南路、南至北渡路、西至滨海西路、北至万华化工码头",
                   src(S9, 1644, 1648), box(121.932, 29.914, 121.962, 29.932), ROADS),
-            block("产业区 2", "Industrial area 2", "东至实华码头、西至环岛北路、南至渔业码头、北至小田湾码头",
+            block("产业区 2", "Industrial area 2", "产业区 2 东至实华码头、西至环岛北路、南至渔业码头、北至小田湾码头",
                   src(S9, 1648, 1650), box(121.962, 29.934, 121.990, 29.952), ROADS),
         ],
     },
@@ -280,11 +301,11 @@ UNITS = [
          ["future-health", "smart-medical-devices", "internet-healthcare"],
          disc(121.607, 29.806, 0.9), "south", "下应 street, 鄞州"),
     unit("unit-dongqianhu-town", "东钱湖创智小镇", "Dongqian Lake Innovation Town", (1781, 1787),
-         [], disc(121.636, 29.800, 0.8), "south", "the north-west shore of 东钱湖"),
+         [], disc(121.636, 29.806, 0.8), "south", "the north shore of 东钱湖 (钱湖北路), clipped off the lake"),
     unit("unit-meihu-town", "梅湖小镇", "Meihu Town", (1789, 1793), [],
-         disc(121.672, 29.768, 0.8), "south", "梅湖, on the east side of 东钱湖"),
+         disc(121.648, 29.741, 0.8), "south", "梅湖, the lake's southern basin by 韩岭, clipped off 东钱湖"),
     unit("unit-zhejiang-innovation-center", "浙江创新中心", "Zhejiang Innovation Center", (1795, 1801),
-         [], disc(121.648, 29.783, 0.7), "south", "the 东钱湖 resort area"),
+         [], disc(121.668, 29.801, 0.7), "south", "莫枝, the 东钱湖 resort's seat on the north-east shore, clipped off the lake"),
 ]
 
 # ---------------------------------------------------------------- 专栏 11
@@ -297,7 +318,8 @@ def node(nid: str, name_zh: str, name_en: str, district: str, lines: tuple[int, 
     return {"id": nid, "name_zh": name_zh, "name_en": name_en, "districts": [district],
             "description_zh": after_colon(*lines), "source": src(S11, *lines), "form": form,
             "industries": industries, "shape": shape, "method": method, "targets": targets,
-            "planned_area_km2": planned_area_km2}
+            "planned_area_km2": planned_area_km2,
+            "planned_area_zh": figure(plan(*lines), planned_area_km2, "平方公里") if planned_area_km2 else None}
 
 
 def belt(points: list[tuple[float, float]], width_km: float, side: str = "both") -> dict[str, Any]:
@@ -439,3 +461,23 @@ QIANWAN_ZONES = [
                                           "auto-parts"],
      "shape": box(121.140, 30.290, 121.230, 30.325), "method": "box in the west of 前湾新区"},
 ]
+
+# ---------------------------------------------------------------- reclaimed land
+# GSHHS traces the shoreline of the 1990s; these features lie on land reclaimed since, which the
+# AMap district boundaries (2020s) include. Each is checked against the district polygons instead,
+# and keeps the reason and the plan's lines that place it on that coast.
+_QIANWAN = ("前湾新区 (杭州湾新区) is built on tidal flats of Hangzhou Bay reclaimed since the 2000s; "
+            "GSHHS shows most of it as sea")
+LAND_EXCEPTIONS: dict[str, dict[str, str]] = {
+    "qianwan-coastal-core": {"reason": _QIANWAN, "source": src(S14, 2218, 2224)},
+    "qianwan-east-manufacturing": {"reason": _QIANWAN, "source": src(S14, 2218, 2236)},
+    "qianwan-west-emerging": {"reason": _QIANWAN, "source": src(S14, 2218, 2242)},
+    "node-qianwan-corridor": {"reason": _QIANWAN + "; the plan's 近 100 平方公里 cannot fit on the old shoreline",
+                              "source": src(S11, 1917, 1929)},
+    "subpark-ninghai": {"reason": "its 南部滨海新区 block, bounded by 胡陈港 and 沿海南线 (a coast road), lies on "
+                                  "reclaimed tidal flats of 三门湾 that GSHHS shows as sea",
+                        "source": src(S9, 1583, 1587)},
+    "subpark-daxie": {"reason": "its two areas are bounded by wharves (万华化工码头, 实华码头, 渔业码头, 小田湾码头): "
+                                "quays and yards built out from 大榭岛 over the sea after the shoreline GSHHS traces",
+                      "source": src(S9, 1644, 1650)},
+}

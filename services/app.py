@@ -17,7 +17,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import FileResponse, Response
 
 from geo.layers import DATA_DIR, DATA_ENV, Layers, load_layers
-from services import downloads, errors, locate, map_pages, ogc, plan
+from services import downloads, errors, locate, map_pages, ogc, plan, search
 from services.assets import asset_file
 from services.guard import Guard
 from services.middleware import ConditionalGet, HeadAndVary, SecurityHeaders, TrustedHosts
@@ -82,6 +82,7 @@ def create_app(layers: Layers | None = None, data_dir: Path | str | None = None,
     app.include_router(locate.router)
     app.include_router(downloads.router)
     app.include_router(map_pages.router)
+    app.include_router(search.router)
 
     @app.get("/api", summary="This API's definition (OpenAPI 3.0), or its documentation as HTML",
              tags=["OGC API - Features"])

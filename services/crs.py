@@ -85,11 +85,16 @@ class ServiceCRS:
 
 
 def service_crs(text: str) -> ServiceCRS:
-    """One of SUPPORTED, from its URI or a CURIE such as ``EPSG:4549`` / ``[EPSG:4549]``; CRSError otherwise.
+    """One of SUPPORTED, from its URI, a CURIE such as ``EPSG:4549`` / ``[EPSG:4549]``, a bare EPSG code
+    (``4549``) or ``CRS84``, the spellings the CLI takes; CRSError otherwise.
 
     The spelling is normalised before the (cached) lookup, so the cache holds at most the seven CRSs.
     """
     uri = text.strip()
+    if uri.isdigit():  # a bare EPSG code, as `nbgis export --crs 4549` takes it
+        uri = f"EPSG:{uri}"
+    elif uri.upper() == "CRS84":
+        uri = "OGC:CRS84"
     if match := _CURIE.match(uri):
         auth, code = match.group(1).upper(), match.group(2)
         uri = CRS84 if (auth, code.upper()) == ("OGC", "CRS84") else f"http://www.opengis.net/def/crs/{auth}/0/{code}"

@@ -29,6 +29,26 @@ from services.state import service_of
 router = APIRouter(tags=["Downloads"])
 # `f` values of /collections/{id}/items that download a file; f=json/geojson stay the OGC GeoJSON page.
 ITEM_DOWNLOADS = tuple(name for name in FORMATS if name != "geojson")
+# The CRSs the pages' download forms offer, the GIS offices' own first: (value of `crs`, label, geographic).
+DOWNLOAD_CRSS = (
+    ("EPSG:4549", "CGCS2000 / 3-degree Gauss-Kruger CM 120E (EPSG:4549)", False),
+    ("EPSG:4550", "CGCS2000 / 3-degree Gauss-Kruger CM 123E (EPSG:4550)", False),
+    ("EPSG:4490", "CGCS2000 lon/lat (EPSG:4490)", True),
+    ("EPSG:4326", "WGS 84 lon/lat (EPSG:4326)", True),
+    ("EPSG:32651", "WGS 84 / UTM zone 51N (EPSG:32651)", False),
+    ("EPSG:3857", "Web Mercator (EPSG:3857)", False),
+    ("GCJ02", "GCJ-02 lon/lat (AMap, Tencent)", True),
+)
+
+
+def export_links(base: str, collection_id: str) -> list[dict[str, str]]:
+    """The whole collection in every format (in the format's default CRS), as OGC `enclosure` links."""
+    out = []
+    for name, fmt in FORMATS.items():
+        crs = fmt.default_crs or "EPSG:4326"
+        out.append({"href": f"{base}/export?f={name}&collections={collection_id}", "rel": "enclosure",
+                    "type": fmt.media_type, "title": f"{fmt.title} ({crs}; any CRS with &crs=)"})
+    return out
 
 
 def file_response(frames: dict[str, gpd.GeoDataFrame], fmt: str, crs: OutputCRS | None) -> Response:

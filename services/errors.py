@@ -37,37 +37,73 @@ def not_found(what: str) -> ApiError:
     return ApiError(404, what)
 
 
-def _response(status: int, code: str, description: str, headers: Mapping[str, str] | None = None) -> Response:
+def _response(request: Request, status: int, code: str, description: str,
+              headers: Mapping[str, str] | None = None) -> Response:
+    if wants_html(request):  # a person in a browser gets a page saying what was wrong, with a way back
+        from services.render import html_response  # services.render raises ApiError: imported when needed
+
+        try:
+            page = html_response("error.html", request, status=status, http_status=status, code=code,
+                                 description=description)
+        except Exception:  # the page itself failed: the JSON answer still says what was wrong
+            log.exception("the error page for %s %s failed", request.method, request.url.path)
+        else:
+            page.headers.update(headers or {})
+            return page
     body = orjson.dumps({"code": code, "description": description})
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
+def wants_html(request: Request) -> bool:
+    """Whether the failed request asked for a page: f=html, or an Accept header preferring HTML to JSON, as a
+    browser's does (an API client's */* or application/json gets JSON)."""
+    f = request.query_params.get("f")
+    if f is not None:
+        return f.lower() == "html"
+    html = json = 0.0
+    for part in request.headers.get("accept", "").split(","):
+        media, *params = (p.strip().lower() for p in part.split(";"))
+        quality = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if media == "text/html":
+            html = max(html, quality)
+        elif media in ("application/json", "application/geo+json", "application/schema+json"):
+            json = max(json, quality)
+    return html > 0 and html >= json
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def api_error(_request: Request, exc: ApiError) -> Response:
-        return _response(exc.status, exc.code, exc.description, exc.headers)
+    async def api_error(request: Request, exc: ApiError) -> Response:
+        return _response(request, exc.status, exc.code, exc.description, exc.headers)
 
     @app.exception_handler(OSError)
     async def os_error(request: Request, exc: OSError) -> Response:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # a full temporary folder: the server's fault, said plainly
             log.error("%s %s: no space left to write a file (%s)", request.method, request.url.path, exc)
-            return _response(507, "InsufficientStorage", "the server has no space left to write this file; try "
-                                                         "again later, and tell its operator")
+            return _response(request, 507, "InsufficientStorage",
+                             "the server has no space left to write this file; try again later, and tell its operator")
         return await unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         # A fault of ours: logged with its traceback, answered as JSON without internals.
         log.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
-        return _response(500, "ServerError", "the server failed to answer this request; it has been logged")
+        return _response(request, 500, "ServerError", "the server failed to answer this request; it has been logged")
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_request: Request, exc: RequestValidationError) -> Response:
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
         problems = []
         for error in exc.errors():
             where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("query", "path", "body"))
             problems.append(f"{where or 'request'}: {error.get('msg', 'invalid')}")
-        return _response(400, "InvalidParameterValue", "; ".join(problems))
+        return _response(request, 400, "InvalidParameterValue", "; ".join(problems))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -79,7 +115,7 @@ def install(app: FastAPI) -> None:
             allowed = _allowed_methods(request)
             headers["Allow"] = ", ".join(allowed)
             description = f"{request.method} is not allowed here; use {' or '.join(allowed)}"
-        return _response(exc.status_code, CODES.get(exc.status_code, "Error"), description, headers)
+        return _response(request, exc.status_code, CODES.get(exc.status_code, "Error"), description, headers)
 
 
 def _allowed_methods(request: Request) -> list[str]:

@@ -18,6 +18,7 @@ import pandas as pd
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartParser
 
@@ -25,12 +26,13 @@ from geo import batch
 from geo.crs import OutputCRS
 from geo.io import nested_deeper_than
 from geo.locate import SitesError
+from geo.queries import nearest, nearest_platforms
 from geo.sites import MAX_COLUMNS, MAX_FIELD_BYTES, LimitError, csv_sites, read_sites_geojson
 from services.errors import ApiError, bad_parameter
 from services.guard import release_memory
-from services.params import check_parameters, read_any_crs
-from services.plan import Lat, Lon, SiteCRS, site_lonlat
-from services.render import JSON, json_response, url
+from services.params import F, Lang, check_parameters, read_any_crs
+from services.plan import Lat, Lon, SiteCRS, query_page, site_lonlat
+from services.render import HTML, JSON, json_response, negotiate, url
 from services.state import Service, service_of
 
 router = APIRouter(tags=["Plan-aware queries"])
@@ -75,10 +77,15 @@ def _ref(service: Service, request: Request, collection: str, feature_id: Any) -
             "href": url(request, f"/collections/{collection}/items/{feature_id}")}
 
 
-@router.get("/locate", summary="What contains a site: sub-park and block, corridor, unit, node, district")
-async def locate_site(request: Request, lon: Lon, lat: Lat, crs: SiteCRS = None) -> Response:
-    check_parameters(request, {"lon", "lat", "crs"})
+@router.get("/locate", summary="What contains a site: sub-park and block, corridor, unit, node, district (as HTML: "
+                               "a map to click, with the nearest parks and platforms)")
+async def locate_site(request: Request, lon: Lon = None, lat: Lat = None, crs: SiteCRS = None, f: F = None,
+                      lang: Lang = None) -> Response:
+    check_parameters(request, {"lon", "lat", "crs", "f", "lang"})
     service = service_of(request)
+    media = negotiate(request, (JSON, HTML))
+    if media == HTML and lon is None and lat is None:  # the map, before a site is chosen
+        return query_page(request, "locate", None)
     site = site_lonlat(lon, lat, await read_any_crs(request, "crs", crs))
     row = service.locator.locate(np.array([site[0]]), np.array([site[1]])).iloc[0]
     subpark = _ref(service, request, "subparks", row["subpark"])
@@ -97,6 +104,10 @@ async def locate_site(request: Request, lon: Lon, lat: Lat, crs: SiteCRS = None)
                             "distance_km": round(float(row["nearest_subpark_km"]), 3)},
         "note": "Boundaries are schematic, drawn from the plan's words: an answer near an edge is uncertain.",
     }
+    if media == HTML:  # with what is near: the areas, and the platforms (whose sites are approximate); ~10 ms
+        near = {"parks": await run_in_threadpool(nearest, service.layers, site[0], site[1], None, 5),
+                "platforms": await run_in_threadpool(nearest_platforms, service.layers, site[0], site[1], 5)}
+        return query_page(request, "locate", {**doc, "features": near["parks"]}, near=near)
     return json_response(doc)
 
 

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import folium
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from geo.layers import Layers
 from maps import builders
@@ -21,6 +21,7 @@ from maps.i18n import LANGS, check_lang
 from maps.output import render_html
 from services.errors import ApiError, bad_parameter
 from services.params import check_parameters
+from services.plan import industry_by_name
 from services.state import Service, service_of
 
 router = APIRouter(tags=["Maps"])
@@ -31,6 +32,7 @@ Tiles = Annotated[str, Query(description=f"Basemap: {', '.join(TILES)}. `none` n
 Lang = Annotated[str, Query(description=f"Language of every label: {', '.join(LANGS)}",
                             json_schema_extra={"enum": list(LANGS)})]
 PARAMETERS = {"tiles", "lang"}
+LINKS = ""  # popups link to the feature's page, map and downloads on this service, by root-relative URLs
 
 # Drawing and rendering a Folium map takes ~100-300 ms of CPU, so each page is kept once rendered. A page is
 # ~350 KB and there are (1 + industries + features) x 4 basemaps x 2 languages of them: keep the last few.
@@ -44,18 +46,20 @@ _lock = threading.Lock()
             summary="Interactive map of every layer of the plan (HTML, Leaflet; assets from /assets/)")
 def overview(request: Request, tiles: Tiles = "none", lang: Lang = "zh") -> HTMLResponse:
     service, source = _checked(request, tiles, lang)
-    return _page(service.layers, "overview", "", source, lang, lambda: builders.overview(service.layers, tiles, lang))
+    return _page(service.layers, "overview", "", source, lang,
+                 lambda: builders.overview(service.layers, tiles, lang, LINKS))
 
 
 @router.get("/maps/industry/{code}", response_class=HTMLResponse,
             summary="Interactive map of where an industry clusters: its hosts highlighted, with a summary")
-def industry(request: Request, code: Annotated[str, Path(description="An industry code from /industries")],
-             tiles: Tiles = "none", lang: Lang = "zh") -> HTMLResponse:
+def industry(request: Request, code: Annotated[str, Path(description="An industry code from /industries, or its "
+                                                                     "name (redirects to the code)")],
+             tiles: Tiles = "none", lang: Lang = "zh") -> Response:
     service, source = _checked(request, tiles, lang)
     if code not in service.layers.taxonomy:
-        raise ApiError(404, f"code: no industry {code!r}; /industries lists them")
+        return industry_by_name(request, code, "/maps/industry/{code}")
     return _page(service.layers, "industry", code, source, lang,
-                 lambda: builders.industry(service.layers, code, tiles, lang))
+                 lambda: builders.industry(service.layers, code, tiles, lang, LINKS))
 
 
 @router.get("/maps/feature/{featureId}", response_class=HTMLResponse,
@@ -68,7 +72,7 @@ def feature(request: Request,
     if all(c.position(feature_id) is None for c in service.collections.values()):
         raise ApiError(404, f"featureId: no feature {feature_id!r}; /collections lists them")
     return _page(service.layers, "feature", feature_id, source, lang,
-                 lambda: builders.feature(service.layers, feature_id, tiles, lang))
+                 lambda: builders.feature(service.layers, feature_id, tiles, lang, LINKS))
 
 
 def _checked(request: Request, tiles: str, lang: str) -> tuple[Service, tuple[str, ...]]:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import numpy as np
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
+from geo.export import FORMATS
 from geo.filters import (
     CQL2_LANGUAGES,
     MAX_FILTER_CHARS,
@@ -26,10 +28,11 @@ from geo.filters import (
 )
 from services.catalog import Collection
 from services.crs import CRS84, SUPPORTED, ServiceCRS, service_crs
-from services.downloads import ITEM_DOWNLOADS, collection_download
+from services.downloads import DOWNLOAD_CRSS, ITEM_DOWNLOADS, collection_download, export_links
 from services.errors import ApiError, bad_parameter
 from services.params import (
     F,
+    Lang,
     check_datetime,
     check_parameters,
     parse_bbox,
@@ -102,8 +105,8 @@ def collection_of(service: Service, collection_id: str) -> Collection:
 
 
 @router.get("/", summary="Landing page", tags=["OGC API - Features"])
-async def landing(request: Request, f: F = None) -> Response:
-    check_parameters(request, {"f"})
+async def landing(request: Request, f: F = None, lang: Lang = None) -> Response:
+    check_parameters(request, {"f", "lang"})
     service = service_of(request)
     doc = {
         "title": "Ningbo innovation layout (宁波市科技创新“十四五”规划空间布局)",
@@ -122,7 +125,9 @@ async def landing(request: Request, f: F = None) -> Response:
         ],
     }
     if negotiate(request, (JSON, HTML)) == HTML:
-        return html_response("landing.html", request, doc=doc, collections=service.collections.values())
+        return html_response("landing.html", request, switchable=True, doc=doc,
+                             collections=service.collections.values(),
+                             formats=[(name, fmt.title) for name, fmt in FORMATS.items()])
     return json_response(doc)
 
 
@@ -143,6 +148,14 @@ def _outward(bbox: tuple[float, float, float, float], digits: int = 6) -> list[f
             math.ceil(east * scale) / scale, math.ceil(north * scale) / scale]
 
 
+def _download_form(action: str, kept: dict[str, str], collection_id: str) -> dict[str, Any]:
+    """What the pages' download form needs: where it goes, the query it keeps, the formats and the CRSs."""
+    geojson = f"{action}?{urlencode({**kept, 'f': 'json', 'limit': MAX_LIMIT})}"
+    return {"download": {"action": action, "kept": kept, "collection": collection_id, "geojson": geojson,
+                         "formats": [(name, FORMATS[name]) for name in ITEM_DOWNLOADS], "all": list(FORMATS.items()),
+                         "crss": DOWNLOAD_CRSS}}
+
+
 def collection_doc(base: str, collection: Collection) -> dict[str, Any]:
     """The collection's description, with links under base (base_url of the request)."""
     path = f"/collections/{collection.id}"
@@ -161,6 +174,7 @@ def collection_doc(base: str, collection: Collection) -> dict[str, Any]:
             link(url(base, f"{path}/items", f="html"), "items", HTML, "Its features as HTML"),
             link(url(base, f"{path}/schema"), "describedby", SCHEMA, "JSON Schema of its features"),
             link(url(base, f"{path}/queryables"), REL_QUERYABLES, SCHEMA, "Properties to filter on"),
+            *export_links(base, collection.id),
         ],
     }
 
@@ -190,7 +204,8 @@ async def collection(request: Request, collection_id: CollectionId, f: F = None)
     base = base_url(request)
     doc = service.memo(("collection", found.id, base), lambda: collection_doc(base, found))
     if negotiate(request, (JSON, HTML)) == HTML:
-        return html_response("collection.html", request, doc=doc, collection=found)
+        return html_response("collection.html", request, doc=doc, collection=found, **_download_form(
+            f"/collections/{found.id}/items", {}, found.id))
     return json_response(doc)
 
 
@@ -388,8 +403,10 @@ async def items(
     if media == HTML:
         pages = [(rel, str(here(request).include_query_params(offset=start, f="html")), title)
                  for rel, start, title in neighbours]
+        kept = {k: v for k, v in request.query_params.items() if k not in {"f", "crs", "limit", "offset"}}
         return html_response("items.html", request, doc=doc, collection=found, offset=offset, pages=pages,
-                             backdrop=service.backdrop,
+                             backdrop=service.backdrop, **_download_form(f"/collections/{found.id}/items", kept,
+                                                                          found.id),
                              map_features=[feature(found, int(p), service_crs(CRS84), ["id", "name_zh", "name_en",
                                                                                       "kind"], False)
                                            for p in page])

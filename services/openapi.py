@@ -36,17 +36,23 @@ MEDIA_TYPES = {
     "/maps/industry/{code}": (HTML,),
     "/maps/feature/{featureId}": (HTML,),
     "/export": DOWNLOAD_TYPES,
+    "/search": (JSON, HTML),
+    "/locate": (JSON, HTML),  # GET; POST answers JSON or CSV, as its route documents
+    "/nearest": (JSON, HTML),
+    "/stats": (JSON, HTML),
+    "/indicators": (JSON, HTML),
 }
 # Parameters taking one of the service's CRSs (the downloads' `crs` takes any CRS that holds Ningbo).
 CRS_PARAMETERS = {"crs", "bbox-crs", "filter-crs"}
 ANY_CRS_PATHS = {"/export", "/locate", "/nearest"}  # downloads and sites take any CRS that holds Ningbo
 BUSY_PATHS = {*ANY_CRS_PATHS, "/collections/{collectionId}/items"}  # new CRS texts are counted per client (429)
 ERROR = {
-    "description": "Bad input or nothing found: an OGC API exception",
+    "description": "Bad input or nothing found: an OGC API exception; a page saying so to a browser (f=html, or an "
+                   "Accept preferring HTML)",
     "content": {JSON: {"schema": {
         "type": "object", "required": ["code", "description"],
         "properties": {"code": {"type": "string"}, "description": {"type": "string"}},
-    }}},
+    }}, HTML: {"schema": {"type": "string"}}},
 }
 
 
@@ -55,7 +61,7 @@ def openapi_document(app: FastAPI, collection_ids: list[str], max_limit: int) ->
                       openapi_version="3.0.3", tags=app.openapi_tags)
     doc = _to_30(doc)
     for path, operations in doc["paths"].items():
-        for operation in operations.values():
+        for method, operation in operations.items():
             for parameter in operation.get("parameters", []):
                 if parameter["name"] == "collectionId":
                     parameter["schema"]["enum"] = collection_ids
@@ -82,7 +88,7 @@ def openapi_document(app: FastAPI, collection_ids: list[str], max_limit: int) ->
                 responses.setdefault(status, ERROR)
             if path in BUSY_PATHS:
                 responses.setdefault("429", ERROR)
-            if path in MEDIA_TYPES and "200" in responses and "get" in operations:
+            if path in MEDIA_TYPES and "200" in responses and method == "get":
                 schema = responses["200"].get("content", {}).get(JSON, {}).get("schema", {})
                 responses["200"]["content"] = {
                     media: {"schema": schema if media in (JSON, GEOJSON, SCHEMA, OPENAPI) else {"type": "string"}}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Query, Request
 
@@ -17,6 +17,9 @@ from services.errors import ApiError, bad_parameter
 # `f` is checked by services.render.negotiate (with a clear message); the enum tells clients the values.
 F = Annotated[str | None, Query(description="Output format: json or html (or use the Accept header)",
                                 json_schema_extra={"enum": ["json", "html"]})]
+# The language of an HTML page (checked by services.i18n.page_lang); without it, the browser's Accept-Language.
+Lang = Annotated[Literal["zh", "en"] | None, Query(description="Language of the HTML page: zh or en (default: "
+                                                               "Accept-Language, else zh)")]
 
 
 def check_parameters(request: Request, allowed: set[str]) -> None:

@@ -11,7 +11,9 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import URL
 
+from services import i18n
 from services.errors import ApiError
+from services.i18n import page_lang
 
 GEOJSON = "application/geo+json"
 JSON = "application/json"
@@ -132,6 +134,20 @@ def json_response(content: Any, media_type: str = JSON, status: int = 200,
     return JSONBytes(content, status_code=status, media_type=media_type, headers=headers)
 
 
-def html_response(template: str, request: Request, **context: Any) -> HTMLResponse:
-    page = _templates.get_template(template).render(request=request, **context)
-    return HTMLResponse(page)
+def html_response(template: str, request: Request, status: int = 200, switchable: bool = False,
+                  **context: Any) -> HTMLResponse:
+    """A page in the request's language (services.i18n); ``switchable`` pages take `lang` and link the other."""
+    lang = page_lang(request) if switchable else _accepted_lang(request)
+    other = "en" if lang == "zh" else "zh"
+    switch = str(request.url.include_query_params(lang=other)) if switchable else None
+    page = _templates.get_template(template).render(request=request, lang=lang, switch=switch,
+                                                    t=lambda key, **kw: i18n.t(key, lang).format(**kw), **context)
+    return HTMLResponse(page, status_code=status, headers={"Vary": "Accept-Language"})
+
+
+def _accepted_lang(request: Request) -> str:
+    """Accept-Language only, for pages whose parameters are fixed by a standard (no `lang` there)."""
+    try:
+        return page_lang(request) if "lang" not in request.query_params else i18n.DEFAULT
+    except ApiError:
+        return i18n.DEFAULT

@@ -16,6 +16,7 @@ from fastapi import Request
 from geo.layers import FILES, Layers
 from geo.locate import Locator
 from geo.queries import indicators, industry_catalogue, industry_detail, stats
+from geo.search import SearchIndex
 from services.catalog import Collection, build_collections
 from services.crs import warm_up
 
@@ -32,6 +33,7 @@ class Service:
     stats: dict[str, Any]
     indicators: dict[str, Any]
     locator: Locator  # the plan's areas prepared for /locate
+    search: SearchIndex  # every name, with its pinyin, for /search
     version: str  # the dataset's version: a content hash of the data files loaded; part of every ETag
     _industries: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)  # every code, once
     _memo: OrderedDict[Any, Any] = field(default_factory=OrderedDict, repr=False)
@@ -60,7 +62,8 @@ class Service:
     def build(cls, layers: Layers) -> Service:
         warm_up()  # the CRSs, before any request needs one
         return cls(layers, build_collections(layers), _backdrop(layers), industry_catalogue(layers), stats(layers),
-                   indicators(layers), Locator.from_layers(layers), data_version(layers.data_dir))
+                   indicators(layers), Locator.from_layers(layers), SearchIndex.from_layers(layers),
+                   data_version(layers.data_dir))
 
 
 def _backdrop(layers: Layers) -> dict[str, Any]:
@@ -69,8 +72,10 @@ def _backdrop(layers: Layers) -> dict[str, Any]:
     shapes = shapely.simplify(districts.geometry.values, 0.002, preserve_topology=True)
     shapes = shapely.transform(shapes, lambda xy: xy.round(4))
     return {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"name_zh": name}, "geometry": shapely.geometry.mapping(shape)}
-        for name, shape in zip(districts["name_zh"], shapes)
+        {"type": "Feature", "properties": {"name_zh": name, "name_en": name_en, "adcode": adcode},
+         "geometry": shapely.geometry.mapping(shape)}
+        for name, name_en, adcode, shape in zip(districts["name_zh"], districts["name_en"], districts["adcode"],
+                                                shapes)
     ]}
 
 

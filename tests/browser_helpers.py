@@ -50,6 +50,23 @@ def chromium() -> Iterator[Any]:
             b.close()
 
 
+def launch_without_cjk_fonts(browser: Any, folder: Path) -> Any:
+    """Another Chromium from ``browser``'s Playwright (one driver per thread), seeing no CJK font."""
+    env = {**os.environ, "FONTCONFIG_FILE": str(latin_fonts_only(folder))}
+    return browser.browser_type.launch(executable_path=str(CHROMIUM), args=ARGS, env=env)
+
+
+def latin_fonts_only(folder: Path) -> Path:
+    """A fontconfig file listing DejaVu alone (no CJK font), as on a fresh machine: a browser started with it
+    draws Chinese only with a web font, or as boxes. Whatever CJK fonts this machine has are hidden."""
+    folder.mkdir(parents=True, exist_ok=True)
+    conf = folder / "fonts.conf"
+    conf.write_text('<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>'
+                    f"<dir>/usr/share/fonts/truetype/dejavu</dir><cachedir>{folder / 'cache'}</cachedir>"
+                    "</fontconfig>\n", encoding="utf-8")
+    return conf
+
+
 @dataclass
 class Visit:
     page: Any
@@ -76,12 +93,24 @@ def open_page(browser: Any, url: str, allowed: tuple[str, ...], shot: Path) -> V
 
     page.route("**/*", route)
     page.goto(url, wait_until="load")
-    page.wait_for_function("document.fonts.status === 'loaded'")
+    wait_until(page, "document.fonts.status === 'loaded'")
     page.wait_for_timeout(300)  # let Leaflet finish its first fit and draw
     page.screenshot(path=str(shot))
     SHOTS.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(shot, SHOTS / shot.name)
     return v
+
+
+def wait_until(page: Any, condition: str, timeout_ms: int = 30_000) -> None:
+    """Wait until the JavaScript ``condition`` holds in the page. Not page.wait_for_function: it evaluates its
+    predicate with eval(), which the service's Content-Security-Policy rightly refuses; a function handed to
+    page.evaluate runs as the browser's own code."""
+    held = page.evaluate(f"""() => new Promise(resolve => {{
+        const end = Date.now() + {timeout_ms};
+        const check = () => ({condition}) ? resolve(true) : Date.now() > end ? resolve(false) : setTimeout(check, 25);
+        check();
+    }})""")
+    assert held, f"timed out waiting for {condition}"
 
 
 def path_ids(page: Any, css_class: str = "") -> list[str]:
@@ -143,3 +172,42 @@ CLICK_INSIDE = """el => {
   }
   return false;
 }"""
+
+
+WEB_FONT = "Noto Sans SC"  # maps.fonts.FAMILY: what every name must be drawn in, on a machine without CJK fonts
+CJK = re.compile(r"[\u3400-\u9fff\uff00-\uffef\u3000-\u303f]")
+
+
+def fonts_used(page: Any, selector: str) -> list[tuple[str, set[str]]]:
+    """Per element matching ``selector``, its own text and the font families that drew it, as Chromium reports
+    them (CDP CSS.getPlatformFontsForNode: the fonts actually used, web fonts included, after fallback)."""
+    page.evaluate("document.fonts.ready.then(() => true)")  # every face the text on screen asked for, loaded
+    # only what is drawn: the text inside a closed <details> or a hidden layer uses no font at all
+    texts: list[str] = page.eval_on_selector_all(
+        selector, "els => els.map(e => !e.checkVisibility() ? '' : Array.from(e.childNodes)"
+                  ".filter(n => n.nodeType === 3).map(n => n.textContent).join('').trim())")
+    cdp = page.context.new_cdp_session(page)
+    try:
+        cdp.send("DOM.enable")
+        cdp.send("CSS.enable")
+        root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+        ids = cdp.send("DOM.querySelectorAll", {"nodeId": root, "selector": selector})["nodeIds"]
+        assert len(ids) == len(texts), (selector, len(ids), len(texts))
+        # a web font is marked isCustomFont; its family is the font file's own name ("Noto Sans SC", or "Noto Sans
+        # SC Thin" for @fontsource's files, cut from the variable font), never a system font's
+        return [(text, {f["familyName"] if f.get("isCustomFont") else f"system: {f['familyName']}"
+                        for f in cdp.send("CSS.getPlatformFontsForNode", {"nodeId": i})["fonts"]})
+                for i, text in zip(ids, texts)]
+    finally:
+        cdp.detach()
+
+
+def assert_names_in_web_font(page: Any, selector: str, at_least: int) -> list[str]:
+    """Every element of ``selector`` holding Chinese text is drawn in the web font alone (no glyph fell back to a
+    system font or a box); at least ``at_least`` of them. Returns their texts."""
+    drawn = [(text, families) for text, families in fonts_used(page, selector) if CJK.search(text)]
+    assert len(drawn) >= at_least, (selector, drawn)
+    fallen = [(text, families) for text, families in drawn
+              if not families or any(not family.startswith(WEB_FONT) for family in families)]
+    assert fallen == [], fallen
+    return [text for text, _ in drawn]

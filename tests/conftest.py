@@ -19,7 +19,7 @@ os.environ.setdefault("NBGIS_TRUSTED_HOSTS", "testserver,localhost,127.0.0.1,::1
 from geo.layers import DATA_DIR, Layers, load_layers
 from services.app import create_app
 from services.server import server_options
-from tests.browser_helpers import chromium
+from tests.browser_helpers import chromium, launch_without_cjk_fonts
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +46,15 @@ def browser() -> Iterator[Any]:
     """Headless Chromium (a skip when it is missing, a failure under CI)."""
     with chromium() as b:
         yield b
+
+
+@pytest.fixture(scope="session")
+def bare_browser(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Headless Chromium that sees no CJK font (only DejaVu), as a fresh machine: Chinese renders only through
+    the web font the pages load."""
+    b = launch_without_cjk_fonts(browser, tmp_path_factory.mktemp("fontconfig"))
+    yield b
+    b.close()
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,8 @@ the pandas path it replaced, byte for byte; GeoParquet read back by GeoPandas; u
 from __future__ import annotations
 
 import io
+import os
+import pty
 import subprocess
 import sys
 import time
@@ -212,15 +214,33 @@ def nbgis(*args: str) -> subprocess.CompletedProcess[str]:
                           timeout=600)
 
 
-def test_cli_progress_is_one_bar_with_rows_per_second(tmp_path: Path) -> None:
+def test_cli_progress_is_one_line_on_a_terminal(tmp_path: Path) -> None:
+    """On a terminal (a pty here) one line redrawn in place, ending with the rows and rows/s; in a log none."""
     src = tmp_path / "in.csv"
     src.write_bytes(edge_rows(20_000).to_csv(index=False).encode())
-    result = nbgis("locate", str(src), str(tmp_path / "out.parquet"))
-    assert result.returncode == 0, result.stderr
-    finished = [part for part in result.stderr.replace("\r", "\n").splitlines() if part.startswith("100%")]
-    assert len(finished) == 1 and "20,053 rows" in finished[0] and "rows/s" in finished[0], result.stderr
-    assert result.stderr.count("\n") == 1  # not a terminal: the final line alone
-    assert "wrote" in result.stdout and pq.read_metadata(tmp_path / "out.parquet").num_rows == 20_053
+    controller, terminal = pty.openpty()
+    with subprocess.Popen([sys.executable, "-m", "nbgis", "locate", str(src), str(tmp_path / "out.parquet")],
+                          cwd=ROOT, stdout=subprocess.PIPE, stderr=terminal, text=True) as run:
+        os.close(terminal)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(controller, 1 << 16)
+            except OSError:  # the command has ended and closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+        stdout = run.communicate(timeout=600)[0]
+    os.close(controller)
+    assert run.returncode == 0, shown
+    lines = shown.decode().replace("\r\n", "\n").split("\n")
+    finished = [line.rsplit("\r", 1)[-1] for line in lines if line.strip()]
+    assert len(finished) == 1 and finished[0].startswith("100% |"), shown  # one line, redrawn with \r
+    assert "20,053 rows" in finished[0] and "rows/s" in finished[0]
+    assert "wrote" in stdout and pq.read_metadata(tmp_path / "out.parquet").num_rows == 20_053
+    logged = nbgis("locate", str(src), str(tmp_path / "again.csv"))
+    assert logged.returncode == 0 and logged.stderr == ""
 
 
 def test_dask_local_cluster_gives_the_single_machine_answers(tmp_path: Path) -> None:

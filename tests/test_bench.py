@@ -72,7 +72,7 @@ def test_smoke_run_measures_every_section(tmp_path: Path) -> None:
     answers = {r["case"]: r["note"].split("ours ", 1)[1].split(",")[0] for r in serving}
     assert answers["collection list"] == "11 collections"  # the ten of the plan and the synthetic points
     assert answers["subparks items?limit=100"] == "10 features"
-    assert answers["platforms items?limit=100"] == "35 features"
+    assert answers["platforms items?limit=100"] == "46 features"
     assert answers["subparks items/{id}"] == "feature subpark-beilun"
     assert answers["100k points items?limit=1000"] == "1000 features"  # smoke mode makes 2,000 points
 

@@ -134,7 +134,8 @@ def test_indicators_table_1_has_18_rows_with_2019_baselines() -> None:
     rows = {r["no"]: r for r in doc["table1"]}
     assert sorted(rows) == list(range(1, 19))
     assert {n for n, r in rows.items() if r["baseline"]["year"] == 2019} == {2, 4, 8, 9}
-    assert rows[5]["target_2025"] == {"value": 60, "comparator": ">", "text": None}
+    assert rows[5]["target_2025"] == {"value": 60, "value_zh": "＞60", "qualifier_zh": "＞", "comparator": ">",
+                                      "text": None}
     assert rows[15]["target_2025"]["value"] is None
 
 

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Features per collection, as the plan lists them (districts: ten districts and counties plus the city).
 COUNTS = {"subparks": 10, "corridor": 3, "corridor-axis": 1, "corridor-units": 12, "innovation-nodes": 10,
-          "provincial-parks": 2, "innovation-streets": 2, "qianwan-zones": 4, "platforms": 35, "districts": 11}
+          "provincial-parks": 2, "innovation-streets": 2, "qianwan-zones": 4, "platforms": 46, "districts": 11}
 PLATFORMS_WITH_POINT = 7
 EPSG4549 = parse_crs("EPSG:4549")
 
@@ -85,11 +85,14 @@ def test_geojson_rfc7946(subparks: dict[str, gpd.GeoDataFrame], out: Path) -> No
     assert info["crs"] == "EPSG:4326" and info["features"] == 10
 
 
-def test_geojson_projected_writes_crs_member(subparks: dict[str, gpd.GeoDataFrame], out: Path) -> None:
-    doc = json.loads(export(subparks, "geojson", EPSG4549, out / "p.geojson").read_text(encoding="utf-8"))
-    assert doc["crs"]["properties"]["name"] == "urn:ogc:def:crs:EPSG::4549"
-    x, y = doc["features"][0]["geometry"]["coordinates"][0][0][0]
-    assert 4e5 < x < 8e5 and 3.1e6 < y < 3.5e6  # easting, northing in metres
+@pytest.mark.parametrize("crs", ["EPSG:4549", "EPSG:4490", "EPSG:32651"])
+def test_geojson_refuses_crs_rfc7946_cannot_say(subparks: dict[str, gpd.GeoDataFrame], out: Path, crs: str) -> None:
+    # RFC 7946 removed the crs member: metres written under it would read as degrees in any other tool
+    with pytest.raises(ExportError, match="RFC 7946"):
+        export(subparks, "geojson", parse_crs(crs), out / "p.geojson")
+    assert not (out / "p.geojson").exists()
+    doc = json.loads(export(subparks, "geojson", parse_crs("OGC:CRS84"), out / "w.geojson").read_text("utf-8"))
+    assert "crs" not in doc
 
 
 def test_geojson_all_is_a_zip_of_collections(frames: dict[str, gpd.GeoDataFrame], out: Path) -> None:
@@ -112,9 +115,9 @@ def test_gcj02_shifts_and_says_so(subparks: dict[str, gpd.GeoDataFrame], out: Pa
 
 def test_gpkg_all_in_metres_keeps_areas(frames: dict[str, gpd.GeoDataFrame], out: Path) -> None:
     path = export(frames, "gpkg", EPSG4549, out / "all.gpkg")
-    assert [name for name, _ in pyogrio.list_layers(path)] == list(COLLECTIONS)
+    assert [name for name, _ in pyogrio.list_layers(path)] == [c.replace("-", "_") for c in COLLECTIONS]
     for name, count in COUNTS.items():
-        info = pyogrio.read_info(path, layer=name)
+        info = pyogrio.read_info(path, layer=ex.table_name(name))
         assert info["features"] == count and info["crs"] == "EPSG:4549", name
     sub = pyogrio.read_dataframe(path, layer="subparks")
     assert "鄞州分园" in set(sub["name_zh"])
@@ -179,7 +182,8 @@ def test_kml_styled_with_popups(frames: dict[str, gpd.GeoDataFrame], out: Path) 
         assert len(pyogrio.read_dataframe(path, layer=name)) == expected, name
     sub = pyogrio.read_dataframe(path, layer="subparks").set_index("Name")
     popup = sub.loc["鄞州分园", "description"]
-    for text in ("Yinzhou Sub-park", "鄞州区", "128.7 km²", "128.70 km²", "电子信息", "专栏 9", "Schematic"):
+    computed = f"{frames['subparks'].loc['subpark-yinzhou', 'area_km2']:.2f} km²"  # the drawn area, not the plan's
+    for text in ("Yinzhou Sub-park", "鄞州区", "128.7 km²", computed, "电子信息", "专栏 9", "Schematic"):
         assert text in popup, text
     assert sub.loc["鄞州分园", "geometry_quality"] == "schematic"
 
@@ -193,6 +197,11 @@ def test_kml_styled_with_popups(frames: dict[str, gpd.GeoDataFrame], out: Path) 
     style = styles[mark.findtext("k:styleUrl", namespaces=ns).lstrip("#")]
     assert style.findtext("k:LineStyle/k:color", namespaces=ns) == f"ff{rgb[4:6]}{rgb[2:4]}{rgb[0:2]}"
     assert ex.industry_colour(first) == rgb != ex.industry_colour(None)
+    # no icon, link or image sends a reader to an outside server: the only URLs are the XML namespaces
+    hrefs = [e.text for e in root.iter() if e.tag.endswith("}href") and e.text]
+    assert hrefs == []
+    assert set(re.findall(r"https?://[^\s<\"]+", path.read_text(encoding="utf-8"))) == {
+        "http://www.opengis.net/kml/2.2", "http://www.google.com/kml/ext/2.2"}
 
 
 @pytest.mark.parametrize("crs", ["EPSG:4549", "GCJ02", "EPSG:4490"])
@@ -325,7 +334,7 @@ def test_cli_every_collection_and_all(tmp_path: Path) -> None:
         assert proc.returncode == 0, f"{name}: {stderr}"
         assert "wrote" in stdout
         layers = [layer for layer, _ in pyogrio.list_layers(tmp_path / f"{name}.gpkg")]
-        assert layers == (list(COLLECTIONS) if name == "all" else [name])
+        assert layers == [ex.table_name(c) for c in (COLLECTIONS if name == "all" else [name])]
         if name != "all":
             assert pyogrio.read_info(tmp_path / f"{name}.gpkg")["features"] == COUNTS[name]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from geo.export import FORMATS, sweep_staging
+from geo.export import COLLECTIONS, FORMATS, get_format, sweep_staging
 from geo.layers import Layers
 from services.app import create_app
 
@@ -67,7 +67,8 @@ def test_unknown_kind_is_refused_by_name(data_copy: Path) -> None:
 
 @pytest.mark.parametrize("fmt", FORMAT_NAMES)
 def test_export_to_a_full_disk_says_so_in_one_line(full_disk: Path, fmt: str) -> None:
-    done = nbgis("export", "all", "--format", fmt, "-o", str(full_disk / f"all.{fmt}"))
+    name = get_format(fmt).filename("all", len(COLLECTIONS))  # all.zip where the layers are a file each
+    done = nbgis("export", "all", "--format", fmt, "-o", str(full_disk / name))
     errors = [line for line in done.stderr.splitlines() if not line.startswith("nbgis: note:")]
     assert done.returncode == 1, done.stderr
     assert len(errors) == 1 and errors[0].startswith("nbgis: error: cannot write"), done.stderr

@@ -23,6 +23,7 @@ from tests.browser_helpers import (
     SHOTS,
     VIEWPORT,
     Visit,
+    assert_names_in_web_font,
     drawn_features,
     group_names,
     icon_font_loads,
@@ -106,6 +107,19 @@ def test_search_finds_a_feature_in_english(visit: Any, pages: dict[str, Built]) 
     v.page.screenshot(path=str(SHOTS / "overview-search.png"))
 
 
+@pytest.mark.parametrize("query", ["beilunfen", "blfy", "北仑分"])
+def test_search_finds_a_feature_by_pinyin_and_part_of_its_name(visit: Any, pages: dict[str, Built],
+                                                                query: str) -> None:
+    v = visit(pages["overview"], "overview-search-pinyin")
+    v.page.locator(".nbgis-search input").fill(query)
+    hits = v.page.locator(".nbgis-search li")
+    assert hits.all_inner_texts() == ["北仑分园 / Beilun Sub-park"]
+    hits.first.click()
+    popup = v.page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    assert "北仑分园" in popup.inner_text()
+
+
 def test_industry_map_highlights_exactly_the_hosts(visit: Any, pages: dict[str, Built], layers: Layers) -> None:
     v = visit(pages["industry"], "industry-hits")
     hosts = hosting_industry(layers, "biomedicine")
@@ -132,3 +146,23 @@ def test_feature_map_shows_the_feature_in_its_district(visit: Any, pages: dict[s
     panel_box = v.page.locator(".nbgis-panel").bounding_box()
     assert box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= panel_box["x"]
     assert box["y"] + box["height"] <= VIEWPORT["height"]
+
+
+FONT_CHECKS = {  # map -> (selector of elements holding names, how many must hold Chinese at least)
+    "overview": [(".leaflet-control-layers-overlays label > span > span", 11), (".nbgis-label span", 18),
+                 (".nbgis-legend div", 9)],
+    "industry": [(".nbgis-label span", 10), (".nbgis-panel li", 5), (".nbgis-panel summary", 1)],
+    "feature": [(".nbgis-label span", 5), (".nbgis-panel th", 5), (".nbgis-panel summary", 1)],
+}
+
+
+@pytest.mark.parametrize("name", list(FONT_CHECKS))
+def test_names_render_in_the_web_font_from_the_file(bare_browser: Any, pages: dict[str, Built], tmp_path: Path,
+                                                     name: str) -> None:
+    """On a machine without CJK fonts, the self-contained page draws every name in the web font it carries, cut
+    down to its own characters (maps.fonts)."""
+    v = open_page(bare_browser, pages[name].path.as_uri(), ("file:", "data:"), tmp_path / f"font-file-{name}.png")
+    assert v.errors == [] and v.failed == [] and v.outside == []
+    for selector, at_least in FONT_CHECKS[name]:
+        assert_names_in_web_font(v.page, selector, at_least)
+    v.page.close()

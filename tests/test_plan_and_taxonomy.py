@@ -48,3 +48,17 @@ def test_every_industry_word_is_in_the_plan(layers: Layers) -> None:
     text = PLAN.text(1, len(PLAN.lines))
     missing = [i.code for i in layers.taxonomy.industries.values() if i.zh.replace(" ", "") not in text]
     assert missing == []
+
+
+def test_progress_from_baseline_to_target() -> None:
+    from geo.monitoring import progress
+
+    base = {"year": 2020, "value": 40.0}
+    seen = [{"year": 2020, "value": 40.0}, {"year": 2023, "value": 55.0}]
+    got = progress(60.0, ">", base, seen)
+    assert got["share_of_way"] == 0.75 and got["met"] is False and got["status"] == "observed"
+    assert progress(55.0, ">", base, seen)["met"] is False  # 超过 55: 55 is not more than 55
+    assert progress(55.0, ">=", base, seen)["met"] is True
+    assert progress(60.0, None, base, seen[:1])["status"].startswith("baseline only")
+    assert progress(None, None, base, seen)["status"] == "target is not a number"
+    assert progress(60.0, None, None, [])["status"] == "no observation"

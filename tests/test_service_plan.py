@@ -106,7 +106,8 @@ def test_stats_per_district_add_up(client: TestClient) -> None:
 def test_indicators_are_the_file(client: TestClient) -> None:
     doc = client.get("/indicators").json()
     assert len(doc["table1"]) == len(INDICATORS["table1"]) == 18
-    assert doc["table1"] == INDICATORS["table1"]
+    assert [{k: v for k, v in r.items() if k not in ("observations", "progress")} for r in doc["table1"]] == \
+        INDICATORS["table1"]
     assert all(row["source"] for row in doc["table1"])
 
 
@@ -170,3 +171,28 @@ def test_dxf_download_defaults_to_metres_and_says_which_crs(client: TestClient, 
     doc = ezdxf.readfile(path)
     xs = [v[0] for e in doc.modelspace().query("LWPOLYLINE") for v in e.get_points("xy")]
     assert xs and 5.5e5 < min(xs) < max(xs) < 7.5e5  # Gauss-Kruger eastings around Ningbo, in metres
+
+
+def test_indicators_carry_observations_and_progress(client: TestClient, data_copy) -> None:
+    import dataclasses
+
+    from geo.layers import load_layers
+    from services.app import create_app
+
+    doc = client.get("/indicators").json()
+    row = next(r for r in doc["table1"] if r["id"] == "table1-6")  # 高新技术企业数量: 3102 in 2020, 8000 in 2025
+    assert [(o["year"], o["value"]) for o in row["observations"]] == [(2015, 1519), (2020, 3102)]
+    assert row["observations"][1]["source"] == "宁波市“十四五”科技创新规划, 表 1, lines 388-388"
+    assert row["progress"]["share_of_way"] is None and row["progress"]["status"].startswith("baseline only")
+    observed = {t["id"] for t in doc["targets"] if t["observations"]}
+    assert observed == {"institutes-talents", "tech-credit-loans"}  # the plan's own 2020 figures, nothing else
+    assert all(t["progress"]["status"] == "no observation" for t in doc["targets"] if t["id"] not in observed)
+    assert [t["count"] for t in doc["cluster_tiers"]] == [2, 4, 6] and doc["vision_2035"]["year"] == 2035
+    # a later observation, as the store will add them: progress is computed from it
+    layers = load_layers(data_copy)
+    observations = {"observations": [*layers.observations["observations"],
+                                     {"indicator": "table1-6", "year": 2022, "value": 5551, "source": "test"}]}
+    other = TestClient(create_app(dataclasses.replace(layers, observations=observations)))
+    row = next(r for r in other.get("/indicators").json()["table1"] if r["id"] == "table1-6")
+    assert row["progress"]["share_of_way"] == pytest.approx((5551 - 3102) / (8000 - 3102), abs=1e-4)
+    assert row["progress"]["met"] is False and row["progress"]["latest"]["year"] == 2022
