@@ -136,6 +136,9 @@ def _content_type(headers: list[tuple[bytes, bytes]]) -> bytes:
     return next((v.lower() for k, v in headers if k.lower() == b"content-type"), b"")
 
 
+# Request headers an answer may vary with and still be tagged and kept: the tag and the key hold them (gzip and
+# Origin, which change only the bytes and CORS headers, are in the key, not the tag).
+_TAGGED_HEADERS = {b"accept", b"accept-language", b"accept-encoding", b"origin", b""}
 CACHE_CONTROL = "public, no-cache"  # keep it, but ask again each time: a 304 costs next to nothing
 CACHE_ENTRIES = 512  # answers kept serialized, the most recently used
 CACHE_BODY_BYTES = 512 * 1024  # larger answers are built each time (they still get an ETag and 304s)
@@ -153,13 +156,12 @@ class ConditionalGet:
     answers kept serialized.
 
     The ETag is made from the dataset's version (`Service.version`) and the request: path and query, Host
-    (answers hold absolute links) and Accept (HeadAndVary says answers vary with it). It is weak, since a
-    gzipped body and a plain one are the same answer in different bytes. Knowing it before the handler runs,
-    a revalidation is answered without building anything. Answers up to CACHE_BODY_BYTES are kept (after
-    gzip, per encoding) and replayed while the version stays the same (unless the request says no-cache); a new
-    version empties the cache.
-    Answers that carry their own ETag (files) keep it; errors and answers marked private or no-store get
-    neither ETag nor caching.
+    (answers hold absolute links), Accept (HeadAndVary says answers vary with it) and Accept-Language (pages).
+    It is weak, since a gzipped body and a plain one are the same answer in different bytes. Knowing it before
+    the handler runs, a revalidation is answered without building anything. Answers up to CACHE_BODY_BYTES are
+    kept (after gzip, per encoding) and replayed while the version stays the same (unless the request says
+    no-cache); a new version empties the cache. Answers that carry their own ETag (files) keep it; errors, answers
+    marked private or no-store, and answers varying with another request header get neither ETag nor caching.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -182,7 +184,8 @@ class ConditionalGet:
         headers = Headers(scope=scope)
         accept = headers.get("accept", "")
         parts = (version, scope.get("scheme", ""), scope.get("root_path", ""), scope["path"],
-                 scope["query_string"].decode("latin-1"), headers.get("host", ""), accept)
+                 scope["query_string"].decode("latin-1"), headers.get("host", ""), accept,
+                 headers.get("accept-language", ""))
         etag = 'W/"' + hashlib.blake2b("\0".join(parts).encode(), digest_size=12).hexdigest() + '"'
         wanted = headers.get("if-none-match")
         key = (etag, "gzip" in headers.get("accept-encoding", ""), "origin" in headers)
@@ -212,8 +215,11 @@ class ConditionalGet:
                 raw = list(message.get("headers", []))
                 own = next((v.decode("latin-1") for k, v in raw if k.lower() == b"etag"), None)
                 control = b",".join(v for k, v in raw if k.lower() == b"cache-control").lower()
-                # An answer for this client alone (it holds a secret, say) is neither tagged nor kept.
-                ok = message["status"] == 200 and b"no-store" not in control and b"private" not in control
+                varies = {v.strip().lower() for k, value in raw if k.lower() == b"vary" for v in value.split(b",")}
+                # An answer for this client alone (it holds a secret, say), or varying with a request header the
+                # tag does not hold, is neither tagged nor kept.
+                ok = (message["status"] == 200 and b"no-store" not in control and b"private" not in control
+                      and varies <= _TAGGED_HEADERS)
                 if ok and own is None:
                     raw.append((b"etag", etag.encode()))
                 if ok and not any(k.lower() == b"cache-control" for k, _ in raw):

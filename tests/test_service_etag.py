@@ -89,3 +89,14 @@ def test_a_new_data_version_gets_a_new_answer(served: tuple[str, Any], data_copy
         assert after.json()["properties"]["name_zh"] == "北仑新园"
         assert first.json()["properties"]["name_zh"] == "北仑分园"
         assert client.get(url, headers={"If-None-Match": after.headers["etag"]}).status_code == 304
+
+
+def test_language_and_unknown_vary_headers(served: tuple[str, Any]) -> None:
+    base, _ = served
+    with httpx.Client(base_url=base) as client:
+        zh = client.get("/?f=html", headers={"Accept-Language": "zh-CN"})
+        en = client.get("/?f=html", headers={"Accept-Language": "en"})
+        assert '<html lang="zh-CN">' in zh.text and '<html lang="en">' in en.text  # not one kept for both
+        assert zh.headers["etag"] != en.headers["etag"]
+        assert client.get("/?f=html", headers={"Accept-Language": "en", "If-None-Match": zh.headers["etag"]}
+                          ).status_code == 200
