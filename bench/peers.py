@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -29,6 +28,7 @@ from pathlib import Path
 import pyogrio
 import shapely
 
+from bench import postgres
 from bench.data import Dataset
 
 PYGEOAPI_VERSION = "0.24.0"
@@ -38,8 +38,6 @@ TIPG_VERSION = "1.6.1"
 UVICORN_VERSION = version("uvicorn")
 UVICORN = f"uvicorn[standard]=={UVICORN_VERSION}"
 STARLETTE_VERSION = version("starlette")
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-PG_USER = "postgres"
 DATABASE = "bench"
 ACCEPT = "application/geo+json, application/json"  # every server is asked for the same media type
 READY_TIMEOUT = 60.0
@@ -168,8 +166,9 @@ def _tail(log: Path, lines: int = 30) -> str:
 
 @contextmanager
 def serve_process(command: Sequence[object], env: dict[str, str], cwd: Path, log: Path, ready_url: str
-                  ) -> Iterator[None]:
-    """Run command in its own session until the with-block ends; kill the whole group so no worker outlives it."""
+                  ) -> Iterator[subprocess.Popen[bytes]]:
+    """Run command in its own session until the with-block ends; kill the whole group so no worker outlives it.
+    Yields the process (its group id is its pid)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
         process = subprocess.Popen([str(c) for c in command], env={**os.environ, **env}, cwd=cwd, stdout=out,
@@ -187,7 +186,7 @@ def serve_process(command: Sequence[object], env: dict[str, str], cwd: Path, log
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{ready_url} not ready after {READY_TIMEOUT:.0f} s; {log}:\n{_tail(log)}")
             time.sleep(0.25)
-        yield
+        yield process
     finally:
         with suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
@@ -312,45 +311,18 @@ def _load_sql(dataset: Dataset) -> str:
 
 
 @contextmanager
-def postgis(work: Path, datasets: dict[str, Dataset]) -> Iterator[str]:
-    """A throwaway PostgreSQL 15 + PostGIS cluster on 127.0.0.1 with one table per collection, named as the
-    collection (quoted: synthetic-points keeps its dash); yields its DSN.
-
-    PostgreSQL will not run as root, so initdb and the server run as the postgres user, with trust authentication
-    (loopback only) and the unix socket inside the cluster folder. The cluster is stopped and removed afterwards."""
-    apt_install("postgresql-15", "postgresql-15-postgis-3")
-    cluster = Path(tempfile.mkdtemp(prefix="postgis-", dir=work))
-    shutil.chown(cluster, PG_USER, PG_USER)
-    as_postgres = ["runuser", "-u", PG_USER, "--"]
-    try:
-        yield _start_cluster(cluster, as_postgres, datasets)
-    finally:
-        subprocess.run([*as_postgres, PG_BIN / "pg_ctl", "-D", cluster / "data", "-m", "fast", "-w", "stop"],
-                       capture_output=True)
-        shutil.rmtree(cluster, ignore_errors=True)
-
-
-def _start_cluster(cluster: Path, as_postgres: list[str], datasets: dict[str, Dataset]) -> str:
-    """Create, start and load the cluster in the folder; its DSN, or an error with the end of its log."""
-    data, log, port = cluster / "data", cluster / "postgres.log", free_port()
-    try:
-        _run(*as_postgres, PG_BIN / "initdb", "-D", data, "-U", PG_USER, "-A", "trust", "-E", "UTF8", "--locale=C",
-             "--no-sync", cwd=cluster)
-        options = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={cluster}"
-        _run(*as_postgres, PG_BIN / "pg_ctl", "-D", data, "-l", log, "-o", options, "-w", "-t", "60", "start",
-             cwd=cluster)
-        psql = [PG_BIN / "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", cluster, "-p", str(port), "-U", PG_USER]
-        _run(*psql, "-d", "postgres", "-c", f"CREATE DATABASE {DATABASE}")
-        script = "CREATE EXTENSION postgis;\n" + "".join(_load_sql(d) for d in datasets.values())
-        _run(*psql, "-d", DATABASE, "-f", "-", input=script)
-    except RuntimeError as exc:
-        raise RuntimeError(f"{exc}\n{log}:\n{_tail(log)}") from exc
-    return f"postgresql://{PG_USER}@127.0.0.1:{port}/{DATABASE}"
+def postgis(work: Path, datasets: dict[str, Dataset]) -> Iterator[postgres.Cluster]:
+    """A throwaway PostgreSQL 15 + PostGIS cluster (bench.postgres) whose database has one table per collection,
+    named as the collection (quoted: synthetic-points keeps its dash); its DSN is the cluster's."""
+    apt_install(*postgres.PACKAGES)
+    with postgres.cluster(work, DATABASE) as running:
+        running.psql("CREATE EXTENSION postgis;\n" + "".join(_load_sql(d) for d in datasets.values()))
+        yield running
 
 
 def _spatial_tables(dsn: str) -> list[str]:
     """The public tables with a geometry column, as postgis() made them: one per collection."""
-    return _run(PG_BIN / "psql", "-X", "-At", dsn, "-c",
+    return _run(postgres.PG_BIN / "psql", "-X", "-At", dsn, "-c",
                 "SELECT f_table_name FROM geometry_columns WHERE f_table_schema = 'public' ORDER BY 1").split()
 
 

@@ -1,5 +1,9 @@
 """Serving: this service against pygeoapi (GeoJSON and GeoPackage providers) and tipg (PostGIS), on loopback.
 
+Ours runs three ways: over the layers read from the files (as before stores), and over each store, the embedded
+GeoPackage and PostGIS (the same cluster tipg reads): every way serves a snapshot from memory, so the stores'
+rows are compared with the first (target: at least 90 % of its rate), and ours on PostGIS with tipg on PostGIS.
+
 Every server runs under uvicorn with the same number of worker processes and serves the same three
 collections (sub-parks, platforms, the synthetic points). Before any load, each query is asked once of every
 server and the features returned are counted, so a fast wrong answer cannot win. wrk then runs each case
@@ -22,11 +26,12 @@ from typing import Any
 from bench import peers
 from bench.data import SYNTHETIC, Dataset
 from bench.load import Load, combine, run_wrk
-from bench.ours_app import SYNTHETIC_ENV
+from bench.ours_app import STORE_ENV, SYNTHETIC_ENV
 from bench.report import Row
 
 ROOT = Path(__file__).resolve().parent.parent
 OURS = "ours"
+STORES = {"GeoPackage": "ours (GeoPackage store)", "PostGIS": "ours (PostGIS store)"}
 PEERS = (("pygeoapi", ">=10"), ("tipg", ">=2"))  # name prefix and the target of ours/peer in requests/s
 IDLE = 0.15  # the machine's busy fraction below which the next run may start
 BACKLOG_S = 10.0  # a server still busy this long after its run is restarted
@@ -62,15 +67,28 @@ def cases(feature_ids: dict[str, str]) -> list[Case]:
 
 
 @contextmanager
-def ours_server(work: Path, datasets: dict[str, Dataset], workers: int) -> Iterator[peers.Server]:
-    """Our service under uvicorn, as `nbgis serve` runs it, with the synthetic collection added (bench.ours_app)."""
+def ours_server(work: Path, datasets: dict[str, Dataset], workers: int, store: str = "", name: str = OURS
+                ) -> Iterator[peers.Server]:
+    """Our service under uvicorn, as `nbgis serve` runs it, with the synthetic collection added (bench.ours_app);
+    over the layers' files, or over `store` (a GeoPackage path or a PostGIS URL, seeded on first start)."""
     port = peers.free_port()
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "uvicorn", "bench.ours_app:create", "--factory", "--host", "127.0.0.1",
                "--port", str(port), "--workers", str(workers), "--log-level", "warning"]
-    env = {SYNTHETIC_ENV: str(datasets[SYNTHETIC].gpkg), "PYTHONPATH": str(ROOT)}
-    with peers.serve_process(command, env, ROOT, work / "logs" / "ours.log", f"{url}/collections"):
-        yield peers.Server(OURS, url, {name: name for name in datasets})
+    env = {SYNTHETIC_ENV: str(datasets[SYNTHETIC].gpkg), "PYTHONPATH": str(ROOT), STORE_ENV: store,
+           "NBGIS_LOG_LEVEL": "warning"}
+    log = work / "logs" / f"{name.replace(' ', '-').replace('(', '').replace(')', '')}.log"
+    with peers.serve_process(command, env, ROOT, log, f"{url}/collections"):
+        yield peers.Server(name, url, {name: name for name in datasets})
+
+
+def _fresh_store(work: Path) -> str:
+    """A GeoPackage path where no store is yet, so the store is seeded from this run's data."""
+    path = work / "store" / "nbgis.gpkg"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for old in path.parent.glob("nbgis.gpkg*"):
+        old.unlink()
+    return str(path)
 
 
 def _answer_size(server: peers.Server, url: str) -> str:
@@ -138,7 +156,8 @@ def run(work: Path, datasets: dict[str, Dataset], smoke: bool = False, workers: 
             stack.callback(server.close)
             return server
 
-        servers = [running(lambda: ours_server(work, datasets, workers))]
+        servers = [running(lambda: ours_server(work, datasets, workers)),
+                   running(lambda: ours_server(work, datasets, workers, _fresh_store(work), STORES["GeoPackage"]))]
         if not smoke:
             try:
                 peers.ensure_pygeoapi(work)
@@ -146,8 +165,10 @@ def run(work: Path, datasets: dict[str, Dataset], smoke: bool = False, workers: 
                             running(lambda: peers.pygeoapi_server(work, datasets, "gpkg", workers))]
             except RuntimeError as exc:  # e.g. no Python 3.12 on the machine: the other peers still run
                 log(f"serving: pygeoapi left out: {exc}")
-            dsn = stack.enter_context(peers.postgis(work, datasets))
-            servers.append(running(lambda: peers.tipg_server(work, dsn, workers)))
+            cluster = stack.enter_context(peers.postgis(work, datasets))
+            servers.append(running(lambda: peers.tipg_server(work, cluster.dsn, workers)))
+            ours_db = cluster.new_database()  # our tables beside tipg's, in the same cluster
+            servers.append(running(lambda: ours_server(work, datasets, workers, ours_db, STORES["PostGIS"])))
         results: dict[tuple[str, str], Load] = {}
         answers: dict[tuple[str, str], str] = {}
         for case in cases(feature_ids):
@@ -224,24 +245,33 @@ def _rows(all_cases: list[Case], names: list[str], results: dict[tuple[str, str]
     for case in all_cases:
         ours = results[case.label, OURS]
         note = f"{setting}; ours {answers[case.label, OURS]}, errors {ours.errors}"
-        if len(names) == 1:
-            rows.append(Row("serving", case.label, "req/s", ours.rate, note=note))
-            continue
         # The better pygeoapi provider of the two, per query, and tipg
         best = [(max(group, key=lambda n: results[case.label, n].rate), target) for prefix, target in PEERS
                 if (group := [n for n in names if n.startswith(prefix)])]
-        for peer, target in best:
-            theirs = results[case.label, peer]
-            ours_count, their_count = _count(answers[case.label, OURS]), _count(answers[case.label, peer])
-            same = answers[case.label, peer] == answers[case.label, OURS]
+        if not best:
+            rows.append(Row("serving", case.label, "req/s", ours.rate, note=note))
+        for variant in (n for n in names if n in STORES.values()):  # each store against the files' service
+            load = results[case.label, variant]
+            same = answers[case.label, variant] == answers[case.label, OURS]
+            rows.append(Row("serving", f"{case.label} [{variant}]", "req/s", load.rate, f"{OURS} (no store)",
+                            ours.rate, ">=0.9" if same else "", f"{variant}: {answers[case.label, variant]}"
+                            f"{'' if same else ' (DIFFERS: not compared)'}, errors {load.errors}"))
+        pairs = [(OURS, peer, target) for peer, target in best]
+        if STORES["PostGIS"] in names:  # the same database behind both
+            pairs += [(STORES["PostGIS"], peer, target) for peer, target in best if peer.startswith("tipg")]
+        for mine, peer, target in pairs:
+            load, theirs = results[case.label, mine], results[case.label, peer]
+            ours_count, their_count = _count(answers[case.label, mine]), _count(answers[case.label, peer])
+            same = answers[case.label, peer] == answers[case.label, mine]
             # A ratio is claimed only where ours answered at least what the peer did: a fast short answer
             # must not win. Where ours returns more (features without geometry, more collections) it stands.
             fair = same or (ours_count is not None and their_count is not None and ours_count >= their_count)
             differs = "" if same else " (DIFFERS; ours returns more)" if fair else " (DIFFERS: not compared)"
-            peer_note = f"{note}; {peer}: {answers[case.label, peer]}{differs}, errors {theirs.errors}"
-            rows.append(Row("serving", case.label, "req/s", ours.rate, peer, theirs.rate, target if fair else "",
+            label = case.label if mine == OURS else f"{case.label} [{mine}]"
+            peer_note = (f"{setting}; {mine} {answers[case.label, mine]}, errors {load.errors}; {peer}: "
+                         f"{answers[case.label, peer]}{differs}, errors {theirs.errors}")
+            rows.append(Row("serving", label, "req/s", load.rate, peer, theirs.rate, target if fair else "",
                             peer_note))
-            rows.append(Row("serving", case.label, "p99 ms", ours.p99_ms, peer, theirs.p99_ms, "<1" if fair else "",
-                            f"p50 ms: ours {ours.p50_ms:.1f}, {peer} {theirs.p50_ms:.1f}"))
+            rows.append(Row("serving", label, "p99 ms", load.p99_ms, peer, theirs.p99_ms, "<1" if fair else "",
+                            f"p50 ms: {mine} {load.p50_ms:.1f}, {peer} {theirs.p50_ms:.1f}"))
     return rows
-

@@ -24,7 +24,6 @@ from distributed import Client, LocalCluster, WorkerPlugin
 
 from geo.batch import add_summaries, geoparquet_table, is_parquet, locate_sites
 from geo.crs import OutputCRS
-from geo.layers import load_layers
 from geo.locate import Locator, SitesError
 from geo.sites import BLOCK_ROWS, parquet_files, parquet_sites
 
@@ -112,9 +111,8 @@ def client_for(address: str) -> tuple[Client, LocalCluster | None]:
     return Client(address, timeout=30), None
 
 
-def locate_on_cluster(address: str, src: str | os.PathLike[str], dst: str | os.PathLike[str],
-                      data_dir: str | os.PathLike[str], crs: OutputCRS | None = None,
-                      locator: Locator | None = None) -> dict[str, Any]:
+def locate_on_cluster(address: str, src: str | os.PathLike[str], dst: str | os.PathLike[str], locator: Locator,
+                      crs: OutputCRS | None = None) -> dict[str, Any]:
     """Locate a Parquet file or folder into the folder `dst` on the cluster at `address`; the summary."""
     if not is_parquet(src):
         raise SitesError("on a cluster the input is Parquet (a .parquet file or a folder of them); convert a CSV "
@@ -124,7 +122,6 @@ def locate_on_cluster(address: str, src: str | os.PathLike[str], dst: str | os.P
     dst.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp"))
     os.chmod(staging, 0o755)
-    locator = locator or Locator.from_layers(load_layers(Path(data_dir)))
     locator.segment_grid()  # built here once, not once per worker
     prepared = pickle.dumps(locator)
     client, cluster = client_for(address)

@@ -1,4 +1,5 @@
-"""`nbgis`: validate, export, locate, map and serve the plan's layers; a thin door onto `geo`, `maps` and `services`."""
+"""`nbgis`: validate, export, locate, map and serve the plan's layers, and look after their store; a thin door onto
+`geo`, `maps` and `services`. Every command reads the layers through the store (services.settings names it)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,51 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from geo.layers import DATA_DIR
+
+if TYPE_CHECKING:
+    from geo.layers import Layers
+    from geo.store.base import FeatureStore
 
 
 def _fail(message: str, code: int = 2) -> int:
     """Say what went wrong on stderr, and give the exit code: 2 for bad input, 1 for a file not written."""
     print(f"nbgis: error: {message}", file=sys.stderr)
     return code
+
+
+def _store_of(args: argparse.Namespace) -> FeatureStore:
+    from geo.store.base import open_store
+    from services.settings import get_settings
+
+    return open_store(args.store or get_settings().store)
+
+
+def _data_of(args: argparse.Namespace) -> Path:
+    from services.settings import get_settings
+
+    data: Path = args.data or get_settings().data
+    return data
+
+
+def _init(store: FeatureStore, data: Path) -> None:
+    """Make and seed the store if it is new (as `nbgis serve` does), saying so on stderr."""
+    from geo.layers import read_seed, seed_digest
+
+    why = store.init(lambda: read_seed(data), seed_digest(data))
+    if why:
+        print(f"nbgis: note: {why} {store.url_shown} from {data}", file=sys.stderr)
+
+
+def _layers(args: argparse.Namespace) -> Layers:
+    """The layers as the store holds them now."""
+    from geo.layers import build_layers
+
+    store, data = _store_of(args), _data_of(args)
+    _init(store, data)
+    return build_layers(store.snapshot().features, data)
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -29,7 +67,8 @@ def _validate(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from geo.crs import CRSError, parse_crs
     from geo.export import ALL_STEM, ExportError, collection_frames, collection_names, export, get_format
-    from geo.layers import load_layers
+    from geo.io import DataFileError
+    from geo.store.base import StoreError
 
     try:
         spec = get_format(args.format)
@@ -43,8 +82,8 @@ def _export(args: argparse.Namespace) -> int:
         path = args.output
         if path.is_dir():  # a directory: write the format's usual file name into it
             path = path / spec.filename(names[0] if len(names) == 1 else ALL_STEM, len(names))
-        written = export(collection_frames(load_layers(args.data), args.collection), spec.name, crs, path)
-    except (ExportError, CRSError) as exc:
+        written = export(collection_frames(_layers(args), args.collection), spec.name, crs, path)
+    except (ExportError, CRSError, StoreError, DataFileError) as exc:
         return _fail(str(exc))
     except OSError as exc:
         return _fail(f"cannot write {args.output}: {exc.strerror or exc}", 1)
@@ -83,8 +122,9 @@ class _Bar:
 def _locate(args: argparse.Namespace) -> int:
     from geo.batch import Progress, locate_file
     from geo.crs import CRSError, parse_crs
-    from geo.layers import load_layers
+    from geo.io import DataFileError
     from geo.locate import Locator, SitesError
+    from geo.store.base import StoreError
 
     output = args.output or args.output_option
     if output is None:
@@ -96,12 +136,15 @@ def _locate(args: argparse.Namespace) -> int:
     except CRSError as exc:
         return _fail(str(exc))
     try:
+        locator = Locator.from_layers(_layers(args))
+    except (StoreError, DataFileError) as exc:
+        return _fail(str(exc))
+    try:
         if args.cluster:
             from geo.cluster import locate_on_cluster
 
-            summary = locate_on_cluster(args.cluster, args.input, output, args.data, crs)
+            summary = locate_on_cluster(args.cluster, args.input, output, locator, crs)
         else:
-            locator = Locator.from_layers(load_layers(args.data))
             bar = _Bar()
 
             def shown(p: Progress) -> None:
@@ -123,7 +166,7 @@ MAP_KINDS = ("overview", "industry", "feature")
 
 
 def _map(args: argparse.Namespace) -> int:
-    from geo.layers import load_layers
+    from geo.store.base import StoreError
     from maps import builders
     from maps.assets import AssetError
     from maps.output import write_map
@@ -134,7 +177,7 @@ def _map(args: argparse.Namespace) -> int:
     if not needs and args.subject:
         return _fail(f"map overview takes no argument (got {args.subject!r})")
     try:
-        layers = load_layers(args.data)
+        layers = _layers(args)
         if args.kind == "overview":
             m = builders.overview(layers, args.tiles, args.lang)
         elif args.kind == "industry":
@@ -144,7 +187,7 @@ def _map(args: argparse.Namespace) -> int:
         written = write_map(m, args.output, self_contained=args.self_contained)
     except KeyError as exc:  # unknown industry code or feature id
         return _fail(f"{exc.args[0] if exc.args else exc}")
-    except (ValueError, AssetError) as exc:
+    except (ValueError, AssetError, StoreError) as exc:
         return _fail(str(exc))
     except OSError as exc:
         return _fail(f"cannot write {args.output}: {exc.strerror or exc}", 1)
@@ -161,32 +204,63 @@ def _map(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from geo.layers import DATA_ENV, load_layers
+    from geo.store.base import StoreError
+    from services.settings import ENV_PREFIX, get_settings
 
-    if not (args.data / "parks.geojson").is_file():
-        return _fail(f"{args.data} holds no parks.geojson; give --data a data directory")
-    try:  # here, so a broken file is one line naming it, not a traceback from every worker
-        load_layers(args.data)
-    except (OSError, ValueError) as exc:
-        return _fail(f"cannot serve {args.data}: {exc}", 1)
-    # Workers are separate processes that build the app themselves: they find the data and the settings given
-    # on the command line through the environment.
-    os.environ[DATA_ENV] = str(args.data.resolve())
-    if args.public_url is not None:
-        os.environ["NBGIS_PUBLIC_URL"] = args.public_url
-    if args.trusted_hosts is not None:
-        os.environ["NBGIS_TRUSTED_HOSTS"] = args.trusted_hosts
+    # Workers are separate processes that read the settings themselves: a flag reaches them as its variable.
+    for name, value in (("STORE", args.store), ("DATA", args.data and args.data.resolve()),
+                        ("LOG_LEVEL", args.log_level), ("PUBLIC_URL", args.public_url),
+                        ("TRUSTED_HOSTS", args.trusted_hosts)):
+        if value is not None:
+            os.environ[ENV_PREFIX + name] = str(value)
+    get_settings.cache_clear()  # read again, flags included, by this process too (the worker when there is one)
     from pydantic import ValidationError
 
     from services.server import server_options
-    from services.settings import get_settings
 
     try:
-        options = server_options(get_settings())
+        settings = get_settings()
+        options = server_options(settings)
     except ValidationError as exc:
         return _fail(f"settings: {'; '.join(str(e['msg']) for e in exc.errors())}")
+    if not (settings.data / "parks.geojson").is_file():
+        return _fail(f"{settings.data} holds no parks.geojson; give --data a data directory")
+    from geo.layers import read_seed
+
+    try:  # here, so a broken file in the data folder is one line naming it, not a traceback from every worker
+        read_seed(settings.data)
+    except (OSError, ValueError) as exc:
+        return _fail(f"cannot serve {settings.data}: {exc}", 1)
+    try:  # once, here: a store that cannot be reached fails the command instead of every worker
+        _init(_store_of(args), settings.data)
+    except StoreError as exc:
+        return _fail(str(exc))
     uvicorn.run("services.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-                log_level=args.log_level, **options)
+                log_level=settings.log_level, **options)
+    return 0
+
+
+def _store(args: argparse.Namespace) -> int:
+    from geo.store import schema
+    from geo.store.base import StoreError
+
+    try:
+        store = _store_of(args)
+        if args.action == "init":
+            _init(store, _data_of(args))
+        elif args.action == "upgrade":
+            store.upgrade()
+        status = store.status()
+    except StoreError as exc:
+        return _fail(str(exc))
+    print(f"store      {status.url}")
+    print(f"schema     {status.revision or 'none (run nbgis store init)'}"
+          f"{'' if status.revision in (None, schema.head()) else f' (this release: {schema.head()})'}")
+    if status.revision is not None:
+        print(f"version    {status.version}")
+        print(f"changed    {status.changed_at.isoformat(timespec='seconds') if status.changed_at else 'never'}")
+        for layer, count in status.counts.items():
+            print(f"{layer:<10} {count} features")
     return 0
 
 
@@ -216,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="geojson, gpkg, shapefile (shp), kml, fgb, parquet, csv or dxf; any case")
     e.add_argument("--crs", help="output CRS: EPSG:4549, OGC:CRS84, GCJ02, ... (default: WGS 84; DXF: EPSG:4549)")
     e.add_argument("-o", "--output", required=True, type=Path, help="file to write (or a directory to write into)")
-    e.add_argument("--data", type=Path, default=DATA_DIR, help=f"data directory (default: {DATA_DIR})")
+    _store_flags(e)
     e.set_defaults(run=_export)
     lc = sub.add_parser("locate", help="say which sub-park, block, corridor area and unit, innovation node and "
                                        "district hold each site of a CSV, and how far the nearest sub-park is")
@@ -231,19 +305,26 @@ def build_parser() -> argparse.ArgumentParser:
     lc.add_argument("--cluster", metavar="ADDRESS", help="run on a Dask cluster: tcp://HOST:8786 (a running "
                                                          "scheduler), or local[:N] to start N worker processes here; "
                                                          "Parquet in and a folder out")
-    lc.add_argument("--data", type=Path, default=DATA_DIR, help=f"data directory (default: {DATA_DIR})")
+    _store_flags(lc)
     lc.set_defaults(run=_locate)
     sv = sub.add_parser("serve", help="run the web service (OGC API - Features, plan queries, maps, downloads)")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1; 0.0.0.0 for all)")
     sv.add_argument("--port", type=_port, default=8000, help="TCP port, 1-65535 (default: 8000)")
     sv.add_argument("--workers", type=int, default=1, help="worker processes (default: 1); each holds the layers")
-    sv.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
-    sv.add_argument("--data", type=Path, default=DATA_DIR, help=f"data directory (default: {DATA_DIR})")
+    sv.add_argument("--log-level", choices=("critical", "error", "warning", "info", "debug"),
+                    help="what to log (default: $NBGIS_LOG_LEVEL, else info)")
     sv.add_argument("--public-url", help="the address users reach the service at (behind a proxy); every link "
                                          "starts with it (default: $NBGIS_PUBLIC_URL, else the request's Host)")
     sv.add_argument("--trusted-hosts", help="comma-separated host names the service answers to (default: "
                                             "$NBGIS_TRUSTED_HOSTS, else localhost and 127.0.0.1; * for any)")
+    _store_flags(sv)
     sv.set_defaults(run=_serve)
+    st = sub.add_parser("store", help="make, migrate or describe the store the layers live in")
+    st.add_argument("action", choices=("init", "upgrade", "status"),
+                    help="init: make the schema and seed an empty store from the data folder; upgrade: migrate the "
+                         "schema to this release's; status: schema, dataset version, last change, feature counts")
+    _store_flags(st)
+    st.set_defaults(run=_store)
     mp = sub.add_parser("map", help="draw an interactive web map (HTML, works offline): the overview, where an "
                                     "industry sits, or one feature")
     mp.add_argument("kind", choices=MAP_KINDS, help="overview, industry CODE or feature ID")
@@ -256,9 +337,16 @@ def build_parser() -> argparse.ArgumentParser:
     mp.add_argument("--self-contained", action="store_true",
                     help="inline every script, style, font and icon (one file); otherwise they are copied into "
                          "<name>_files/ beside it")
-    mp.add_argument("--data", type=Path, default=DATA_DIR, help=f"data directory (default: {DATA_DIR})")
+    _store_flags(mp)
     mp.set_defaults(run=_map)
     return parser
+
+
+def _store_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", help="the store: a GeoPackage path or postgresql://USER@HOST:PORT/DB "
+                                        "(default: $NBGIS_STORE, else var/nbgis.gpkg beside the data folder)")
+    parser.add_argument("--data", type=Path, help=f"data folder a new store is seeded from, with the taxonomy, "
+                                                  f"indicators and plan text (default: $NBGIS_DATA, else {DATA_DIR})")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,33 +18,12 @@ import pandas as pd
 import shapely
 
 from geo.export import ALL, collection_frames
+from geo.features import queryables_of
 from geo.filters import Queryable
 from geo.layers import Layers
 from geo.schema import KINDS
 from services.crs import ServiceCRS
 
-# Properties a client may filter and sort on, where a collection has them: short codes and names, not prose.
-SCALAR_QUERYABLES = {
-    "id": ("string", "Feature id"),
-    "kind": ("string", "Kind of feature"),
-    "name_zh": ("string", "Name in the plan (Chinese)"),
-    "name_en": ("string", "Name in English"),
-    "seq": ("integer", "Order in 专栏 9"),
-    "planned_area_km2": ("number", "Planned area in the plan, km²"),
-    "area_km2": ("number", "Area computed on the WGS 84 ellipsoid from the schematic boundary, km²"),
-    "role": ("string", "Part of the corridor: zone, north-area or south-area"),
-    "corridor_area": ("string", "Corridor area a unit belongs to"),
-    "form": ("string", "Form of an innovation node"),
-    "platform_type": ("string", "Type of platform"),
-    "location_quality": ("string", "How well a platform's site is known"),
-    "status": ("string", "A platform's status as the plan states it: planned, under-construction, operating, unknown"),
-    "geometry_quality": ("string", "How the boundary was drawn (schematic or administrative)"),
-    "adcode": ("string", "Administrative division code"),
-}
-ARRAY_QUERYABLES = {
-    "industries": ("industries", "Industry codes (see /industries); a broader code also matches its narrower ones"),
-    "district_adcode": ("district_adcodes", "Adcode of a district the feature lies in"),
-}
 AREA_DECIMALS = 3
 
 
@@ -115,16 +94,7 @@ def make_collection(collection_id: str, title: str, description: str, frame: gpd
         {c: _json_value(row[c], c) for c in columns}
         for row in frame[columns].to_dict(orient="records")
     ]
-    queryables = {
-        name: Queryable(name, kind, name, label)
-        for name, (kind, label) in SCALAR_QUERYABLES.items() if name in columns
-    }
-    for name, (column, label) in ARRAY_QUERYABLES.items():
-        if column in columns:
-            queryables[name] = Queryable(name, "array", column, label)
-        elif name == "district_adcode" and "adcode" in columns:  # a district is its own district
-            queryables[name] = Queryable(name, "string", "adcode", label)
-    queryables["geometry"] = Queryable("geometry", "geometry", frame.geometry.name, "The feature's geometry")
+    queryables = queryables_of(frame, columns)
     located = frame.geometry[frame.geometry.notna() & ~frame.geometry.is_empty]
     west, south, east, north = (float(v) for v in located.total_bounds)
     return Collection(collection_id, title, description, frame, columns, types, queryables, geometry_types,

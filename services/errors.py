@@ -1,10 +1,14 @@
-"""Errors as OGC API exceptions: a 4xx status with a JSON body {code, description} naming what was wrong."""
+"""Errors as OGC API exceptions: a status with a JSON body {code, description} naming what was wrong.
+
+Handlers raise; this module turns what they raise into answers: ApiError as it says, geo's exceptions by the
+GEO_ERRORS table, anything else as a 500 that is logged with the request's id (services.middleware.RequestId).
+"""
 
 from __future__ import annotations
 
 import errno
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 import orjson
 from fastapi import FastAPI, Request
@@ -13,10 +17,18 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
+from geo.features import QueryError
+from geo.store.base import StoreError, StoreUnavailable
+
 CODES = {400: "InvalidParameterValue", 404: "NotFound", 405: "MethodNotAllowed", 406: "NotAcceptable",
          408: "RequestTimeout", 413: "PayloadTooLarge", 415: "UnsupportedMediaType", 422: "InvalidParameterValue",
          429: "TooManyRequests", 431: "RequestHeaderFieldsTooLarge", 500: "ServerError",
          503: "ServiceUnavailable", 507: "InsufficientStorage"}
+# geo's exceptions that can reach a handler: the status and code each means; the first match in this order wins
+GEO_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
+    (QueryError, 400, "InvalidParameterValue"), (StoreUnavailable, 503, "StoreUnavailable"),
+    (StoreError, 500, "ServerError"))
+REQUEST_ID = "nbgis.request_id"  # the ASGI scope key of a request's id (services.middleware.RequestId)
 log = logging.getLogger("nbgis.service")
 
 
@@ -93,9 +105,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
-        # A fault of ours: logged with its traceback, answered as JSON without internals.
-        log.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
-        return _response(request, 500, "ServerError", "the server failed to answer this request; it has been logged")
+        # A fault of ours: logged with its traceback and the request's id, answered as JSON without internals.
+        request_id = _request_id(request)
+        log.error("%s %s failed (request %s)", request.method, request.url.path, request_id, exc_info=exc)
+        return _response(request, 500, "ServerError", f"the server failed to answer this request; it has been "
+                                                      f"logged as request {request_id}", {"X-Request-Id": request_id})
+
+    for exception, status, code in GEO_ERRORS:
+        app.add_exception_handler(exception, _geo_handler(status, code))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -125,3 +142,19 @@ def _allowed_methods(request: Request) -> list[str]:
         if compile_path(path)[0].match(request.url.path):
             methods |= {method.upper() for method in operations}
     return sorted(methods | ({"HEAD"} if "GET" in methods else set()))
+
+
+def _request_id(request: Request) -> str:
+    return str(request.scope.get(REQUEST_ID, "-"))
+
+
+def _geo_handler(status: int, code: str) -> Callable[[Request, Exception], Awaitable[Response]]:
+    async def handle(request: Request, exc: Exception) -> Response:
+        request_id = _request_id(request)
+        if status >= 500:
+            log.error("%s %s: %d (request %s): %s", request.method, request.url.path, status, request_id, exc,
+                      exc_info=exc if status == 500 else None)
+        headers = {"X-Request-Id": request_id, **({"Retry-After": "1"} if status == 503 else {})}
+        return _response(request, status, code, str(exc), headers)
+
+    return handle

@@ -1,19 +1,24 @@
 """HTTP details every resource shares: HEAD answered like GET without a body, `Vary: Accept`, trusted Host
-names, security headers, and conditional GETs (ETag, Cache-Control, 304) with the latest answers kept
-serialized."""
+names, security headers, a request id, one dataset version per request, and conditional GETs (ETag,
+Cache-Control, 304) with the latest answers kept serialized."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import re
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from starlette.datastructures import Headers
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.errors import REQUEST_ID
+from services.state import PINNED, Live, current_service
 
 
 class HeadAndVary:
@@ -136,6 +141,63 @@ def _content_type(headers: list[tuple[bytes, bytes]]) -> bytes:
     return next((v.lower() for k, v in headers if k.lower() == b"content-type"), b"")
 
 
+class PinService:
+    """Pins the Service of the store's current version on each request, so every part of the answer comes from
+    one dataset version even when the store changes meanwhile; answers 503 while the store cannot be reached."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        holder = scope["app"].state.service
+        if isinstance(holder, Live) and not holder.available and not scope["path"].startswith(UNPINNED):
+            await unavailable(scope, receive, send)
+            return
+        if PINNED not in scope:  # ConditionalGet, outside, pins the version its ETag names
+            scope[PINNED] = current_service(scope["app"])
+        await self.app(scope, receive, send)
+
+
+UNPINNED = ("/assets/", "/favicon.ico")  # files of the installation, not of the store
+
+
+async def unavailable(scope: Scope, receive: Receive, send: Send) -> None:
+    body = orjson.dumps({"code": "StoreUnavailable", "description": "the feature store cannot be reached; this "
+                         "instance answers again as soon as it can (nothing committed is lost)"})
+    await Response(body, status_code=503, media_type="application/json", headers={"Retry-After": "1"})(
+        scope, receive, send)
+
+
+_ID = re.compile(r"[\w.:-]{1,64}")
+
+
+class RequestId:
+    """Gives each request an id (the client's X-Request-Id when it is a sane token, else a new one), sent back
+    in X-Request-Id and written beside every logged server error, so a report can be matched to its log line."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
+        request_id = given if _ID.fullmatch(given) else uuid.uuid4().hex
+        scope[REQUEST_ID] = request_id
+
+        async def reply(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  (b"x-request-id", request_id.encode("latin-1"))]}
+            await send(message)
+
+        await self.app(scope, receive, reply)
+
+
 # Request headers an answer may vary with and still be tagged and kept: the tag and the key hold them (gzip and
 # Origin, which change only the bytes and CORS headers, are in the key, not the tag).
 _TAGGED_HEADERS = {b"accept", b"accept-language", b"accept-encoding", b"origin", b""}
@@ -173,11 +235,13 @@ class ConditionalGet:
         if scope["type"] != "http" or scope["method"] != "GET":
             await self.app(scope, receive, send)
             return
-        service = getattr(scope["app"].state, "service", None)
-        version = getattr(service, "version", None)
-        if version is None:
+        holder = getattr(scope["app"].state, "service", None)
+        if holder is None or (isinstance(holder, Live) and not holder.available):  # PinService answers 503
             await self.app(scope, receive, send)
             return
+        # The answer's dataset version is the tag's: pin that Service for the handler (PinService keeps it).
+        service = scope[PINNED] = current_service(scope["app"])
+        version = service.version
         if version != self.version:  # the data changed: nothing kept is true any more
             self.kept.clear()
             self.version = version

@@ -8,28 +8,23 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-import numpy as np
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from geo.export import FORMATS
+from geo.features import FeatureQuery, select
 from geo.filters import (
     CQL2_LANGUAGES,
     MAX_FILTER_CHARS,
     MAX_FILTER_DEPTH,
     MAX_FILTER_NOTS,
     MAX_SORT_KEYS,
-    FilterError,
     Queryable,
-    cql2_mask,
-    equals,
-    sort_frame,
-    within_bbox,
 )
 from services.catalog import Collection
 from services.crs import CRS84, SUPPORTED, ServiceCRS, service_crs
 from services.downloads import DOWNLOAD_CRSS, ITEM_DOWNLOADS, collection_download, export_links
-from services.errors import ApiError, bad_parameter
+from services.errors import ApiError
 from services.params import (
     F,
     Lang,
@@ -54,10 +49,11 @@ from services.render import (
     negotiate,
     url,
 )
+from services.settings import get_settings
 from services.state import Service, service_of
 
-DEFAULT_LIMIT = 10
-MAX_LIMIT = 10_000  # larger limits are clamped to this, never refused; as tipg's, so QGIS's and GDAL's 1000 is one page
+DEFAULT_LIMIT = get_settings().default_limit
+MAX_LIMIT = get_settings().max_limit  # larger limits are clamped, never refused (10,000: GDAL's 1000 is a page)
 
 CONFORMANCE = (
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -272,50 +268,21 @@ async def schema(request: Request, collection_id: CollectionId, f: F = None) -> 
     return _schema_response(request, collection_id, queryables=False)
 
 
-def select(service: Service, found: Collection, request: Request, bbox: str | None, bbox_crs: str | None,
-           filter_text: str | None, filter_lang: str | None, filter_crs: str | None, sortby: str | None
-           ) -> np.ndarray:
-    """Row positions of the features matching the query, in output order."""
-    frame = found.frame
-    mask = np.ones(len(frame), dtype=bool)
-    if bbox is not None:
-        mask &= within_bbox(frame, parse_bbox(bbox, parse_crs_parameter("bbox-crs", bbox_crs)))
-    elif bbox_crs is not None:
-        parse_crs_parameter("bbox-crs", bbox_crs)
-    for name, value in request.query_params.items():
-        queryable = found.queryables.get(name)
-        if name in DECLARED_FILTERS and queryable is None:
-            mask[:] = False
-            continue
-        if name in ITEMS_PARAMETERS or queryable is None:
-            continue
-        if queryable.type == "geometry":
-            raise bad_parameter(name, "filter on the geometry with bbox or filter=S_INTERSECTS(geometry, ...)")
-        expand = service.layers.taxonomy.narrower if name == "industries" else None
-        if expand is not None and value not in service.layers.taxonomy:
-            raise bad_parameter(name, f"unknown industry code {value!r}; /industries lists them")
-        try:
-            mask &= equals(frame, queryable, value, expand)
-        except FilterError as exc:
-            raise bad_parameter(name, str(exc)) from exc
-    if filter_lang is not None and filter_lang not in CQL2_LANGUAGES:
-        raise bad_parameter("filter-lang", f"{filter_lang!r} is not supported; use {' or '.join(CQL2_LANGUAGES)}")
-    geometry_crs = parse_crs_parameter("filter-crs", filter_crs)  # checked even without a filter to apply
-    if filter_text is not None:
-        try:
-            mask &= cql2_mask(frame, filter_text, found.queryables, geometry_crs.to_crs84,
-                              filter_lang or CQL2_LANGUAGES[0])
-        except FilterError as exc:
-            raise bad_parameter("filter", str(exc)) from exc
-    positions = np.flatnonzero(mask)
-    if sortby is not None:
-        positions_frame = frame.iloc[positions].assign(_position=positions)
-        try:
-            ordered = sort_frame(positions_frame, parse_sortby(sortby), found.queryables)
-        except FilterError as exc:
-            raise bad_parameter("sortby", str(exc)) from exc
-        positions = ordered["_position"].to_numpy()
-    return positions
+def feature_query(request: Request, bbox: str | None, bbox_crs: str | None, filter_text: str | None,
+                  filter_lang: str | None, filter_crs: str | None, sortby: str | None) -> FeatureQuery:
+    """The items request's selection as typed values (geo.features answers it); every other parameter of the
+    query string is a property filter (check_parameters has refused what is neither a queryable nor one of the
+    DECLARED_FILTERS). bbox-crs and filter-crs are checked even when there is no bbox or filter to apply."""
+    box_crs = parse_crs_parameter("bbox-crs", bbox_crs)
+    geometry_crs = parse_crs_parameter("filter-crs", filter_crs)
+    return FeatureQuery(
+        bbox=parse_bbox(bbox, box_crs) if bbox is not None else None,
+        properties=tuple((n, v) for n, v in request.query_params.items() if n not in ITEMS_PARAMETERS),
+        filter=filter_text,
+        filter_lang=filter_lang or CQL2_LANGUAGES[0],
+        filter_to_crs84=geometry_crs.to_crs84,
+        sortby=tuple(parse_sortby(sortby)) if sortby is not None else (),
+    )
 
 
 def feature(found: Collection, position: int, crs: ServiceCRS, names: list[str] | None, skip_geometry: bool
@@ -371,7 +338,8 @@ async def items(
     check_parameters(request, ITEMS_PARAMETERS | set(DECLARED_FILTERS) | set(found.queryables) - {"geometry"})
     if datetime_ is not None:
         check_datetime(datetime_)
-    positions = select(service, found, request, bbox, bbox_crs, filter_text, filter_lang, filter_crs, sortby)
+    query = feature_query(request, bbox, bbox_crs, filter_text, filter_lang, filter_crs, sortby)
+    positions = select(found.frame, found.queryables, query, service.layers.taxonomy)
     if f is not None and f.lower() in ITEM_DOWNLOADS:  # every matching feature as a file, in any CRS
         return await collection_download(request, found.id, list(found.frame.index[positions]), f.lower(), crs)
     media = negotiate(request, (GEOJSON, HTML))

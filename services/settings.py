@@ -1,21 +1,39 @@
 """The service's settings, in one place: read once from the environment (prefix NBGIS_), overridable by the CLI.
 
-Lists are comma-separated in the environment: `NBGIS_TRUSTED_HOSTS=gis.nb.gov.cn,10.0.0.5`.
+Lists are comma-separated in the environment: `NBGIS_TRUSTED_HOSTS=gis.nb.gov.cn,10.0.0.5`. `nbgis serve` flags
+set the same variables for its worker processes, so a flag and a variable always mean the same thing.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from geo.layers import DATA_DIR
+
 CommaList = Annotated[list[str], NoDecode]
+ENV_PREFIX = "NBGIS_"
+DEFAULT_STORE = DATA_DIR.parent / "var" / "nbgis.gpkg"  # per checkout, beside data/; made on first start
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="NBGIS_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    # The layers. Where they live: a GeoPackage path (sqlite:///PATH too), made and seeded from `data` when
+    # missing, or postgresql://USER@HOST:PORT/DB (PostGIS, shared by several instances).
+    store: str = str(DEFAULT_STORE)
+    # The layers a new store is seeded with, and the industry taxonomy, the indicators and the plan's text.
+    data: Path = DATA_DIR
+    default_limit: int = Field(default=10, ge=1)  # features per page when a client gives no limit
+    max_limit: int = Field(default=10_000, ge=1)  # the largest page; larger limits are reduced to it, not refused
+    # The npm packages of package.json (the maps' scripts and styles); default node_modules beside the code.
+    # maps.assets reads it as NBGIS_NODE_MODULES.
+    node_modules: Path | None = None
+    log_level: str = "info"  # of the service's own log (store versions, outages, 5xx with request ids)
 
     # Links. Every link the service writes starts with public_url when it is set (behind a proxy: the address
     # users see); otherwise with the Host the client sent, which must then be one of trusted_hosts.

@@ -1,22 +1,32 @@
-"""What the service holds in memory: the layers and everything derived from them, built once at start-up."""
+"""What the service holds in memory: a snapshot of the store's layers and everything derived from them.
+
+`Service` is one dataset version, built once and never changed. `Live` keeps the Service of the store's current
+version: it watches the store and, when the version moves, builds the next Service beside the old and swaps
+them in one assignment. Each request pins the Service it started with (services.middleware.PinService), so it
+answers from one version from start to end.
+"""
 
 from __future__ import annotations
 
-import hashlib
+import gc
+import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
 import shapely
 from fastapi import Request
 
-from geo.layers import FILES, Layers
+from geo.layers import Layers, build_layers
 from geo.locate import Locator
 from geo.queries import indicators, industry_catalogue, industry_detail, stats
 from geo.search import SearchIndex
+from geo.store.base import FeatureStore, StoreUnavailable
 from services.catalog import Collection, build_collections
 from services.crs import warm_up
 
@@ -28,16 +38,45 @@ MEMO_SIZE = 256  # documents kept: per base URL (the client's Host header), the 
 class Service:
     layers: Layers
     collections: dict[str, Collection]
-    backdrop: dict[str, Any]  # district outlines for the HTML pages' maps, which have no tiles offline
-    catalogue: list[dict[str, Any]]  # the answers that do not depend on the request, computed once
-    stats: dict[str, Any]
-    indicators: dict[str, Any]
-    locator: Locator  # the plan's areas prepared for /locate
-    search: SearchIndex  # every name, with its pinyin, for /search
-    version: str  # the dataset's version: a content hash of the data files loaded; part of every ETag
+    version: str  # the store's dataset version these answers come from ("0": layers given directly, no store)
     _industries: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)  # every code, once
     _memo: OrderedDict[Any, Any] = field(default_factory=OrderedDict, repr=False)
     _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # thread-pool handlers too
+
+    # The answers that do not depend on the request, computed once, on first use: a new version is served as soon
+    # as its collections are ready (~0.1 s), and Live.warm computes these right after the swap.
+    @cached_property
+    def backdrop(self) -> dict[str, Any]:
+        """District outlines for the HTML pages' maps, which have no tiles offline."""
+        return _backdrop(self.layers)
+
+    @cached_property
+    def catalogue(self) -> list[dict[str, Any]]:
+        return industry_catalogue(self.layers)
+
+    @cached_property
+    def stats(self) -> dict[str, Any]:
+        return stats(self.layers)
+
+    @cached_property
+    def indicators(self) -> dict[str, Any]:
+        return indicators(self.layers)
+
+    @cached_property
+    def locator(self) -> Locator:
+        """The plan's areas prepared for /locate."""
+        return Locator.from_layers(self.layers)
+
+    @cached_property
+    def search(self) -> SearchIndex:
+        """Every name, with its pinyin, for /search."""
+        return SearchIndex.from_layers(self.layers)
+
+    def warm(self) -> Service:
+        """Everything computed now rather than at a first request."""
+        for name in ("backdrop", "catalogue", "stats", "indicators", "locator", "search"):
+            getattr(self, name)
+        return self
 
     def memo(self, key: Any, build: Callable[[], T]) -> T:
         """build(), once per key while it is among the MEMO_SIZE most recently used: for cheap documents that
@@ -59,11 +98,10 @@ class Service:
         return self._industries[code]
 
     @classmethod
-    def build(cls, layers: Layers) -> Service:
+    def build(cls, layers: Layers, version: str = "0", warm: bool = True) -> Service:
         warm_up()  # the CRSs, before any request needs one
-        return cls(layers, build_collections(layers), _backdrop(layers), industry_catalogue(layers), stats(layers),
-                   indicators(layers), Locator.from_layers(layers), SearchIndex.from_layers(layers),
-                   data_version(layers.data_dir))
+        service = cls(layers, build_collections(layers), version)
+        return service.warm() if warm else service
 
 
 def _backdrop(layers: Layers) -> dict[str, Any]:
@@ -79,15 +117,83 @@ def _backdrop(layers: Layers) -> dict[str, Any]:
     ]}
 
 
-def data_version(data_dir: Path) -> str:
-    """A hash of the content of the files the layers are loaded from: a new version whenever any changes."""
-    digest = hashlib.blake2b(digest_size=12)
-    for name in sorted([*FILES.values(), "industries.json", "indicators.json", "sources/plan.txt"]):
-        path = data_dir / name
-        digest.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"") + b"\0")
-    return digest.hexdigest()
+class Live:
+    """The Service of a store's current version, swapped for the next one whenever the store changes.
+
+    While the store cannot be reached, `available` is False and the service answers 503 (see PinService): an
+    instance cut off from the store cannot know whether the others already serve a newer version, and instances
+    that answer differently are worse for a GIS office than one that says "try again". It recovers by itself.
+    """
+
+    def __init__(self, store: FeatureStore, data_dir: Path) -> None:
+        self.store = store
+        self.data_dir = data_dir
+        self.available = True
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.current = self._build().warm()
+
+    def _build(self) -> Service:
+        started = time.perf_counter()
+        snapshot = self.store.snapshot()
+        service = Service.build(build_layers(snapshot.features, self.data_dir), snapshot.version, warm=False)
+        log.info("dataset version %s ready in %.2f s (%s)", snapshot.version, time.perf_counter() - started,
+                 ", ".join(f"{len(v)} {k}" for k, v in snapshot.features.items()))
+        return service
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._watch, name="nbgis-store-watch", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.store.close()
+
+    def _watch(self) -> None:
+        self.store.watch(self.current.version, self._changed, self._health, self._stop)
+
+    def _changed(self, version: str) -> None:
+        if version == self.current.version:
+            return
+        try:
+            service = self._build()
+        except StoreUnavailable:
+            raise  # the watch notices the outage, and calls again once the store is back
+        except Exception:  # the new version cannot be served (a bad edit): keep answering from the last good one
+            log.exception("dataset version %s cannot be served; still serving %s", version, self.current.version)
+            return
+        self.current = service  # one assignment: a request has either the old Service or the new one
+        service.warm()
+        # The old version is garbage once its last request ends; let the collector see the new objects, then
+        # keep them out of its full passes again (see services.app's lifespan)
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+
+    def _health(self, reachable: bool) -> None:
+        if reachable:
+            log.warning("the store %s is reachable again", self.store.url_shown)
+        else:
+            log.error("the store %s cannot be reached; answering 503 until it can", self.store.url_shown)
+        self.available = reachable
 
 
 def service_of(request: Request) -> Service:
-    service: Service = request.app.state.service
+    """The Service this request answers from: the one pinned when it arrived, else the app's current one."""
+    pinned = request.scope.get(PINNED)
+    if pinned is not None:
+        service: Service = pinned
+        return service
+    return current_service(request.app)
+
+
+def current_service(app: Any) -> Service:
+    holder = app.state.service
+    service: Service = holder.current if isinstance(holder, Live) else holder
     return service
+
+
+PINNED = "nbgis.service"  # the ASGI scope key of a request's Service
+log = logging.getLogger("nbgis.store")

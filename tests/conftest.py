@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 # TestClient's requests name the host "testserver"; the service answers only to trusted names.
 os.environ.setdefault("NBGIS_TRUSTED_HOSTS", "testserver,localhost,127.0.0.1,::1")
 
+from bench import postgres
 from geo.layers import DATA_DIR, Layers, load_layers
 from services.app import create_app
 from services.server import server_options
@@ -74,3 +75,24 @@ def live_service(layers: Layers) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def postgis_cluster() -> Iterator[postgres.Cluster]:
+    """A throwaway PostgreSQL 15 + PostGIS cluster for the run (a skip when missing, a failure under CI)."""
+    if not postgres.available():
+        reason = "PostgreSQL 15 and PostGIS 3 are not installed (apt-get install postgresql-15-postgis-3)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    with postgres.cluster() as running:  # under /tmp: the postgres user cannot enter pytest's root-only folders
+        yield running
+
+
+@pytest.fixture(params=["sqlite", "postgis"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty store of each kind: a GeoPackage path, then a new PostGIS database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "store.gpkg")
+    cluster: postgres.Cluster = request.getfixturevalue("postgis_cluster")
+    return cluster.new_database()
