@@ -16,7 +16,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from bench import batch, export, maps, serving
+from bench import batch, batch_e2e, export, maps, serving
 from bench.data import prepare
 from bench.report import Row, markdown, text
 from geo.io import write_bytes_atomic
@@ -54,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=5, help="length of each wrk run (default 5)")
     parser.add_argument("--connections", type=int, default=16, help="wrk's open connections (default 16)")
     parser.add_argument("--readme", action="store_true", help="write the table into bench/README.md")
+    parser.add_argument("--huge", type=int, default=0, metavar="N",
+                        help="with batch: also N sites (e.g. 100000000) through nbgis locate, Parquet in and out, "
+                             "for rows/s and peak memory (minutes to hours; the input, N x 24 bytes, is kept)")
     args = parser.parse_args(argv)
     unknown = set(args.sections) - {*SECTIONS, "all"}
     if unknown:
@@ -79,6 +82,11 @@ def main(argv: list[str] | None = None) -> int:
         batch.ensure_duckdb()
         rows += batch.run(args.work, args.smoke)
         save()
+        rows += batch_e2e.run(args.work, args.smoke)
+        save()
+        if args.huge:
+            rows += batch_e2e.huge(args.work, args.huge)
+            save()
     if "maps" in chosen:
         with serving.ours_server(args.work, datasets, args.workers) as server:
             rows += maps.run(args.work, server.url, args.smoke)

@@ -41,14 +41,16 @@ class Load:
         return self.failed + self.socket_errors
 
 
-def run_wrk(url: str, work: Path, seconds: int, connections: int) -> Load:
-    """One run of wrk on one thread against url; a 60 s timeout, so a slow server is slow, not failed."""
+def run_wrk(url: str, work: Path, seconds: int, connections: int, headers: tuple[str, ...] = ()) -> Load:
+    """One run of wrk on one thread against url (with any extra `headers`, "Name: value"); a 60 s timeout, so a
+    slow server is slow, not failed."""
     script = work / "wrk-report.lua"
     if not script.exists():
         script.write_text(REPORT_LUA)
     done = subprocess.run(
         [ensure_command("wrk"), "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "60s",
-         "-H", f"Accept: {ACCEPT}", "-s", str(script), url], capture_output=True, text=True, check=True)
+         "-H", f"Accept: {ACCEPT}", *[arg for h in headers for arg in ("-H", h)], "-s", str(script), url],
+        capture_output=True, text=True, check=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     # With no request completed wrk reports latency 0; the run's length is then the only bound we know.
     p50, p99 = (result["p50_us"] / 1e3, result["p99_us"] / 1e3) if result["requests"] else (seconds * 1e3,) * 2

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
@@ -189,10 +190,41 @@ def run(work: Path, datasets: dict[str, Dataset], smoke: bool = False, workers: 
                     f"  p99 {load.p99_ms:8.1f} ms  errors {load.errors}  ({answers[case.label, s.server.name]})")
         names = [s.server.name for s in servers]
         restarts = {s.server.name: s.restarts for s in servers if s.restarts}
-    rows = _rows(cases(feature_ids), names, results, answers, workers, connections, seconds)
+        revalidated = _conditional(servers[0].server, cases(feature_ids)[1].url(servers[0].server, feature_ids), work,
+                                   seconds, connections, rounds, smoke, log)
+    rows = [*_rows(cases(feature_ids), names, results, answers, workers, connections, seconds), *revalidated]
     if restarts:
         log("serving restarts, after a run left a backlog: " + ", ".join(f"{n} {k}" for n, k in restarts.items()))
     return rows
+
+
+def _conditional(server: peers.Server, url: str, work: Path, seconds: int, connections: int, rounds: int,
+                 smoke: bool, log: Callable[[str], Any]) -> list[Row]:
+    """Ours on one URL three ways, alternated run by run: the answer built each time (the request says
+    `Cache-Control: no-cache`), the answer kept serialized (a plain repeated request), and a revalidation
+    (`If-None-Match` with the answer's ETag: a 304)."""
+    request = urllib.request.Request(url, headers={"Accept": peers.ACCEPT})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        etag = response.headers["ETag"]
+    ways = {"built": ("Cache-Control: no-cache",), "kept": (), "304": (f"If-None-Match: {etag}",)}
+    runs: dict[str, list[Load]] = {way: [] for way in ways}
+    for _ in range(rounds):
+        for way, headers in ways.items():
+            runs[way].append(run_wrk(url, work, seconds, connections, headers))
+            if not smoke:
+                settle(BACKLOG_S)
+    built, kept, revalidated = (combine(runs[way]) for way in ways)
+    log(f"serving {'conditional GET':<30} ours: 304 {revalidated.rate:9.1f} req/s, kept {kept.rate:9.1f}, "
+        f"built {built.rate:9.1f}")
+    errors = built.errors + kept.errors + revalidated.errors
+    return [Row("serving", "subparks items?limit=100, repeated", "req/s", revalidated.rate,
+                "ours, answer built each time", built.rate, target="" if smoke else ">=2",
+                note=f"If-None-Match with the answer's ETag: a 304, before anything is built; p99 ms "
+                     f"{revalidated.p99_ms:.1f} against {built.p99_ms:.1f}; errors {errors}"),
+            Row("serving", "subparks items?limit=100, kept answer", "req/s", kept.rate,
+                "ours, answer built each time", built.rate,
+                note=f"a plain repeated request, answered from the answers kept serialized; p99 ms "
+                     f"{kept.p99_ms:.1f}; errors {errors}")]
 
 
 def _count(answer: str) -> int | None:

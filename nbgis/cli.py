@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -90,36 +91,72 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _locate(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+class _Bar:
+    """`nbgis locate`'s progress on a terminal: one line, redrawn in place at most twice a second (rows done,
+    rows/s, time left) and once more when done; nothing in a log (not a terminal), where redraws are lines."""
 
+    WIDTH = 24
+
+    def __init__(self) -> None:
+        self.start = self.drawn = time.monotonic()
+        self.live = sys.stderr.isatty()
+
+    def line(self, rows: int, fraction: float) -> str:
+        seconds = max(time.monotonic() - self.start, 1e-9)
+        left = seconds * (1 - fraction) / fraction if fraction > 0 else float("nan")
+        filled = int(self.WIDTH * fraction)
+        eta = f"ETA {left:,.0f} s" if fraction < 1 else f"{seconds:,.1f} s"
+        return (f"{fraction:4.0%} |{'#' * filled}{' ' * (self.WIDTH - filled)}| {rows:,} rows, "
+                f"{rows / seconds:,.0f} rows/s, {eta}")
+
+    def update(self, rows: int, fraction: float) -> None:
+        if self.live and time.monotonic() - self.drawn >= 0.5:
+            self.drawn = time.monotonic()
+            print("\r" + self.line(rows, fraction), end="", file=sys.stderr, flush=True)
+
+    def done(self, rows: int) -> None:
+        if self.live:
+            print("\r" + self.line(rows, 1.0), file=sys.stderr, flush=True)
+
+
+def _locate(args: argparse.Namespace) -> int:
+    from geo.batch import Progress, locate_file
     from geo.crs import CRSError, parse_crs
     from geo.io import DataFileError
-    from geo.locate import Locator, SitesError, locate_csv
+    from geo.locate import Locator, SitesError
     from geo.store.base import StoreError
 
+    output = args.output or args.output_option
+    if output is None:
+        return _fail("locate needs an output: nbgis locate IN OUT (or -o OUT)")
+    if not os.path.exists(args.input):
+        return _fail(f"cannot read {args.input}: No such file or directory")
     try:
         crs = parse_crs(args.crs) if args.crs is not None else None
-        with open(args.input, "rb") as f:  # counting newlines is cheap, and fails fast on a missing file
-            lines = sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
     except CRSError as exc:
         return _fail(str(exc))
-    except OSError as exc:
-        return _fail(f"cannot read {args.input}: {exc.strerror or exc}")
     try:
         locator = Locator.from_layers(_layers(args))
     except (StoreError, DataFileError) as exc:
         return _fail(str(exc))
     try:
-        # Lines less the header: an estimate when quoted values hold newlines, which tqdm tolerates.
-        # disable=None: no bar when stderr is not a terminal, where each redraw would be a line of its own
-        with tqdm(total=max(lines - 1, 0), unit=" rows", file=sys.stderr, dynamic_ncols=True, disable=None) as bar:
-            summary = locate_csv(args.input, args.output, locator, crs, progress=lambda done: bar.update(done - bar.n))
+        if args.cluster:
+            from geo.cluster import locate_on_cluster
+
+            summary = locate_on_cluster(args.cluster, args.input, output, locator, crs)
+        else:
+            bar = _Bar()
+
+            def shown(p: Progress) -> None:
+                bar.update(p.rows, p.fraction)
+
+            summary = locate_file(args.input, output, locator, crs, progress=shown)
+            bar.done(summary["sites"])
     except SitesError as exc:
         return _fail(f"{args.input}: {exc}")
     except OSError as exc:
-        return _fail(f"cannot write {args.output}: {exc.strerror or exc}", 1)
-    print(f"wrote {args.output}: {summary['sites']} sites, {summary['in_subparks']} in sub-parks")
+        return _fail(f"cannot write {output}: {exc.strerror or exc}", 1)
+    print(f"wrote {output}: {summary['sites']} sites, {summary['in_subparks']} in sub-parks")
     for subpark, count in summary["per_subpark"].items():
         print(f"  {subpark:<20} {count:>9}")
     return 0
@@ -307,12 +344,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(run=_export)
     lc = sub.add_parser("locate", help="say which sub-park, block, corridor area and unit, innovation node and "
                                        "district hold each site of a CSV, and how far the nearest sub-park is")
-    lc.add_argument("input", type=Path, help="CSV (UTF-8) with a header naming lon and lat (or lng/longitude/x, "
-                                             "latitude/y) columns; other columns are passed through")
-    lc.add_argument("-o", "--output", required=True, type=Path, help="CSV to write: the input, lon84, lat84 and "
-                                                                     "the located columns")
+    lc.add_argument("input", help="CSV (UTF-8) with a header naming lon and lat (or lng/longitude/x, latitude/y) "
+                                  "columns, other columns passed through; or Parquet/GeoParquet (a .parquet file "
+                                  "or a folder of them) with such columns or a point geometry")
+    lc.add_argument("output", nargs="?", help="where to write the input, lon84, lat84 and the located columns: "
+                                              "a .csv, a .parquet (GeoParquet), or a folder (a Parquet dataset)")
+    lc.add_argument("-o", "--output", dest="output_option", help="the output, as a flag (the same as OUTPUT)")
     lc.add_argument("--crs", help="CRS of the input coordinates, lon = x/easting, lat = y/northing: EPSG:4549, "
-                                  "GCJ02, ... (default: WGS 84 lon/lat)")
+                                  "GCJ02, ... (default: WGS 84 lon/lat, or a GeoParquet's own CRS)")
+    lc.add_argument("--cluster", metavar="ADDRESS", help="run on a Dask cluster: tcp://HOST:8786 (a running "
+                                                         "scheduler), or local[:N] to start N worker processes here; "
+                                                         "Parquet in and a folder out")
     _store_flags(lc)
     lc.set_defaults(run=_locate)
     sv = sub.add_parser("serve", help="run the web service (OGC API - Features, plan queries, maps, downloads)")

@@ -22,7 +22,7 @@ from geo.store.base import open_store
 from services import downloads, errors, locate, map_pages, ogc, plan, search
 from services.assets import asset_file
 from services.guard import Guard
-from services.middleware import HeadAndVary, PinService, RequestId, SecurityHeaders, TrustedHosts
+from services.middleware import ConditionalGet, HeadAndVary, PinService, RequestId, SecurityHeaders, TrustedHosts
 from services.openapi import openapi_document
 from services.params import F, check_parameters
 from services.render import HTML, OPENAPI, html_response, json_response, negotiate
@@ -84,6 +84,7 @@ def create_app(layers: Layers | None = None, settings: Settings | None = None) -
                        expose_headers=["Content-Crs", "X-Locate-Summary", "Content-Disposition"])
     # Feature collections and map pages are text that shrinks four-fold; clients that ask get it gzipped.
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)  # level 9: 5x the time, 1 % smaller
+    app.add_middleware(ConditionalGet)  # outside gzip: answers are kept compressed, revalidations cost nothing
     app.add_middleware(HeadAndVary)  # HEAD becomes GET before routing, and every answer says Vary
     hosts = [*config.trusted_hosts, *([config.public_url.split("://", 1)[1].split("/")[0].rsplit(":", 1)[0]]
                                         if config.public_url else [])]

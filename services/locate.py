@@ -1,15 +1,16 @@
 """What lies at a site (GET /locate), and at many sites at once (POST /locate: a CSV or GeoJSON upload).
 
-The work is geo.locate's (vectorised over areas prepared once at start-up); this module reads the
-request, enforces the upload limit, and writes the answer as JSON or CSV.
+The work is geo.locate's (vectorised over areas prepared once at start-up) and geo.batch's (a CSV upload read,
+located and written as CSV or JSON a block at a time with Arrow); this module reads the request into a spooled
+file, enforces the limits, and streams the answer from another.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
+import tempfile
 from collections.abc import AsyncGenerator, Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 
 import numpy as np
 import orjson
@@ -21,10 +22,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartParser
 
+from geo import batch
 from geo.crs import OutputCRS
 from geo.io import nested_deeper_than
-from geo.locate import SitesError, read_sites_csv, read_sites_geojson
+from geo.locate import SitesError
 from geo.queries import nearest, nearest_platforms
+from geo.sites import MAX_COLUMNS, MAX_FIELD_BYTES, LimitError, csv_sites, read_sites_geojson
 from services.errors import ApiError, bad_parameter
 from services.guard import release_memory
 from services.params import F, Lang, check_parameters, read_any_crs
@@ -34,9 +37,8 @@ from services.state import Service, service_of
 
 router = APIRouter(tags=["Plan-aware queries"])
 MAX_UPLOAD_BYTES = 128 * 1024 * 1024  # about 4 million "id,lon,lat" rows; a million take about 28 MB
-STREAM_ROWS = 50_000  # rows serialised at a time in an answer
-MAX_COLUMNS = 1_000  # columns of an uploaded CSV, properties of an uploaded GeoJSON: checked before parsing
-MAX_HEADER_BYTES = 64 * 1024  # the CSV's header line
+SPOOL_BYTES = 16 * 1024 * 1024  # an upload or an answer is kept in memory up to this, on disk beyond
+BOM = "\ufeff".encode()  # lets Excel read the Chinese names
 CSV = "text/csv"
 UPLOAD_TYPES = {CSV: "csv", "application/csv": "csv", "text/plain": "csv", "application/geo+json": "geojson",
                 JSON: "geojson"}
@@ -45,11 +47,12 @@ UPLOAD_DOC = {
         "required": True,
         "description": (f"Sites, at most {MAX_UPLOAD_BYTES // 2**20} MiB: a CSV (UTF-8, with or without BOM) with "
                         "a header naming lon and lat columns (or lng/longitude/x and latitude/y), any other "
-                        f"columns passed through (at most {MAX_COLUMNS:,} columns, a header line of at most "
-                        f"{MAX_HEADER_BYTES // 1024} KiB); or a GeoJSON FeatureCollection of Points (nested at most "
-                        "32 levels, at most 1,000 distinct properties). Send it as the body (Content-Type text/csv "
-                        "or application/geo+json) or as the `file` field of a form. A worker takes two uploads at "
-                        "once; a third waits up to 5 s, then gets 503 with Retry-After."),
+                        f"columns passed through (at most {MAX_COLUMNS:,} columns, a 400 past that; at most "
+                        f"{MAX_FIELD_BYTES // 1024} KiB in one value, a 413 past that); or a GeoJSON "
+                        "FeatureCollection of Points (nested at most 32 levels, at most 1,000 distinct properties). "
+                        "Send it as the body (Content-Type text/csv or application/geo+json) or as the `file` field "
+                        "of a form. A worker takes two uploads at once; a third waits up to 5 s, then gets 503 with "
+                        "Retry-After."),
         "content": {
             CSV: {"schema": {"type": "string"}},
             "application/geo+json": {"schema": {"type": "object"}},
@@ -127,43 +130,36 @@ async def locate_sites(
     async with guard.uploads.slot() as slot:  # a 503 at once when the pool is full: before the body is read
         try:
             async with asyncio.timeout(guard.uploads.budget_s):
-                content, kind = await _read_upload(request)
+                upload, kind = await _read_upload(request)
         except TimeoutError:
             raise ApiError(408, f"body: the upload did not arrive within {guard.uploads.budget_s:g} s") from None
         try:
-            located, summary = await slot.run(_locate_upload, service, content, kind, site_crs,
-                                              request.app.state.settings.max_json_depth)
+            answer, summary = await slot.run(_locate_upload, service, upload, kind, site_crs, as_csv,
+                                             request.app.state.settings.max_json_depth)
+        except LimitError as exc:
+            raise ApiError(413, f"file: {exc}") from exc
         except SitesError as exc:
             raise ApiError(400, f"{'file' if kind == 'csv' else 'body'}: {exc}") from exc
-    # Streamed a block of rows at a time, from a worker thread (Starlette runs sync iterators in its pool),
-    # so a million rows neither hold the event loop nor sit in memory as one string.
+        finally:
+            upload.close()
+    # The answer waits in a spooled file (memory up to SPOOL_BYTES, disk beyond), streamed from the thread pool
+    # (Starlette runs sync iterators there): a million rows neither hold the event loop nor sit in memory.
     if as_csv:
-        return StreamingResponse(_csv_blocks(located), media_type=f"{CSV}; charset=utf-8",
+        return StreamingResponse(_chunks(answer, BOM), media_type=f"{CSV}; charset=utf-8",
                                  headers={"X-Locate-Summary": orjson.dumps(summary).decode(),
                                           "Content-Disposition": 'attachment; filename="located.csv"'},
                                  background=BackgroundTask(release_memory))
-    return StreamingResponse(_json_blocks(located, summary), media_type=JSON,
-                             background=BackgroundTask(release_memory))
+    return StreamingResponse(_chunks(answer, b'{"summary":' + orjson.dumps(summary) + b',"sites":[', b"]}"),
+                             media_type=JSON, background=BackgroundTask(release_memory))
 
 
-def _blocks(located: pd.DataFrame) -> Iterator[pd.DataFrame]:
-    for start in range(0, len(located), STREAM_ROWS):
-        yield located.iloc[start:start + STREAM_ROWS]
-
-
-def _csv_blocks(located: pd.DataFrame) -> Iterator[bytes]:
-    yield "\ufeff".encode()  # the BOM lets Excel read the Chinese names
-    for i, block in enumerate(_blocks(located)):
-        yield block.to_csv(index=False, header=i == 0).encode("utf-8")
-
-
-def _json_blocks(located: pd.DataFrame, summary: dict[str, Any]) -> Iterator[bytes]:
-    yield b'{"summary":' + orjson.dumps(summary) + b',"sites":['
-    for i, block in enumerate(_blocks(located)):
-        rows = block.astype(object).where(block.notna(), None).to_dict(orient="records")
-        body = orjson.dumps(rows, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]  # the rows, without the brackets
-        yield (b"," if i and body else b"") + body
-    yield b"]}"
+def _chunks(answer: BinaryIO, head: bytes, tail: bytes = b"") -> Iterator[bytes]:
+    with answer:
+        answer.seek(0)
+        yield head
+        while chunk := answer.read(1 << 20):
+            yield chunk
+        yield tail
 
 
 def _wants_csv(request: Request, f: str | None) -> bool:
@@ -174,8 +170,9 @@ def _wants_csv(request: Request, f: str | None) -> bool:
     return CSV in request.headers.get("accept", "") and JSON not in request.headers.get("accept", "")
 
 
-async def _read_upload(request: Request) -> tuple[bytes, str]:
-    """The uploaded bytes and whether they are csv or geojson; 413 over the limit, 415 for other types."""
+async def _read_upload(request: Request) -> tuple[BinaryIO, str]:
+    """The upload, spooled (memory up to SPOOL_BYTES, then disk), and whether it is csv or geojson; 413 over
+    the limit, 415 for other types."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
         raise _too_large()
@@ -192,14 +189,22 @@ async def _read_upload(request: Request) -> tuple[bytes, str]:
             raise ApiError(400, "file: the form has no `file` field holding the sites")
         if (upload.size or 0) > MAX_UPLOAD_BYTES:
             raise _too_large()
-        content = await upload.read()
         name = (upload.filename or "").lower()
-        return content, "geojson" if name.endswith((".geojson", ".json")) else "csv"
+        upload.file.seek(0)
+        return upload.file, "geojson" if name.endswith((".geojson", ".json")) else "csv"
     kind = UPLOAD_TYPES.get(media)
     if kind is None:
         raise ApiError(415, f"Content-Type: {media or 'none'} is not accepted; send text/csv, application/geo+json "
                             f"or a multipart form with a `file` field")
-    return b"".join([chunk async for chunk in _limited(request)]), kind
+    spool: BinaryIO = tempfile.SpooledTemporaryFile(SPOOL_BYTES)  # type: ignore[assignment]  # noqa: SIM115
+    try:
+        async for chunk in _limited(request):
+            spool.write(chunk)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool, kind
 
 
 async def _limited(request: Request) -> AsyncGenerator[bytes, None]:
@@ -217,40 +222,56 @@ def _too_large() -> ApiError:
                          f"`nbgis locate IN.csv -o OUT.csv`, which has no limit")
 
 
-def _locate_upload(service: Service, content: bytes, kind: str, crs: OutputCRS | None, max_depth: int
-                   ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    if kind == "geojson":
-        try:
-            doc = orjson.loads(content)
-        except orjson.JSONDecodeError as exc:
-            raise SitesError(f"not valid JSON ({exc})") from exc
-        _check_depth(doc, max_depth)
-        _check_properties(doc)
-        sites = read_sites_geojson(doc, crs)
+def _locate_upload(service: Service, upload: BinaryIO, kind: str, crs: OutputCRS | None, as_csv: bool,
+                   max_depth: int) -> tuple[BinaryIO, dict[str, Any]]:
+    """The located rows, as CSV rows or JSON array items, in a spooled file; and the summary of them all.
+    Every row is read and located before the answer starts, so a bad row late in the file is still a 400."""
+    answer: BinaryIO = tempfile.SpooledTemporaryFile(SPOOL_BYTES)  # type: ignore[assignment]  # noqa: SIM115
+    try:
+        if kind == "geojson":
+            return _locate_geojson(service, upload, crs, as_csv, answer, max_depth)
+        summary: dict[str, Any] | None = None
+        rows = 0
+        for sites in csv_sites(upload, crs):
+            table, located = batch.locate_sites(service.locator, sites)
+            if as_csv:
+                answer.write((batch.csv_header(table.column_names) if rows == 0 else b"") + batch.csv_rows(table))
+            else:
+                body = batch.json_rows(table)
+                answer.write((b"," if rows and body else b"") + body)
+            rows += len(table)
+            summary = batch.add_summaries(summary, service.locator.summary(located))
+        assert summary is not None  # csv_sites raises for a file without rows
+        return answer, summary
+    except BaseException:
+        answer.close()
+        raise
+
+
+def _locate_geojson(service: Service, upload: BinaryIO, crs: OutputCRS | None, as_csv: bool, answer: BinaryIO,
+                    max_depth: int) -> tuple[BinaryIO, dict[str, Any]]:
+    """GeoJSON: one frame (a property may hold numbers and text), written as pandas writes it."""
+    try:
+        doc = orjson.loads(upload.read())
+    except orjson.JSONDecodeError as exc:
+        raise SitesError(f"not valid JSON ({exc})") from exc
+    _check_depth(doc, max_depth)
+    _check_properties(doc)
+    sites = read_sites_geojson(doc, crs)
+    found = service.locator.find(sites["lon84"].to_numpy(), sites["lat84"].to_numpy())
+    located = pd.concat([sites, found.frame()], axis=1)
+    if as_csv:
+        answer.write(located.to_csv(index=False).encode("utf-8"))
     else:
-        _check_header(content)
-        sites = read_sites_csv(io.BytesIO(content), crs)
-    located = service.locator.locate(sites["lon84"].to_numpy(), sites["lat84"].to_numpy())
-    return pd.concat([sites, located], axis=1), service.locator.summary(located)
+        rows = located.astype(object).where(located.notna(), None).to_dict(orient="records")
+        answer.write(orjson.dumps(rows, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1])
+    return answer, service.locator.summary(found)
 
 
 def _check_depth(doc: Any, limit: int) -> None:
     if nested_deeper_than(doc, limit):
         raise SitesError(f"the GeoJSON nests deeper than {limit} levels; a FeatureCollection of Points needs "
                          f"about 6")
-
-
-def _check_header(content: bytes) -> None:
-    """SitesError for a CSV whose header line is too long or names too many columns, before pandas reads it
-    (a one-line file of a million columns would take minutes and gigabytes)."""
-    end = content.find(b"\n", 0, MAX_HEADER_BYTES + 1)
-    if end < 0 and len(content) > MAX_HEADER_BYTES:
-        raise SitesError(f"the header line is longer than {MAX_HEADER_BYTES // 1024} KiB; a CSV of sites needs a "
-                         f"short header naming its columns")
-    header = content[:end] if end >= 0 else content
-    columns = header.count(b",") + 1
-    if columns > MAX_COLUMNS:
-        raise SitesError(f"the header names {columns} columns; at most {MAX_COLUMNS} are read")
 
 
 def _check_properties(doc: Any) -> None:

@@ -163,18 +163,20 @@ def _checked(request: Request, tiles: str, lang: str) -> tuple[Service, tuple[st
 def _page(layers: Layers, kind: str, subject: str, source: tuple[str, ...], lang: str,
           build: Callable[[], folium.Map]) -> HTMLResponse:
     key = (id(layers), kind, subject, source, lang)
+    # A Tianditu page holds the server's key, read from the environment: for this client only, never kept.
+    headers = {"Cache-Control": "private, no-store"} if source[0] == "tianditu" else None
     with _lock:
         hit = _pages.get(key)
         if hit is not None:
             _pages.move_to_end(key)
-            return HTMLResponse(hit[1])
+            return HTMLResponse(hit[1], headers=headers)
     html, _ = render_html(build(), "link", "/assets/")  # outside the lock: two first requests may both draw
     body = html.encode("utf-8")
     with _lock:
         _pages[key] = (layers, body)  # holding the layers keeps id(layers) from being reused while cached
         while len(_pages) > CACHE_SIZE:
             _pages.popitem(last=False)
-    return HTMLResponse(body)
+    return HTMLResponse(body, headers=headers)
 
 
 async def _render_guarded(request: Request, layers: Layers, kind: str, subject: str | None,

@@ -1,5 +1,6 @@
 """HTTP details every resource shares: HEAD answered like GET without a body, `Vary: Accept`, trusted Host
-names, security headers, a request id, and one dataset version per request."""
+names, security headers, a request id, one dataset version per request, and conditional GETs (ETag,
+Cache-Control, 304) with the latest answers kept serialized."""
 
 from __future__ import annotations
 
@@ -7,8 +8,12 @@ import base64
 import hashlib
 import re
 import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
 
 import orjson
+from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -151,7 +156,8 @@ class PinService:
         if isinstance(holder, Live) and not holder.available and not scope["path"].startswith(UNPINNED):
             await unavailable(scope, receive, send)
             return
-        scope[PINNED] = current_service(scope["app"])
+        if PINNED not in scope:  # ConditionalGet, outside, pins the version its ETag names
+            scope[PINNED] = current_service(scope["app"])
         await self.app(scope, receive, send)
 
 
@@ -190,3 +196,128 @@ class RequestId:
             await send(message)
 
         await self.app(scope, receive, reply)
+
+
+# Request headers an answer may vary with and still be tagged and kept: the tag and the key hold them (gzip and
+# Origin, which change only the bytes and CORS headers, are in the key, not the tag).
+_TAGGED_HEADERS = {b"accept", b"accept-language", b"accept-encoding", b"origin", b""}
+CACHE_CONTROL = "public, no-cache"  # keep it, but ask again each time: a 304 costs next to nothing
+CACHE_ENTRIES = 512  # answers kept serialized, the most recently used
+CACHE_BODY_BYTES = 512 * 1024  # larger answers are built each time (they still get an ETag and 304s)
+
+
+@dataclass(frozen=True)
+class _Kept:
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+
+class ConditionalGet:
+    """An ETag and Cache-Control on every successful GET, a 304 for a matching If-None-Match, and the latest
+    answers kept serialized.
+
+    The ETag is made from the dataset's version (`Service.version`) and the request: path and query, Host
+    (answers hold absolute links), Accept (HeadAndVary says answers vary with it) and Accept-Language (pages).
+    It is weak, since a gzipped body and a plain one are the same answer in different bytes. Knowing it before
+    the handler runs, a revalidation is answered without building anything. Answers up to CACHE_BODY_BYTES are
+    kept (after gzip, per encoding) and replayed while the version stays the same (unless the request says
+    no-cache); a new version empties the cache. Answers that carry their own ETag (files) keep it; errors, answers
+    marked private or no-store, and answers varying with another request header get neither ETag nor caching.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.kept: OrderedDict[tuple[Any, ...], _Kept] = OrderedDict()
+        self.version: str | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        holder = getattr(scope["app"].state, "service", None)
+        if holder is None or (isinstance(holder, Live) and not holder.available):  # PinService answers 503
+            await self.app(scope, receive, send)
+            return
+        # The answer's dataset version is the tag's: pin that Service for the handler (PinService keeps it).
+        service = scope[PINNED] = current_service(scope["app"])
+        version = service.version
+        if version != self.version:  # the data changed: nothing kept is true any more
+            self.kept.clear()
+            self.version = version
+        headers = Headers(scope=scope)
+        accept = headers.get("accept", "")
+        parts = (version, scope.get("scheme", ""), scope.get("root_path", ""), scope["path"],
+                 scope["query_string"].decode("latin-1"), headers.get("host", ""), accept,
+                 headers.get("accept-language", ""))
+        etag = 'W/"' + hashlib.blake2b("\0".join(parts).encode(), digest_size=12).hexdigest() + '"'
+        wanted = headers.get("if-none-match")
+        key = (etag, "gzip" in headers.get("accept-encoding", ""), "origin" in headers)
+        # A client asking for no-cache wants the answer built afresh (it is kept again afterwards).
+        kept = None if "no-cache" in headers.get("cache-control", "").lower() else self.kept.get(key)
+        if wanted is not None and _matches(wanted, etag):
+            await _not_modified(send, etag)
+            return
+        if kept is not None:
+            self.kept.move_to_end(key)
+            await send({"type": "http.response.start", "status": kept.status, "headers": kept.headers})
+            await send({"type": "http.response.body", "body": kept.body})
+            return
+        await self._answer(scope, receive, send, key, etag, wanted)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send, key: tuple[Any, ...], etag: str,
+                      wanted: str | None) -> None:
+        start: Message = {}
+        body: list[bytes] = []
+        size = 0
+        keep = True
+        replaced = False  # a 304 sent instead of the handler's own answer (files with their own ETag)
+
+        async def reply(message: Message) -> None:
+            nonlocal start, size, keep, replaced
+            if message["type"] == "http.response.start":
+                raw = list(message.get("headers", []))
+                own = next((v.decode("latin-1") for k, v in raw if k.lower() == b"etag"), None)
+                control = b",".join(v for k, v in raw if k.lower() == b"cache-control").lower()
+                varies = {v.strip().lower() for k, value in raw if k.lower() == b"vary" for v in value.split(b",")}
+                # An answer for this client alone (it holds a secret, say), or varying with a request header the
+                # tag does not hold, is neither tagged nor kept.
+                ok = (message["status"] == 200 and b"no-store" not in control and b"private" not in control
+                      and varies <= _TAGGED_HEADERS)
+                if ok and own is None:
+                    raw.append((b"etag", etag.encode()))
+                if ok and not any(k.lower() == b"cache-control" for k, _ in raw):
+                    raw.append((b"cache-control", CACHE_CONTROL.encode()))
+                keep = ok and own is None
+                if ok and own is not None and wanted is not None and _matches(wanted, own):
+                    replaced = True
+                    await _not_modified(send, own)
+                    return
+                start = {**message, "headers": raw}
+                await send(start)
+            elif not replaced:
+                if keep:
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    keep = size <= CACHE_BODY_BYTES
+                    body.append(chunk)
+                await send(message)
+                if keep and not message.get("more_body", False):
+                    self.kept[key] = _Kept(start["status"], start["headers"], b"".join(body))
+                    if len(self.kept) > CACHE_ENTRIES:
+                        self.kept.popitem(last=False)
+
+        await self.app(scope, receive, reply)
+
+
+def _matches(header: str, etag: str) -> bool:
+    """If-None-Match's weak comparison: any listed tag equal to ours once W/ is set aside, or *."""
+    tags = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return "*" in tags or etag.removeprefix("W/") in tags
+
+
+async def _not_modified(send: Send, etag: str) -> None:
+    headers = [(b"etag", etag.encode("latin-1")), (b"cache-control", CACHE_CONTROL.encode()),
+               (b"vary", b"Accept-Encoding")]
+    await send({"type": "http.response.start", "status": 304, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})

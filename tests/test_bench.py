@@ -60,12 +60,16 @@ def test_smoke_run_measures_every_section(tmp_path: Path) -> None:
     by_section: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_section.setdefault(row["section"], []).append(row)
-    assert set(by_section) == {"serving", "batch location", "maps", "export"}
+    assert set(by_section) == {"serving", "batch location", "batch end to end", "maps", "export"}
 
+    conditional = [r for r in by_section["serving"] if r["peer"] == "ours, answer built each time"]
+    assert [r["case"] for r in conditional] == ["subparks items?limit=100, repeated",
+                                                "subparks items?limit=100, kept answer"]
+    assert all(r["ours"] > 0 and r["peer_value"] > 0 and "errors 0" in r["note"] for r in conditional)
     serving = [r for r in by_section["serving"] if not r["peer"]]
     assert len(serving) == 9 and all(r["ours"] > 0 and "errors 0" in r["note"] for r in serving)
     # the same service over the embedded store: the same answers, its rate beside the files' one
-    stored = [r for r in by_section["serving"] if r["peer"]]
+    stored = [r for r in by_section["serving"] if r["peer"] and r not in conditional]
     assert [r["case"] for r in stored] == [f"{r['case']} [ours (GeoPackage store)]" for r in serving]
     assert all(r["peer"] == "ours (no store)" and r["target"] == ">=0.9" and "errors 0" in r["note"]
                and r["ours"] > 0 and r["peer_value"] > 0 for r in stored)
@@ -83,6 +87,11 @@ def test_smoke_run_measures_every_section(tmp_path: Path) -> None:
     times = [r for r in batch if r["measure"].startswith("s")]
     assert all(r["ours"] > 0 and (r["peer_value"] > 0 if r["peer"] else r["peer_value"] is None) for r in times)
     assert {r["measure"] for r in batch} == {"s", "s, one-off", "peak MB added"}
+
+    e2e = by_section["batch end to end"]
+    assert {r["measure"] for r in e2e} == {"s", "s, nbgis locate", "s, POST /locate"}
+    assert "the three outputs of ours identical" in e2e[0]["note"]
+    assert all("same rows and sites in sub-parks as ours" in r["note"] for r in e2e if "DuckDB" in r["peer"])
 
     maps = {(r["case"], r["measure"]): r for r in by_section["maps"]}
     assert maps["overview, served", "MB"]["ours"] > 0.1

@@ -17,11 +17,13 @@ import pyproj
 import pytest
 import shapely
 
+from geo.batch import Progress, locate_file
 from geo.crs import parse_crs, wgs84_to_gcj02
 from geo.grid import CellGrid
 from geo.layers import Layers
-from geo.locate import LOCATED_COLUMNS, Locator, SitesError, _Areas, locate_csv, read_sites_csv, read_sites_geojson
+from geo.locate import LOCATED_COLUMNS, Locator, SitesError, _Areas
 from geo.measure import geodesic_distances_km
+from geo.sites import read_sites_csv, read_sites_geojson
 
 ROOT = Path(__file__).resolve().parent.parent
 GEOD = pyproj.Geod(ellps="WGS84")
@@ -124,7 +126,7 @@ def test_summary_counts(layers: Layers, locator: Locator) -> None:
     lon = np.array([p[2] for p in points] + [SEA[0], YUYAO[0], beilun_node.x])
     lat = np.array([p[3] for p in points] + [SEA[1], YUYAO[1], beilun_node.y])
     located = locator.locate(lon, lat)
-    summary = locator.summary(located)
+    summary = locator.summary(locator.find(lon, lat))
     json.dumps(summary)  # plain types only
     blocks_per_subpark = pd.Series([p[0] for p in points]).value_counts()
     assert summary["sites"] == 34
@@ -334,9 +336,10 @@ def test_locate_csv_streams_in_chunks_to_a_file(tmp_path: Path, layers: Layers, 
     src = tmp_path / "in.csv"
     src.write_text("id,lon,lat,comment\n" + "".join(f"{i},{x},{y},c {i}\n" for i, x, y in rows), encoding="utf-8")
     dst = tmp_path / "out.csv"
-    done: list[int] = []
-    summary = locate_csv(src, dst, locator, chunk_rows=10, progress=done.append)
-    assert done == [10, 20, 30, 32]
+    done: list[Progress] = []
+    summary = locate_file(src, dst, locator, block_bytes=300, progress=done.append)
+    assert len(done) >= 3 and done[-1].rows == 32 and done[-1].fraction == 1.0  # blocks of 300 bytes
+    assert [p.rows for p in done] == sorted(p.rows for p in done)
     with open(dst, encoding="utf-8-sig", newline="") as f:
         out = list(csv.DictReader(f))
     assert list(out[0]) == ["id", "lon", "lat", "comment", "lon84", "lat84", *LOCATED_COLUMNS]
@@ -344,7 +347,7 @@ def test_locate_csv_streams_in_chunks_to_a_file(tmp_path: Path, layers: Layers, 
     assert [r["subpark"] for r in out[:-1]] == [p[0] for p in block_points(layers)]
     assert out[-1]["subpark"] == "" and float(out[-1]["nearest_subpark_km"]) > 0
     lon, lat = np.array([r[1] for r in rows]), np.array([r[2] for r in rows])
-    assert summary == locator.summary(locator.locate(lon, lat))  # chunk summaries add up to the whole
+    assert summary == locator.summary(locator.find(lon, lat))  # block summaries add up to the whole
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv"]  # no temporary file left
 
 
@@ -353,7 +356,7 @@ def test_locate_csv_leaves_nothing_behind_on_error(tmp_path: Path, locator: Loca
     dst.write_text("old\n")
     data = "lon,lat\n" + "121.5,29.8\n" * 25 + "121.5,oops\n"
     with pytest.raises(SitesError, match="data row 26: lat 'oops'"):
-        locate_csv(io.BytesIO(data.encode()), dst, locator, chunk_rows=10)
+        locate_file(io.BytesIO(data.encode()), dst, locator, block_bytes=100)
     assert dst.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
+from pathlib import Path
 
 import numpy as np
 import pyproj
@@ -12,8 +14,10 @@ import pytest
 import shapely
 from fastapi.testclient import TestClient
 
+from geo.batch import locate_file
 from geo.crs import wgs84_to_gcj02
-from geo.layers import DATA_DIR
+from geo.layers import DATA_DIR, Layers
+from geo.locate import Locator
 from services import locate
 from tests.api_helpers import assert_api_error
 
@@ -146,3 +150,27 @@ def test_post_bad_crs_and_format(client: TestClient) -> None:
     csv_body = {"content": sites_csv(), "headers": {"Content-Type": "text/csv"}}
     assert_api_error(client.post("/locate?crs=EPSG:2154", **csv_body), 400, "crs")
     assert_api_error(client.post("/locate?f=xml", **csv_body), 400, "f")
+
+
+def test_post_limits_are_4xx_and_fast(client: TestClient) -> None:
+    wide = b"lon,lat," + b",".join(b"c%d" % i for i in range(10**6)) + b"\n121.5,29.8\n"
+    start = time.perf_counter()
+    response = client.post("/locate", content=wide, headers={"Content-Type": "text/csv"})
+    assert time.perf_counter() - start < 5
+    assert_api_error(response, 400, "1,000 columns")
+    long_value = b"lon,lat,note\n121.5,29.8," + b"x" * 70_000 + b"\n"
+    assert_api_error(client.post("/locate", files={"file": ("s.csv", long_value, "text/csv")}), 413, "64 KiB",
+                     "note")
+
+
+def test_post_csv_answer_is_the_cli_file(client: TestClient, tmp_path: Path, layers: Layers) -> None:
+    rng = np.random.default_rng(2)
+    body = "id,lon,lat,名称\n" + "".join(f"{i},{x!r},{y!r},点{i}\n" for i, (x, y) in
+                                        enumerate(zip(rng.uniform(121, 122, 5000).tolist(),
+                                                      rng.uniform(29.5, 30.2, 5000).tolist())))
+    response = client.post("/locate?f=csv", content=body.encode(), headers={"Content-Type": "text/csv"})
+    assert response.status_code == 200
+    locate_file(io.BytesIO(body.encode()), tmp_path / "out.csv", Locator.from_layers(layers))
+    assert response.content == (tmp_path / "out.csv").read_bytes()
+    as_json = client.post("/locate", content=body.encode(), headers={"Content-Type": "text/csv"}).json()
+    assert len(as_json["sites"]) == 5000 and as_json["summary"] == json.loads(response.headers["x-locate-summary"])

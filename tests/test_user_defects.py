@@ -18,9 +18,10 @@ import shapely
 from fastapi.testclient import TestClient
 
 from geo import export as ex
+from geo.batch import locate_file
 from geo.export import COLLECTIONS, ExportError, collection_frames, export
 from geo.layers import Layers
-from geo.locate import Locator, SitesError, locate_csv
+from geo.locate import Locator, SitesError
 from geo.measure import geodesic_area_km2
 from maps import builders
 from maps.output import write_map
@@ -126,7 +127,7 @@ def excel_like(path: Path) -> Path:
 def test_an_excel_upload_is_called_one(layers: Layers, client: TestClient, tmp_path: Path) -> None:
     xlsx = excel_like(tmp_path / "sites.xlsx")
     with pytest.raises(SitesError, match="Excel workbook"):
-        locate_csv(xlsx, tmp_path / "out.csv", Locator.from_layers(layers))
+        locate_file(xlsx, tmp_path / "out.csv", Locator.from_layers(layers))
     response = client.post("/locate", files={"file": ("sites.xlsx", xlsx.read_bytes(), "application/octet-stream")})
     assert response.status_code == 400 and "Excel" in response.json()["description"]
     assert "not UTF-8" not in response.json()["description"]
@@ -161,7 +162,7 @@ def test_points_show_no_computed_area(client: TestClient) -> None:
 def test_nearest_subpark_distance_is_rounded(layers: Layers, tmp_path: Path) -> None:
     src = tmp_path / "sites.csv"
     src.write_text("lon,lat\n121.55,29.87\n121.6123456,29.9123456\n", encoding="utf-8")
-    locate_csv(src, tmp_path / "out.csv", Locator.from_layers(layers))
+    locate_file(src, tmp_path / "out.csv", Locator.from_layers(layers))
     kms = [line.rsplit(",", 1)[1] for line in (tmp_path / "out.csv").read_text("utf-8-sig").splitlines()[1:]]
     assert all(len(k.split(".")[1]) <= 3 for k in kms) and any(float(k) > 0 for k in kms), kms
 

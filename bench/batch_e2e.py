@@ -1,0 +1,233 @@
+"""Batch location end to end: a CSV of seeded sites read, located and written, by ``nbgis locate``, by
+``POST /locate`` and by DuckDB spatial (read_csv, the join, COPY TO), in the same run; and, on request
+(``python -m bench batch --huge N``), N sites through ``nbgis locate`` Parquet in and out, with its peak memory.
+
+Each engine runs in a fresh process. In-process figures put the prepared areas (ours) and the loaded polygons
+(DuckDB) before the clock; the command line and the service are timed from outside, start-up included, and the
+command line's start-up is measured alone on a one-row file and reported beside it.
+
+Run one measure: ``python -m bench.batch_e2e KIND N CSV OUT`` prints a JSON line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench import peers
+from bench.batch import random_points, spatial_extension
+from bench.report import Row
+
+ROOT = Path(__file__).resolve().parent.parent
+SIZE, SMOKE_SIZE = 10**6, 2_000
+HUGE_FILE_ROWS = 10**6  # rows per file of the huge Parquet input
+DUCK_KINDS = {"parks+nodes": ("subpark", "innovation-node"), "parks+nodes+districts": ("subpark", "innovation-node",
+                                                                                       "district")}
+
+
+def write_sites_csv(path: Path, n: int) -> None:
+    """id,lon,lat for the seeded points of bench.batch (the same points every engine gets)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    lon, lat = random_points(n)
+    table = pa.table({"id": pa.array([f"site-{i}" for i in range(n)]), "lon": lon, "lat": lat})
+    pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="none"))
+
+
+def _ours_in_process(src: Path, out: Path) -> dict[str, Any]:
+    from geo.batch import locate_file
+    from geo.layers import load_layers
+    from geo.locate import Locator
+    from geo.sites import csv_sites
+
+    locator = Locator.from_layers(load_layers())
+    sites = next(csv_sites(src, block_bytes=1 << 30))  # the whole file as one block, for the join alone
+    start = time.perf_counter()
+    held = locator.holders(sites.lon, sites.lat)
+    join_s = time.perf_counter() - start
+    start, cpu = time.perf_counter(), time.process_time()
+    summary = locate_file(src, out, locator)
+    return {"join_s": join_s, "seconds": time.perf_counter() - start, "cpu_s": time.process_time() - cpu,
+            "rows": summary["sites"],
+            "in_subparks": summary["in_subparks"], "held_in_subparks": int((held["subpark"] >= 0).sum())}
+
+
+def _duckdb(src: Path, out: Path, kinds: tuple[str, ...]) -> dict[str, Any]:
+    import duckdb
+    import pandas as pd
+    import shapely
+
+    from geo.layers import load_layers
+
+    con = duckdb.connect(config={"allow_unsigned_extensions": "true"})
+    con.execute(f"LOAD '{spatial_extension()}'")
+    layers = load_layers()
+    names = []
+    for kind in kinds:
+        name = kind.replace("-", "_")
+        frame = layers.kind(kind)
+        wkb = pd.DataFrame({"id": frame["id"].to_numpy(dtype=str), "wkb": shapely.to_wkb(frame.geometry.to_numpy())})
+        con.register("wkb", wkb)
+        con.execute(f"CREATE TABLE {name} AS SELECT id, ST_GeomFromWKB(wkb) AS geom FROM wkb")
+        con.unregister("wkb")
+        names.append(name)
+    joins = " ".join(f"LEFT JOIN {n} ON ST_Intersects({n}.geom, ST_Point(s.lon, s.lat))" for n in names)
+    columns = ", ".join(f"{n}.id AS {n}" for n in names)
+    start, cpu = time.perf_counter(), time.process_time()
+    con.execute(f"COPY (SELECT s.*, {columns} FROM read_csv('{src}', header = true) s {joins}) "
+                f"TO '{out}' (HEADER, DELIMITER ',')")
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    found = con.execute(f"SELECT count(*), count(subpark) FROM read_csv('{out}', header = true)").fetchone()
+    assert found is not None
+    rows, inside = found
+    return {"seconds": seconds, "cpu_s": cpu, "rows": rows, "in_subparks": inside}
+
+
+def _peak_of(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """Run command; its wall seconds, its peak resident MB (VmHWM, read until it exits) and its stdout."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, **(env or {})})
+    peak = [0.0]
+
+    def watch() -> None:
+        status = Path(f"/proc/{process.pid}/status")
+        while process.poll() is None:
+            with contextlib.suppress(OSError, IndexError):  # gone, or not yet started
+                peak[0] = max(peak[0], int(status.read_text().split("VmHWM:", 1)[1].split()[0]) / 1024)
+            time.sleep(0.2)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    stdout, stderr = process.communicate()
+    seconds = time.perf_counter() - start
+    watcher.join()
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed: {stderr[-2000:]}")
+    return seconds, peak[0], stdout
+
+
+def _post(url: str, src: Path, out: Path) -> float:
+    """POST the CSV to /locate?f=csv and write the answer; the seconds from the first byte sent to the last read."""
+    start = time.perf_counter()
+    request = urllib.request.Request(f"{url}/locate?f=csv", data=src.read_bytes(),
+                                     headers={"Content-Type": "text/csv"}, method="POST")
+    with urllib.request.urlopen(request, timeout=600) as response, open(out, "wb") as f:
+        while chunk := response.read(1 << 20):
+            f.write(chunk)
+    return time.perf_counter() - start
+
+
+def _measure(kind: str, n: int, src: Path, out: Path) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, "-m", "bench.batch_e2e", kind, str(n), str(src), str(out)], cwd=ROOT,
+                          check=True, capture_output=True, text=True)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _rows_in(path: Path) -> int:
+    with open(path, "rb") as f:
+        return sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b"")) - 1
+
+
+def run(work: Path, smoke: bool = False, log: Callable[[str], None] = print) -> list[Row]:
+    n = SMOKE_SIZE if smoke else SIZE
+    folder = work / "batch-e2e"
+    folder.mkdir(parents=True, exist_ok=True)
+    src, one = folder / f"sites-{n}.csv", folder / "one-site.csv"
+    if not src.exists():
+        write_sites_csv(src, n)
+    write_sites_csv(one, 1)
+    size_mb = src.stat().st_size / 2**20
+    ours = _measure("ours", n, src, folder / "ours.csv")
+    ducks = {kind: _measure(kind, n, src, folder / f"duckdb-{i}.csv") for i, kind in enumerate(DUCK_KINDS)}
+    cli_one, _, _ = _peak_of([sys.executable, "-m", "nbgis", "locate", str(one), str(folder / "one-out.csv")])
+    cli_s, cli_mb, _ = _peak_of([sys.executable, "-m", "nbgis", "locate", str(src), str(folder / "cli.csv")])
+    port = peers.free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "uvicorn", "services.app:create_app", "--factory", "--host", "127.0.0.1",
+               "--port", str(port), "--log-level", "warning"]
+    with peers.serve_process(command, {"PYTHONPATH": str(ROOT)}, ROOT, work / "logs" / "ours-locate.log",
+                             f"{url}/collections"):
+        post_s = _post(url, src, folder / "post.csv")
+    same = (folder / "cli.csv").read_bytes() == (folder / "ours.csv").read_bytes() == (folder / "post.csv").read_bytes()
+    checked = {kind: d["rows"] == ours["rows"] == _rows_in(folder / "cli.csv") and d["in_subparks"] ==
+               ours["in_subparks"] for kind, d in ducks.items()}
+    case = f"10^{round(np.log10(n))} sites, CSV ({size_mb:.0f} MB)" if n == SIZE else f"{n:,} sites, CSV"
+    log(f"batch e2e {case}: in process {ours['seconds']:.2f} s (join {ours['join_s']:.2f} s); nbgis locate "
+        f"{cli_s:.2f} s (start-up {cli_one:.2f} s, peak {cli_mb:,.0f} MB); POST /locate {post_s:.2f} s; "
+        + "; ".join(f"DuckDB {k} {d['seconds']:.2f} s" for k, d in ducks.items()))
+    gate = not smoke
+    agree = "the three outputs of ours identical" if same else "ours' outputs DIFFER"
+    duck_note = {k: f"same rows and sites in sub-parks as ours ({d['in_subparks']:,})" if checked[k] else
+                 "answers DIFFER from ours" for k, d in ducks.items()}
+    rows = [Row("batch end to end", case, "s", ours["seconds"], "in-process join (Locator.holders)", ours["join_s"],
+                target="<=5" if gate else "",
+                note=f"geo.batch.locate_file, areas prepared before the clock: read, locate (all 11 columns, "
+                     f"nearest distances included), write; CPU {ours['cpu_s']:.2f} s; {agree}"),
+            Row("batch end to end", case, "s, nbgis locate", cli_s, "in-process join (Locator.holders)",
+                ours["join_s"], target="<=5" if gate else "",
+                note=f"the command, start-up included ({cli_one:.2f} s for a one-row file); peak {cli_mb:,.0f} MB"),
+            Row("batch end to end", case, "s, POST /locate", post_s, "in-process join (Locator.holders)",
+                ours["join_s"], target="<=5" if gate else "",
+                note="upload, locate, CSV answer read to the end, over 127.0.0.1 (server started before)")]
+    for kind, d in ducks.items():
+        target = "<1" if kind == "parks+nodes" else "<=0.1"
+        for measure, value in (("s, nbgis locate", cli_s), ("s, POST /locate", post_s)):
+            rows.append(Row("batch end to end", case, measure, value, f"DuckDB spatial, {kind}", d["seconds"],
+                            target=target if gate and checked[kind] else "",
+                            note=f"DuckDB: read_csv, LEFT JOIN ON ST_Intersects, COPY TO CSV, polygons loaded "
+                                 f"before its clock; CPU {d['cpu_s']:.2f} s (ours in process {ours['cpu_s']:.2f} s); "
+                                 f"load average {os.getloadavg()[0]:.1f}; {duck_note[kind]}"))
+    return rows
+
+
+def huge(work: Path, n: int, log: Callable[[str], None] = print) -> list[Row]:
+    """n seeded sites as a Parquet dataset through `nbgis locate` into a Parquet dataset: rows/s, peak memory."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from geo.layers import load_layers
+
+    folder = work / f"huge-{n}"
+    src, out = folder / "in", folder / "out"
+    if not (src / "done").exists():
+        src.mkdir(parents=True, exist_ok=True)
+        west, south, east, north = load_layers().city.bounds
+        for i, start in enumerate(range(0, n, HUGE_FILE_ROWS)):
+            rows = min(HUGE_FILE_ROWS, n - start)
+            rng = np.random.default_rng([i, 20251127])
+            table = pa.table({"id": np.arange(start, start + rows), "lon": rng.uniform(west, east, rows),
+                              "lat": rng.uniform(south, north, rows)})
+            pq.write_table(table, src / f"part-{i:05d}.parquet")
+        (src / "done").write_text("")
+    seconds, peak_mb, stdout = _peak_of([sys.executable, "-m", "nbgis", "locate", str(src), str(out)])
+    written = sum(pq.read_metadata(p).num_rows for p in out.glob("*.parquet"))
+    log(f"batch huge: {n:,} sites in {seconds:,.0f} s ({n / seconds:,.0f} rows/s), peak {peak_mb:,.0f} MB, "
+        f"{written:,} rows written; {stdout.splitlines()[0]}")
+    load = os.getloadavg()
+    return [Row("batch end to end", f"10^{round(np.log10(n))} sites, Parquet dataset", "rows/s", n / seconds,
+                note=f"nbgis locate in {seconds:,.0f} s; {written:,} rows written; load average at the end "
+                     f"{load[0]:.1f} on {os.cpu_count()} cores"),
+            Row("batch end to end", f"10^{round(np.log10(n))} sites, Parquet dataset", "peak MB", peak_mb,
+                target="<1000", note="VmHWM of the nbgis locate process")]
+
+
+if __name__ == "__main__":
+    what, size, source, target = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
+    if what == "ours":
+        print(json.dumps(_ours_in_process(source, target)))
+    else:
+        print(json.dumps(_duckdb(source, target, DUCK_KINDS[what])))
