@@ -19,6 +19,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+import pyarrow
+
 from services.errors import ApiError
 from services.settings import Settings
 
@@ -89,7 +91,8 @@ class Pool:
 
 
 def release_memory() -> None:
-    """Hand the heap that a large answer grew back to the system (glibc keeps it otherwise)."""
+    """Hand the heap that a large answer grew back to the system: Arrow's allocator and glibc's both keep it."""
+    pyarrow.default_memory_pool().release_unused()
     if _trim is not None:
         _trim(0)
 
