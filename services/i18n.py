@@ -8,6 +8,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from services.errors import bad_parameter
+from services.headers import ranked_values
 
 LANGS = ("zh", "en")
 DEFAULT = "zh"
@@ -132,17 +133,8 @@ def page_lang(request: Request) -> str:
             raise bad_parameter("lang", f"{asked!r} is not a language of these pages; use zh or en")
         return asked
     ranked = []
-    for i, part in enumerate(request.headers.get("accept-language", "").split(",")):
-        tag, *params = (p.strip() for p in part.split(";"))
-        quality = 1.0
-        for param in params:
-            key, _, value = param.partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        primary = tag.lower().split("-")[0]
+    for i, (tag, quality) in enumerate(ranked_values(request.headers.get("accept-language", ""))):
+        primary = tag.split("-")[0]
         if primary in LANGS and quality > 0:
             ranked.append((-quality, i, primary))
     return min(ranked)[2] if ranked else DEFAULT

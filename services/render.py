@@ -13,6 +13,7 @@ from starlette.datastructures import URL
 
 from services import i18n
 from services.errors import ApiError
+from services.headers import ranked_values
 from services.i18n import page_lang
 
 GEOJSON = "application/geo+json"
@@ -61,7 +62,7 @@ def negotiate(request: Request, offers: tuple[str, ...]) -> str:
     accept = request.headers.get("accept", "").strip()
     if not accept:
         return offers[0]
-    for media, quality in sorted(_parse_accept(accept), key=lambda item: -item[1]):  # stable: order breaks ties
+    for media, quality in sorted(ranked_values(accept), key=lambda item: -item[1]):  # stable: order breaks ties
         if quality <= 0:
             continue
         if media in ("*/*", "application/*"):
@@ -79,23 +80,6 @@ def negotiate(request: Request, offers: tuple[str, ...]) -> str:
 def _base(media: str) -> str:
     """The media type without its parameters (`version=3.0`): what an Accept entry is compared with."""
     return media.split(";")[0].strip()
-
-
-def _parse_accept(header: str) -> list[tuple[str, float]]:
-    out = []
-    for part in header.split(","):
-        media, *params = (p.strip() for p in part.split(";"))
-        quality = 1.0
-        for param in params:
-            key, _, value = param.partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        if media:
-            out.append((media.lower(), quality))
-    return out
 
 
 def link(href: str, rel: str, media_type: str, title: str = "") -> dict[str, str]:
