@@ -24,14 +24,10 @@ from typing import Any
 
 import pytest
 
+from bench.peers import free_port
+
 HEADER_TIMEOUT_S = 2
 PER_CLIENT = 24
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Server:
@@ -59,7 +55,7 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "NBGIS_HEADER_TIMEOUT_S": str(HEADER_TIMEOUT_S),
            "NBGIS_MAX_CONNECTIONS_PER_CLIENT": str(PER_CLIENT), "NBGIS_TRUSTED_HOSTS": "127.0.0.1,localhost",
            "NBGIS_CRS_BUILDS_PER_CLIENT": "30"}

@@ -4,20 +4,17 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
 import pytest
-import uvicorn
 
 from geo.layers import load_layers
 from services.app import create_app
 from services.state import Service
+from tests.conftest import serve_in_thread
 
 URLS = ["/", "/collections", "/collections/subparks/items?limit=3", "/collections/subparks/items/subpark-beilun",
         "/collections/subparks/items/subpark-beilun?f=html", "/locate?lon=121.5&lat=29.8", "/api"]
@@ -26,19 +23,8 @@ URLS = ["/", "/collections", "/collections/subparks/items?limit=3", "/collection
 @pytest.fixture
 def served(data_copy: Path) -> Iterator[tuple[str, Any]]:
     app = create_app(load_layers(data_copy))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the service did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", app
-    server.should_exit = True
-    thread.join(10)
+    with serve_in_thread(app) as url:
+        yield url, app
 
 
 def test_every_get_has_an_etag_and_a_repeat_is_304(served: tuple[str, Any]) -> None:
