@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numba
 import numpy as np
 import orjson
 import pyarrow as pa
@@ -31,6 +32,7 @@ from geo.crs import OutputCRS
 from geo.io import atomic_file, publish
 from geo.locate import LOCATED_COLUMNS, Located, Locator, SitesError
 from geo.sites import BLOCK_BYTES, BLOCK_ROWS, Sites, Source, csv_sites, parquet_files, parquet_sites
+from geo.textrows import TextColumn, join_lines
 
 BOM = "\ufeff".encode()  # lets Excel read the Chinese names
 PARQUET_SUFFIXES = (".parquet", ".geoparquet", ".parq")
@@ -87,6 +89,8 @@ def locate_sites(locator: Locator, sites: Sites) -> tuple[pa.Table, Located]:
 
 def _quoted(text: pa.Array) -> pa.Array:
     """Values quoted (and their quotes doubled) where they need it; others as they are."""
+    if not _may_need_quotes(text):
+        return text
     needs = pc.match_substring_regex(text, _NEEDS_QUOTES)
     if not pc.any(needs).as_py():
         return text
@@ -94,10 +98,31 @@ def _quoted(text: pa.Array) -> pa.Array:
     return pc.if_else(needs, quoted, text)
 
 
+def _may_need_quotes(text: pa.Array) -> bool:
+    """Whether any byte of the values' data is a comma, a quote or a newline (a scan, where a regex per value
+    costs ~50 ns)."""
+    data = text.buffers()[2]
+    if data is None:
+        return False
+    return bool(_has_any(np.frombuffer(data, dtype=np.uint8), np.array([ord(c) for c in ',"\n'], dtype=np.uint8)))
+
+
+@numba.njit(nogil=True, cache=True)
+def _has_any(data: np.ndarray, wanted: np.ndarray) -> bool:
+    table = np.zeros(256, dtype=np.bool_)
+    table[wanted] = True
+    for byte in data:  # noqa: SIM110 (a plain loop, which numba compiles; any() of a generator it does not)
+        if table[byte]:
+            return True
+    return False
+
+
 def _float_text(values: pa.Array, odd_text: Callable[[float], str] = repr) -> pa.Array:
     """Floats as Python's repr writes them ("1.0", "1e-05"); NaN and the other odd values by `odd_text`."""
-    text = pc.cast(values, pa.string())
     numbers = values.to_numpy(zero_copy_only=False)
+    if _thousandths(numbers):
+        return _thousandths_text(numbers)
+    text = pc.cast(values, pa.string())
     size = np.abs(numbers)
     # Arrow writes integral values without ".0" (repr's other finite decimals alike): add it where no "." is.
     # Exponents ("e") come only from the odd sizes below, and "nan"/"inf" only from NaN and infinity.
@@ -114,19 +139,45 @@ def _float_text(values: pa.Array, odd_text: Callable[[float], str] = repr) -> pa
     return text
 
 
+# Values with at most three decimals (distances rounded to metres): repr writes such a value, of fewer than 16
+# digits, as its decimals, trailing zeros dropped, and that is built here from integers, with no float formatting.
+_FRACTIONS = pa.array([("." + f"{i:03d}".rstrip("0")).ljust(2, "0") for i in range(1000)], type=pa.string())
+
+
+def _thousandths(numbers: np.ndarray) -> bool:
+    """Whether every value is finite, below 10^12 and a whole number of thousandths, as np.round(v, 3) leaves
+    it (the same float as m / 1000 for the integer m), and none is -0.0."""
+    if not len(numbers) or numbers.dtype != np.float64:
+        return False
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = np.rint(numbers * 1000.0)
+        return bool(np.all(np.abs(numbers) < 1e12) and np.array_equal(scaled / 1000.0, numbers)
+                    and not np.any(np.signbit(numbers) & (numbers == 0)))
+
+
+def _thousandths_text(numbers: np.ndarray) -> pa.Array:
+    millis = np.rint(numbers * 1000.0).astype(np.int64)
+    whole, fraction = np.divmod(np.abs(millis), 1000)
+    sign = pa.array(np.where(millis < 0, "-", ""), type=pa.string())
+    return pc.binary_join_element_wise(sign, pc.cast(pa.array(whole), pa.string()), _FRACTIONS.take(fraction), "")
+
+
 def _csv_float(value: float) -> str:
     return "" if np.isnan(value) else repr(value)  # NaN: empty, as pandas wrote it
 
 
-def _csv_column(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+def _csv_column(column: pa.ChunkedArray | pa.Array) -> TextColumn:
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if pa.types.is_dictionary(array.type):  # each value quoted once, then taken per row; null: the empty text
+    if pa.types.is_dictionary(array.type):  # each value quoted once, then a code per row; null: the empty text
         dictionary = _csv_column(pa.concat_arrays([array.dictionary, pa.array([""], array.dictionary.type)]))
-        return pc.take(dictionary, pc.fill_null(array.indices, len(array.dictionary)))
+        codes = pc.fill_null(array.indices, len(array.dictionary)).to_numpy()
+        return TextColumn(dictionary.values, codes if dictionary.codes is None else dictionary.codes[codes])
+    if pa.types.is_boolean(array.type):
+        codes = np.where(pc.fill_null(array, False).to_numpy(zero_copy_only=False), 1, 0)
+        codes[np.asarray(array.is_null())] = 2
+        return TextColumn(pa.array(["False", "True", ""]), codes)
     if pa.types.is_floating(array.type):
         text = _float_text(array.cast(pa.float64()), _csv_float)
-    elif pa.types.is_boolean(array.type):
-        text = pc.if_else(array, "True", "False")
     elif pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
         text = _quoted(array.cast(pa.string()))
     elif pa.types.is_binary(array.type) or pa.types.is_large_binary(array.type):  # GeoParquet's WKB: as WKT
@@ -134,7 +185,7 @@ def _csv_column(column: pa.ChunkedArray | pa.Array) -> pa.Array:
         text = _quoted(pa.array(wkt, type=pa.string()))
     else:
         text = _quoted(pc.cast(array, pa.string()))
-    return pc.fill_null(text, "")
+    return TextColumn(pc.fill_null(text, "") if text.null_count else text)
 
 
 def csv_header(names: list[str]) -> bytes:
@@ -143,14 +194,7 @@ def csv_header(names: list[str]) -> bytes:
 
 def csv_rows(table: pa.Table) -> bytes:
     """The table's rows as CSV text, one "\\n" after each, as pandas' to_csv wrote them."""
-    if not len(table):
-        return b""
-    columns = [_csv_column(c) for c in table.columns]
-    lines = pc.binary_join_element_wise(*columns, ",")
-    lines = pc.binary_join_element_wise(lines, "", "\n")  # line + "\n" + ""
-    # The lines lie end to end in the array's data buffer: its span between the first and last offsets.
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset:lines.offset + len(lines) + 1]
-    return lines.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0])).to_pybytes()
+    return join_lines([_csv_column(c) for c in table.columns], len(table))
 
 
 def _json_value(column: pa.ChunkedArray | pa.Array) -> pa.Array:

@@ -24,7 +24,7 @@ from shapely import STRtree
 
 from geo.grid import MIXED, CellGrid
 from geo.layers import Layers
-from geo.measure import WGS84, geodesic_areas_km2
+from geo.measure import WGS84, geodesic_areas_km2, rounded_geodesic_km
 from geo.nearest import SegmentGrid
 
 LOCATED_COLUMNS = (
@@ -263,13 +263,14 @@ class Locator:
                     "district_adcode": (dist["adcode"], district), "district_name_zh": (dist["name_zh"], district),
                     "nearest_subpark": (names, nearest)},
             corridor_zone=self.zone.holder(lon, lat) >= 0,
-            nearest_subpark_km=np.round(km, 3),  # metres: the shapes are schematic to hundreds of metres
+            nearest_subpark_km=km,
             subpark=part_owner[part], unit=self.units.given[unit], node=self.nodes.given[node],
             district=self.districts.given[district],
         )
 
     def _nearest(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Nearest sub-park (index) and geodesic km for points outside every sub-park.
+        """Nearest sub-park (index) and geodesic km, rounded to metres (the shapes are schematic to hundreds of
+        metres), for points outside every sub-park.
 
         As geo.measure.geodesic_distances_km: the nearest boundary point in the Gauss-Kruger plane, the
         distance on the ellipsoid. That function projects each shape once per point (about 60 s a million);
@@ -291,9 +292,8 @@ class Locator:
             index[rows[which]] = self.boundary_owner[piece]
             near_x[rows[which]], near_y[rows[which]] = ends[1::2, 0], ends[1::2, 1]
         found = np.flatnonzero(index >= 0)
-        near_lon, near_lat = _LOCAL.transform(near_x[found], near_y[found], direction="INVERSE")
         km = np.full(len(lon), np.nan)
-        km[found] = WGS84.inv(lon[found], lat[found], near_lon, near_lat)[2] / 1e3
+        km[found] = rounded_geodesic_km(lon[found], lat[found], x[found], y[found], near_x[found], near_y[found])
         # Near the far side of the globe the plane has no finite coordinates; at those distances (9,000 km
         # and more) a point inside each sub-park stands in for its nearest boundary point.
         far = np.flatnonzero(index < 0)
@@ -303,7 +303,7 @@ class Locator:
                              np.tile(self.subpark_points[:, 0], len(far)),
                              np.tile(self.subpark_points[:, 1], len(far)))[2].reshape(len(far), n_sub)
             index[far] = dist.argmin(axis=1)
-            km[far] = dist.min(axis=1) / 1e3
+            km[far] = np.round(dist.min(axis=1) / 1e3, 3)
         return index, km
 
     def summary(self, located: Located) -> dict[str, Any]:

@@ -22,7 +22,16 @@ from geo.crs import parse_crs, wgs84_to_gcj02
 from geo.grid import CellGrid
 from geo.layers import Layers
 from geo.locate import LOCATED_COLUMNS, Locator, SitesError, _Areas
-from geo.measure import geodesic_distances_km
+from geo.measure import (
+    _FOOT_Y,
+    _LOCAL,
+    PLANE_ERROR_M,
+    PLANE_HALF_WIDTH_M,
+    PLANE_MAX_M,
+    geodesic_distances_km,
+    plane_geodesic_m,
+    rounded_geodesic_km,
+)
 from geo.sites import read_sites_csv, read_sites_geojson
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,6 +109,47 @@ def test_nearest_distances_agree_with_geo_measure(layers: Layers, locator: Locat
     shapes = layers.kind("subpark").geometry[got["nearest_subpark"]].to_numpy()
     # the locator rounds to 1 m
     np.testing.assert_allclose(got["nearest_subpark_km"], geodesic_distances_km(lon, lat, shapes), atol=5e-4)
+
+
+def test_plane_geodesic_lengths_hold_their_bound_over_their_domain() -> None:
+    """geo.measure.plane_geodesic_m against the ellipsoid (pyproj's Karney solution) on random lines over the
+    whole domain where its error bound is claimed: within a quarter of PLANE_ERROR_M; NaN outside the domain."""
+    rng = np.random.default_rng(11)
+    n = 300_000
+    x1 = 500_000 + rng.uniform(-PLANE_HALF_WIDTH_M, PLANE_HALF_WIDTH_M, n)
+    y1 = rng.uniform(_FOOT_Y[0], _FOOT_Y[-1], n)
+    length, angle = PLANE_MAX_M * np.sqrt(rng.uniform(0, 1, n)), rng.uniform(0, 2 * np.pi, n)
+    x2, y2 = x1 + length * np.cos(angle), y1 + length * np.sin(angle)
+    estimate = plane_geodesic_m(x1, y1, x2, y2)
+    middle = (y1 + y2) / 2
+    inside = (np.abs(x2 - 500_000) <= PLANE_HALF_WIDTH_M) & (middle >= _FOOT_Y[0]) & (middle <= _FOOT_Y[-1])
+    assert inside.mean() > 0.8 and np.isfinite(estimate[inside]).all() and np.isnan(estimate[~inside]).all()
+    lon1, lat1 = _LOCAL.transform(x1[inside], y1[inside], direction="INVERSE")
+    lon2, lat2 = _LOCAL.transform(x2[inside], y2[inside], direction="INVERSE")
+    error = np.abs(estimate[inside] - GEOD.inv(lon1, lat1, lon2, lat2)[2])
+    assert error.max() < PLANE_ERROR_M / 4, error.max()
+    far = plane_geodesic_m(np.array([500_000.0, 500_000.0 + 2 * PLANE_HALF_WIDTH_M]), np.array([3.3e6, 3.3e6]),
+                           np.array([500_000.0 + 1.5 * PLANE_MAX_M, 500_000.0]), np.array([3.3e6, 3.3e6]))
+    assert np.isnan(far).all()  # too long; an end too far from the meridian
+
+
+def test_rounded_geodesic_km_is_the_rounded_ellipsoid_distance() -> None:
+    """The same floats as rounding pyproj's distance to metres, also for lines within a millimetre of half a metre
+    (which the estimate cannot settle) and off the estimate's domain."""
+    rng = np.random.default_rng(12)
+    n = 100_000
+    lon, lat = rng.uniform(120.8, 122.3, n), rng.uniform(28.8, 30.5, n)
+    x, y = _LOCAL.transform(lon, lat)
+    angle, length = rng.uniform(0, 2 * np.pi, n), rng.uniform(0, 150_000, n)
+    # A third of the lines stretched so that their length on the ellipsoid is k + 0.5 m, give or take a millimetre.
+    exact = GEOD.inv(lon, lat, *_LOCAL.transform(x + length * np.cos(angle), y + length * np.sin(angle),
+                                                 direction="INVERSE"))[2]
+    tie = np.arange(n) % 3 == 0
+    length[tie] *= (np.floor(exact[tie]) + 0.5 + rng.uniform(-1e-3, 1e-3, tie.sum())) / exact[tie]
+    near_x, near_y = x + length * np.cos(angle), y + length * np.sin(angle)
+    want = np.round(GEOD.inv(lon, lat, *_LOCAL.transform(near_x, near_y, direction="INVERSE"))[2] / 1e3, 3)
+    got = rounded_geodesic_km(lon, lat, x, y, near_x, near_y)
+    assert np.array_equal(got, want)
 
 
 def test_far_from_ningbo_still_gets_a_nearest_subpark(locator: Locator) -> None:
