@@ -24,8 +24,9 @@ from shapely import STRtree
 
 from geo.grid import MIXED, CellGrid
 from geo.layers import Layers
-from geo.measure import WGS84, geodesic_areas_km2, rounded_geodesic_km
+from geo.measure import WGS84, geodesic_areas_km2
 from geo.nearest import SegmentGrid
+from geo.plane import rounded_geodesic_km
 
 LOCATED_COLUMNS = (
     "subpark", "subpark_name_zh", "subpark_block_zh", "corridor_zone", "corridor_area", "corridor_unit",

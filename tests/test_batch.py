@@ -107,6 +107,12 @@ def test_float_text_is_python_repr() -> None:
     text = csv_rows(pa.table({"v": values})).decode().splitlines()
     assert text == [repr(float(v)) for v in values]
     assert csv_rows(pa.table({"v": [np.nan, 2.5]})) == b"\n2.5\n"  # NaN as pandas wrote it: empty
+    # Whole thousandths (distances rounded to metres) are written from integers: the same text.
+    rng = np.random.default_rng(4)
+    rounded = np.concatenate([np.round(rng.uniform(-1e5, 1e5, 20_000), 3), np.round(rng.uniform(0, 2, 2000), 3),
+                              [0.0, 0.001, 0.5, 5.0, -0.001, 999_999_999_999.999, 12.34]])
+    assert csv_rows(pa.table({"v": rounded})).decode().splitlines() == [repr(float(v)) for v in rounded]
+    assert csv_rows(pa.table({"v": [-0.0, 0.5]})).decode().splitlines() == ["-0.0", "0.5"]
 
 
 @pytest.mark.parametrize(("data", "message"), [

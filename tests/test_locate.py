@@ -22,16 +22,8 @@ from geo.crs import parse_crs, wgs84_to_gcj02
 from geo.grid import CellGrid
 from geo.layers import Layers
 from geo.locate import LOCATED_COLUMNS, Locator, SitesError, _Areas
-from geo.measure import (
-    _FOOT_Y,
-    _LOCAL,
-    PLANE_ERROR_M,
-    PLANE_HALF_WIDTH_M,
-    PLANE_MAX_M,
-    geodesic_distances_km,
-    plane_geodesic_m,
-    rounded_geodesic_km,
-)
+from geo.measure import _LOCAL, geodesic_distances_km
+from geo.plane import _FOOT_Y, PLANE_ERROR_M, PLANE_HALF_WIDTH_M, PLANE_MAX_M, plane_geodesic_m, rounded_geodesic_km
 from geo.sites import read_sites_csv, read_sites_geojson
 
 ROOT = Path(__file__).resolve().parent.parent
