@@ -178,7 +178,7 @@ class Locator:
     node_ids: tuple[str, ...]
     district_adcodes: tuple[str, ...]
     industries: dict[str, tuple[str, ...]]  # sub-park, unit and node id -> the codes it lists
-    # The boundaries' segments gridded, built on the first large batch (~0.4 s): the same nearest points, fast.
+    # The boundaries' segments gridded, built on the first large batch (~0.2 s): the same nearest points, fast.
     _segments: list[SegmentGrid] = field(default_factory=list, repr=False)
 
     def segment_grid(self) -> SegmentGrid:

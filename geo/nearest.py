@@ -19,7 +19,8 @@ import numba
 import numpy as np
 import shapely
 
-CELL_M = 1000.0  # cell side; 1 km: ~25 candidates per point, and a grid built in well under a second
+CELL_M = 2000.0  # cell side; 2 km: ~40 candidates per point, as fast as 1 km cells' ~27, and a quarter of the
+# cells to build (0.15 s against 0.7 s)
 MARGIN_M = 60_000.0  # how far past the boundaries the grid reaches (Ningbo's extent and more)
 _SLACK_M = 1e-3  # widening of the candidate radius, far above float error, far below any segment's length
 _LOW_SLACK_M = 0.5  # float32 rounding of the lower bounds (centimetres), with a wide margin
@@ -34,6 +35,7 @@ class SegmentGrid:
     owner: np.ndarray  # per segment, the caller's index of the shape it belongs to
     west: float
     south: float
+    cell_m: float
     cols: int
     rows: int
     start: np.ndarray  # per cell (row-major), where its candidates begin in `members`; one more at the end
@@ -77,19 +79,15 @@ class SegmentGrid:
         with np.errstate(invalid="ignore", divide="ignore"):
             ux, uy = np.where(on_it, 0.0, (ccx - qx) / dist), np.where(on_it, 0.0, (ccy - qy) / dist)
         dist = np.where(on_it, -cell_m, dist)
-        return cls(a_x, a_y, b_x, b_y, np.concatenate(seg_owner), float(west), float(south), cols, rows,
+        return cls(a_x, a_y, b_x, b_y, np.concatenate(seg_owner), float(west), float(south), cell_m, cols, rows,
                    start.astype(np.intp), member, dist.astype(np.float32), ux.astype(np.float32),
                    uy.astype(np.float32))
-
-    @property
-    def cell_m(self) -> float:
-        return CELL_M
 
     def cell_of(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Each point's cell, or -1 off the grid (NaN and infinity included)."""
         with np.errstate(invalid="ignore"):
-            col = np.floor((x - self.west) / CELL_M)
-            row = np.floor((y - self.south) / CELL_M)
+            col = np.floor((x - self.west) / self.cell_m)
+            row = np.floor((y - self.south) / self.cell_m)
             on = (col >= 0) & (col < self.cols) & (row >= 0) & (row < self.rows)
         return np.where(on, np.where(on, row, 0).astype(np.intp) * self.cols + np.where(on, col, 0).astype(np.intp),
                         -1)
@@ -99,7 +97,7 @@ class SegmentGrid:
         x, y = np.ascontiguousarray(x, dtype=float), np.ascontiguousarray(y, dtype=float)
         owner = np.full(len(x), -1, dtype=np.intp)
         near_x, near_y = np.full(len(x), np.nan), np.full(len(x), np.nan)
-        _nearest_points(x, y, self.west, self.south, CELL_M, self.cols, self.rows, self.start, self.members,
+        _nearest_points(x, y, self.west, self.south, self.cell_m, self.cols, self.rows, self.start, self.members,
                         self.tangent_d, self.tangent_ux, self.tangent_uy, self.ax, self.ay, self.bx, self.by,
                         self.owner, owner, near_x, near_y)
         return owner, near_x, near_y

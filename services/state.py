@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import shapely
 from fastapi import Request
 
+from geo import batch
 from geo.layers import Layers, build_layers
 from geo.locate import Locator
 from geo.queries import indicators, industry_catalogue, industry_detail, stats
@@ -76,6 +77,7 @@ class Service:
         """Everything computed now rather than at a first request."""
         for name in ("backdrop", "catalogue", "stats", "indicators", "locator", "search"):
             getattr(self, name)
+        batch.warm(self.locator)  # and what a large upload needs (~0.5 s), not in the first one
         return self
 
     def memo(self, key: Any, build: Callable[[], T]) -> T:
