@@ -32,7 +32,7 @@ from geo.crs import OutputCRS
 from geo.io import atomic_file, publish
 from geo.locate import GRID_MIN_POINTS, LOCATED_COLUMNS, Located, Locator, SitesError
 from geo.sites import BLOCK_BYTES, BLOCK_ROWS, Sites, Source, csv_sites, parquet_files, parquet_sites
-from geo.textrows import TextColumn, join_lines
+from geo.textrows import TextColumn, join_lines, thousandths_text
 
 BOM = "\ufeff".encode()  # lets Excel read the Chinese names
 PARQUET_SUFFIXES = (".parquet", ".geoparquet", ".parq")
@@ -132,7 +132,7 @@ def _float_text(values: pa.Array, odd_text: Callable[[float], str] = repr) -> pa
     """Floats as Python's repr writes them ("1.0", "1e-05"); NaN and the other odd values by `odd_text`."""
     numbers = values.to_numpy(zero_copy_only=False)
     if _thousandths(numbers):
-        return _thousandths_text(numbers)
+        return thousandths_text(np.rint(numbers * 1000.0).astype(np.int64))
     text = pc.cast(values, pa.string())
     size = np.abs(numbers)
     # Arrow writes integral values without ".0" (repr's other finite decimals alike): add it where no "." is.
@@ -151,10 +151,7 @@ def _float_text(values: pa.Array, odd_text: Callable[[float], str] = repr) -> pa
 
 
 # Values with at most three decimals (distances rounded to metres): repr writes such a value, of fewer than 16
-# digits, as its decimals, trailing zeros dropped, and that is built here from integers, with no float formatting.
-_FRACTIONS = pa.array([("." + f"{i:03d}".rstrip("0")).ljust(2, "0") for i in range(1000)], type=pa.string())
-
-
+# digits, as its decimals, trailing zeros dropped, and that is written here from integers (geo.textrows).
 def _thousandths(numbers: np.ndarray) -> bool:
     """Whether every value is finite, below 10^12 and a whole number of thousandths, as np.round(v, 3) leaves
     it (the same float as m / 1000 for the integer m), and none is -0.0."""
@@ -164,13 +161,6 @@ def _thousandths(numbers: np.ndarray) -> bool:
         scaled = np.rint(numbers * 1000.0)
         return bool(np.all(np.abs(numbers) < 1e12) and np.array_equal(scaled / 1000.0, numbers)
                     and not np.any(np.signbit(numbers) & (numbers == 0)))
-
-
-def _thousandths_text(numbers: np.ndarray) -> pa.Array:
-    millis = np.rint(numbers * 1000.0).astype(np.int64)
-    whole, fraction = np.divmod(np.abs(millis), 1000)
-    sign = pa.array(np.where(millis < 0, "-", ""), type=pa.string())
-    return pc.binary_join_element_wise(sign, pc.cast(pa.array(whole), pa.string()), _FRACTIONS.take(fraction), "")
 
 
 def _csv_float(value: float) -> str:

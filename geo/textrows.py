@@ -20,6 +20,51 @@ class TextColumn:
     codes: np.ndarray | None = None  # per row, the index of its value; None: values[i] is row i's
 
 
+def thousandths_text(millis: np.ndarray) -> pa.Array:
+    """Each whole number of thousandths m as repr(m / 1000) writes it: "12.345", "0.5", "-3.0" (for |m| < 10^15,
+    where that is the decimal itself, trailing zeros dropped)."""
+    offsets = np.empty(len(millis) + 1, dtype=np.int32)
+    data = _thousandths(np.ascontiguousarray(millis, dtype=np.int64), offsets)
+    return pa.Array.from_buffers(pa.string(), len(millis), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+@numba.njit(nogil=True, cache=True)
+def _thousandths(millis: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    out = np.empty(len(millis) * 22, dtype=np.uint8)  # sign, 15 digits, point, and room to spare
+    digits = np.empty(20, dtype=np.uint8)
+    at = 0
+    offsets[0] = 0
+    for i in range(len(millis)):
+        m = millis[i]
+        if m < 0:
+            out[at] = ord("-")
+            at += 1
+            m = -m
+        whole, fraction = m // 1000, m % 1000
+        n = 0
+        while True:  # the whole part's digits, last first
+            digits[n] = ord("0") + whole % 10
+            n += 1
+            whole //= 10
+            if whole == 0:
+                break
+        for k in range(n - 1, -1, -1):
+            out[at] = digits[k]
+            at += 1
+        out[at] = ord(".")
+        at += 1
+        out[at] = ord("0") + fraction // 100
+        at += 1
+        if fraction % 100:
+            out[at] = ord("0") + fraction // 10 % 10
+            at += 1
+            if fraction % 10:
+                out[at] = ord("0") + fraction % 10
+                at += 1
+        offsets[i + 1] = at
+    return out[:at]
+
+
 def join_lines(columns: list[TextColumn], rows: int, sep: bytes = b",", end: bytes = b"\n") -> bytes:
     """Row by row, the columns' texts with `sep` between them and `end` after each row."""
     if rows == 0 or not columns:
