@@ -69,6 +69,7 @@ def create_app(layers: Layers | None = None, settings: Settings | None = None) -
 
     app = FastAPI(title="Ningbo innovation layout", version="1.0.0", description=DESCRIPTION, lifespan=lifespan,
                   docs_url=None, redoc_url=None, openapi_url=None,
+                  telemetry={"tracing": config.telemetry, "metrics": config.telemetry, "logs": config.telemetry},
                   openapi_tags=[{"name": "OGC API - Features", "description": "The layers, as GIS clients read them"},
                                 {"name": "Plan-aware queries", "description": "Answers only the plan can give"}])
     app.state.settings = config

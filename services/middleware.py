@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
-import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -38,9 +37,12 @@ class HeadAndVary:
 
         async def reply(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"vary"]
-                vary = [v.decode("latin-1") for k, v in message.get("headers", []) if k.lower() == b"vary"]
-                values = {part.strip() for value in vary for part in value.split(",") if part.strip()} | {"Accept"}
+                headers: list[tuple[bytes, bytes]] = []
+                vary: list[tuple[bytes, bytes]] = []
+                for k, v in message.get("headers", []):
+                    (vary if k.lower() == b"vary" else headers).append((k, v))
+                values = {part.strip() for _, value in vary for part in value.decode("latin-1").split(",")
+                          if part.strip()} | {"Accept"}
                 headers.append((b"vary", ", ".join(sorted(values)).encode("latin-1")))
                 message = {**message, "headers": headers}
             elif head and message["type"] == "http.response.body":
@@ -186,7 +188,7 @@ class RequestId:
             await self.app(scope, receive, send)
             return
         given = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
-        request_id = given if _ID.fullmatch(given) else uuid.uuid4().hex
+        request_id = given if _ID.fullmatch(given) else os.urandom(16).hex()  # uuid4().hex's form, 5x cheaper
         scope[REQUEST_ID] = request_id
 
         async def reply(message: Message) -> None:
@@ -245,16 +247,15 @@ class ConditionalGet:
         if version != self.version:  # the data changed: nothing kept is true any more
             self.kept.clear()
             self.version = version
-        headers = Headers(scope=scope)
-        accept = headers.get("accept", "")
+        headers = _first_values(scope["headers"])  # one pass, where Starlette's Headers scans once per name
         parts = (version, scope.get("scheme", ""), scope.get("root_path", ""), scope["path"],
-                 scope["query_string"].decode("latin-1"), headers.get("host", ""), accept,
-                 headers.get("accept-language", ""))
+                 scope["query_string"].decode("latin-1"), headers.get(b"host", ""), headers.get(b"accept", ""),
+                 headers.get(b"accept-language", ""))
         etag = 'W/"' + hashlib.blake2b("\0".join(parts).encode(), digest_size=12).hexdigest() + '"'
-        wanted = headers.get("if-none-match")
-        key = (etag, "gzip" in headers.get("accept-encoding", ""), "origin" in headers)
+        wanted = headers.get(b"if-none-match")
+        key = (etag, "gzip" in headers.get(b"accept-encoding", ""), b"origin" in headers)
         # A client asking for no-cache wants the answer built afresh (it is kept again afterwards).
-        kept = None if "no-cache" in headers.get("cache-control", "").lower() else self.kept.get(key)
+        kept = None if "no-cache" in headers.get(b"cache-control", "").lower() else self.kept.get(key)
         if wanted is not None and _matches(wanted, etag):
             await _not_modified(send, etag)
             return
@@ -308,6 +309,19 @@ class ConditionalGet:
                         self.kept.popitem(last=False)
 
         await self.app(scope, receive, reply)
+
+
+_READ_HEADERS = frozenset({b"host", b"accept", b"accept-language", b"accept-encoding", b"origin", b"if-none-match",
+                           b"cache-control"})
+
+
+def _first_values(raw: list[tuple[bytes, bytes]]) -> dict[bytes, str]:
+    """The first value of each header ConditionalGet reads (ASGI servers give names in lower case)."""
+    found: dict[bytes, str] = {}
+    for name, value in raw:
+        if name in _READ_HEADERS and name not in found:
+            found[name] = value.decode("latin-1")
+    return found
 
 
 def _matches(header: str, etag: str) -> bool:

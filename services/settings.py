@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     # maps.assets reads it as NBGIS_NODE_MODULES.
     node_modules: Path | None = None
     log_level: str = "info"  # of the service's own log (store versions, outages, 5xx with request ids)
+    # FastAPI's own OpenTelemetry (traces, metrics and logs to the process's global providers): off unless asked
+    # for, since even with no provider set up it looks for one on every request (~15 % of a cached answer's time).
+    telemetry: bool = False
 
     # Links. Every link the service writes starts with public_url when it is set (behind a proxy: the address
     # users see); otherwise with the Host the client sent, which must then be one of trusted_hosts.
