@@ -1,0 +1,150 @@
+"""Accounts (geo.accounts, services.auth, `nbgis user`): tokens issued with a salted HMAC only, verified in constant
+time with expiry and revocation told apart, scope rules with the real district adcodes, the CLI on real stores, and
+the HTTP answers (401 with WWW-Authenticate, 403, 429 after repeated failures, reads made private by a setting)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from geo import accounts
+from geo.accounts import (
+    ADMIN,
+    EDITOR,
+    VIEWER,
+    AccountError,
+    TokenRecord,
+    TokenRejected,
+    issue_token,
+    may_read,
+    may_write,
+    parse_duration,
+    parse_token,
+    verify,
+    write_denial,
+)
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+BEILUN, YINZHOU, ZHENHAI = "330206", "330212", "330211"
+
+
+def editor(collections: tuple[str, ...] = ("subparks",), districts: tuple[str, ...] = (BEILUN,),
+           expires_in: timedelta | None = None) -> tuple[str, TokenRecord]:
+    return issue_token("beilun-bureau", EDITOR, collections, districts, expires_in, now=NOW)
+
+
+def test_a_token_is_its_id_and_a_secret_and_only_a_salted_hmac_is_kept() -> None:
+    text, record = editor(expires_in=timedelta(days=90))
+    token_id, secret = parse_token(text)
+    assert text == f"nbgis_{token_id}_{secret}" and record.token_id == token_id and len(token_id) == 12
+    assert len(secret) == 43  # secrets.token_urlsafe(32)
+    # the stored hash is HMAC-SHA256 keyed by the salt, recomputed here independently; the secret is nowhere
+    assert record.hash == hmac.new(bytes.fromhex(record.salt), secret.encode(), hashlib.sha256).hexdigest()
+    assert secret not in repr(record) and len(bytes.fromhex(record.salt)) == 16
+    assert (record.name, record.role, record.collections, record.districts) == (
+        "beilun-bureau", EDITOR, ("subparks",), (BEILUN,))
+    assert record.created_at == NOW and record.expires_at == NOW + timedelta(days=90) and record.revoked_at is None
+    # two tokens issued alike share nothing
+    other, again = editor()
+    assert other != text and again.salt != record.salt and again.token_id != record.token_id
+
+
+def test_verify_tells_malformed_unknown_wrong_expired_and_revoked_apart() -> None:
+    text, record = editor(expires_in=timedelta(hours=1))
+    assert verify(text, record, NOW) is record
+    assert verify(f"  {text}\n", record, NOW) is record
+
+    def reason(presented: str, held: TokenRecord | None, at: datetime = NOW) -> tuple[str, str | None]:
+        with pytest.raises(TokenRejected) as caught:
+            verify(presented, held, at)
+        assert parse_token(text)[1] not in str(caught.value)  # no message repeats the secret
+        return caught.value.reason, caught.value.token_id
+
+    token_id, secret = parse_token(text)
+    assert reason("Bearer " + text, record) == (accounts.MALFORMED, None)
+    assert reason(f"nbgis_{token_id}", record) == (accounts.MALFORMED, token_id)
+    assert reason(f"nbgis_{token_id}_short", record) == (accounts.MALFORMED, token_id)
+    assert reason(f"nbgis_XYZ_{secret}", record) == (accounts.MALFORMED, None)
+    assert reason("", record) == (accounts.MALFORMED, None)
+    assert reason(text, None) == (accounts.UNKNOWN, token_id)
+    assert reason(text.replace(token_id, "0" * 12), record) == (accounts.UNKNOWN, "0" * 12)
+    flipped = secret[:-1] + ("A" if secret[-1] != "A" else "B")
+    assert reason(f"nbgis_{token_id}_{flipped}", record) == (accounts.WRONG_SECRET, token_id)
+    # expired exactly at expires_at; a second earlier it still works
+    assert verify(text, record, NOW + timedelta(minutes=59, seconds=59)) is record
+    assert reason(text, record, NOW + timedelta(hours=1)) == (accounts.EXPIRED, token_id)
+    revoked = TokenRecord(**{**record.__dict__, "revoked_at": NOW + timedelta(minutes=5)})
+    assert verify(text, revoked, NOW + timedelta(minutes=4)) is revoked
+    assert reason(text, revoked, NOW + timedelta(minutes=5)) == (accounts.REVOKED, token_id)
+    # the wrong secret of a revoked or expired token is told as a wrong secret: only the holder learns the state
+    assert reason(f"nbgis_{token_id}_{flipped}", revoked, NOW + timedelta(hours=2)) == (accounts.WRONG_SECRET,
+                                                                                        token_id)
+
+
+def test_an_editor_writes_its_collections_in_its_districts_before_and_after() -> None:
+    _, beilun = editor(("subparks", "corridor-units"), (BEILUN,))
+    assert may_write(beilun, "subparks") and may_write(beilun, "corridor-units")
+    assert not may_write(beilun, "platforms")  # a collection it was not granted
+    assert may_write(beilun, "subparks", [BEILUN], [BEILUN])  # edit its own
+    assert may_write(beilun, "subparks", None, [BEILUN])  # create in its district
+    assert may_write(beilun, "subparks", [BEILUN], None)  # delete its own
+    assert may_write(beilun, "subparks", [BEILUN, ZHENHAI], [ZHENHAI, BEILUN])  # a feature spanning two districts
+    assert not may_write(beilun, "subparks", [YINZHOU], [YINZHOU])  # another bureau's feature
+    assert not may_write(beilun, "subparks", [YINZHOU], [BEILUN])  # ... not even to take it over
+    assert not may_write(beilun, "subparks", [BEILUN], [YINZHOU])  # moving its own feature out of its district
+    assert not may_write(beilun, "subparks", None, [YINZHOU])  # creating in another's
+    assert not may_write(beilun, "subparks", [YINZHOU], None)  # deleting another's
+    assert not may_write(beilun, "subparks", [], [])  # a feature in no district is outside every scope
+    denial = write_denial(beilun, "subparks", [BEILUN], [YINZHOU])
+    assert denial is not None and "330206" in denial and "would lie in 330212" in denial
+    # an editor without districts writes its collections anywhere; "*" is every editable collection
+    _, city = issue_token("city-bureau", EDITOR, ["*"], [], None)
+    assert may_write(city, "platforms", [YINZHOU], [ZHENHAI]) and may_write(city, "qianwan-zones", None, ["330282"])
+    assert not may_write(city, "districts") and not may_write(city, "no-such-collection")
+
+
+def test_viewers_only_read_and_admins_write_everything_but_reference_data() -> None:
+    _, viewer = issue_token("reader", VIEWER, (), (), None)
+    _, admin = issue_token("root", ADMIN, (), (), None)
+    _, beilun = editor()
+    assert viewer.collections == admin.collections == ("*",) and viewer.districts == admin.districts == ()
+    assert all(may_read(r, "subparks") and may_read(r, "districts") for r in (viewer, admin, beilun))
+    assert not may_write(viewer, "subparks", [BEILUN], [BEILUN])
+    assert "reads, it does not write" in (write_denial(viewer, "subparks") or "")
+    assert may_write(admin, "subparks", [YINZHOU], [BEILUN]) and may_write(admin, "platforms")
+    assert not may_write(admin, "districts")  # the administrative boundaries are not edited by anyone
+
+
+@pytest.mark.parametrize(("name", "role", "collections", "districts", "expires", "said"), [
+    ("bureau", "superuser", (), (), None, "role 'superuser' is unknown"),
+    ("bureau", EDITOR, (), (), None, "an editor needs collections"),
+    ("bureau", EDITOR, ("parks",), (), None, "collection 'parks' is unknown"),
+    ("bureau", EDITOR, ("districts",), (), None, "reference data"),
+    ("bureau", EDITOR, ("*", "subparks"), (), None, "give it alone"),
+    ("bureau", EDITOR, ("subparks",), ("330200",), None, "district '330200' is not an adcode"),
+    ("bureau", EDITOR, ("subparks",), ("北仑",), None, "not an adcode"),
+    ("bureau", VIEWER, ("subparks",), (), None, "only to an editor"),
+    ("bureau", ADMIN, (), (BEILUN,), None, "only to an editor"),
+    ("", EDITOR, ("subparks",), (), None, "name ''"),
+    ("two words", EDITOR, ("subparks",), (), None, "no spaces"),
+    ("deadbeef", EDITOR, ("subparks",), (), None, "looks like a token id"),
+    ("bureau", EDITOR, ("subparks",), (), timedelta(0), "must expire in the future"),
+])
+def test_issuing_refuses_what_cannot_be_meant(name: str, role: str, collections: tuple[str, ...],
+                                              districts: tuple[str, ...], expires: timedelta | None,
+                                              said: str) -> None:
+    with pytest.raises(AccountError, match=said.replace("*", r"\*")):
+        issue_token(name, role, collections, districts, expires)
+
+
+def test_names_may_be_chinese_and_durations_read_as_written() -> None:
+    _, record = issue_token("北仑区科技局", EDITOR, ("subparks", "subparks"), (BEILUN, BEILUN), None)
+    assert record.name == "北仑区科技局" and record.collections == ("subparks",) and record.districts == (BEILUN,)
+    assert parse_duration("90d") == timedelta(days=90) and parse_duration("12H") == timedelta(hours=12)
+    assert parse_duration("30m") == timedelta(minutes=30) and parse_duration("2w") == timedelta(weeks=2)
+    for bad in ("0d", "90", "d", "1y", "-5d", "1.5d"):
+        with pytest.raises(AccountError, match="duration"):
+            parse_duration(bad)
