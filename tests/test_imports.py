@@ -5,10 +5,13 @@ Gauss-Kruger projection spelled out as a PROJ string, not looked up by EPSG code
 
 from __future__ import annotations
 
+import dataclasses
+import getpass
 import json
 import sqlite3
 import subprocess
 import sys
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -21,10 +24,10 @@ import shapely
 import shapely.affinity
 
 from geo.crs import wgs84_to_gcj02
-from geo.imports import ImportFileError, ImportPlan, plan_import, read_boundaries
+from geo.imports import ImportFileError, ImportPlan, ImportRefused, commit_import, plan_import, read_boundaries
 from geo.layers import DATA_DIR, Layers, read_seed, seed_digest
 from geo.measure import geodesic_area_km2
-from geo.store.base import FeatureStore, open_store
+from geo.store.base import Conflict, Edit, FeatureStore, open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 GK = "EPSG:4549"  # CGCS2000 / 3-degree Gauss-Kruger CM 120E: the zone most of Ningbo (120.9-122.3 E) lies in
@@ -69,7 +72,9 @@ def daxie(layers: Layers) -> shapely.MultiPolygon:
 def write(path: Path, rows: list[dict[str, object]], geoms: list[shapely.Geometry | None], crs: str | None,
           **kwargs: object) -> Path:
     frame = gpd.GeoDataFrame(rows, geometry=gpd.GeoSeries(geoms), crs=crs)
-    pyogrio.write_dataframe(frame, path, **kwargs)
+    with warnings.catch_warnings():  # a file without a CRS is what some tests want
+        warnings.filterwarnings("ignore", "'crs' was not provided", UserWarning)
+        pyogrio.write_dataframe(frame, path, **kwargs)
     return path
 
 
@@ -346,3 +351,68 @@ def test_cli_refuses_a_file_with_a_bad_row_and_writes_nothing(store: FeatureStor
     done = nbgis("import", str(nocrs), "--collection", "subparks", "--match", "id", "--store", store.url)
     assert done.returncode == 2 and "does not say its CRS" in done.stderr
     assert store_bytes_state(store) == before
+
+
+def test_cli_writes_every_matched_feature_as_one_changeset(store: FeatureStore, tmp_path: Path, layers: Layers,
+                                                           beilun: shapely.MultiPolygon,
+                                                           daxie: shapely.MultiPolygon) -> None:
+    shp = write(tmp_path / "survey.shp", [{"id": "subpark-beilun"}, {"id": "subpark-daxie"}], [beilun, daxie], GK)
+    _, parks_before = store_bytes_state(store)
+    done = nbgis("import", str(zipped(shp)), "--collection", "subparks", "--match", "id", "--reason",
+                 "high-tech zone survey 2026", "--source", "宁波高新区管委会 2026 survey", "--store", store.url)
+    assert done.returncode == 0, done.stderr
+    assert "wrote changeset" in done.stdout and "2 feature(s) of subparks" in done.stdout
+    parks = stored(store)
+    for fid, written in (("subpark-beilun", beilun), ("subpark-daxie", daxie)):
+        assert within_m(parks.loc[fid].geometry, lonlat(written), 1.0)
+        props = json.loads(parks.loc[fid, "properties"])
+        assert props["geometry_quality"] == "surveyed" and props["geometry_source"] == "宁波高新区管委会 2026 survey"
+    untouched = {fid: p for fid, p in parks_before if fid not in ("subpark-beilun", "subpark-daxie")}
+    assert {fid: p for fid, p in store_bytes_state(store)[1] if fid in untouched} == untouched
+    with sqlite3.connect(store.url.removeprefix("sqlite:///")) as connection:
+        changeset, author, reason, findings = connection.execute(
+            "SELECT id, author, reason, findings FROM nbgis_changesets ORDER BY id DESC LIMIT 1").fetchone()
+        versions = connection.execute("SELECT id, seq, action FROM nbgis_versions WHERE changeset = ? ORDER BY id",
+                                      (changeset,)).fetchall()
+    assert author == f"cli:{getpass.getuser()}" and reason == "high-tech zone survey 2026"
+    assert versions == [("subpark-beilun", 2, "import"), ("subpark-daxie", 2, "import")]
+    assert [f["rule"] for f in json.loads(findings)["subpark-daxie"]] == ["area"]  # -7.4 %: soft, kept
+
+
+def test_a_hard_rule_stops_the_whole_import(store: FeatureStore, tmp_path: Path, layers: Layers,
+                                            beilun: shapely.MultiPolygon) -> None:
+    """A boundary over another sub-park (大榭) is refused, and with it the good one beside it."""
+    sub = layers.kind("subpark")
+    grabbed = shapely.MultiPolygon(list(shapely.get_parts(shapely.union_all(
+        [gk(sub.loc["subpark-daxie"].geometry), gk(sub.loc["subpark-beilun"].geometry)]))))
+    path = write(tmp_path / "greedy.gpkg", [{"name_zh": "北仑分园"}, {"name_zh": "江北分园"}],
+                 [grabbed, gk(sub.loc["subpark-jiangbei"].geometry)], GK)
+    before = store_bytes_state(store)
+    done = nbgis("import", str(path), "--collection", "subparks", "--match", "name_zh", "--store", store.url)
+    assert done.returncode == 2 and "nothing written" in done.stderr
+    assert "HARD overlap: overlaps subpark-daxie" in done.stdout
+    assert store_bytes_state(store) == before
+
+
+def test_a_feature_changed_after_the_diff_was_shown_stops_the_commit(store: FeatureStore, tmp_path: Path,
+                                                                     beilun: shapely.MultiPolygon,
+                                                                     daxie: shapely.MultiPolygon) -> None:
+    path = write(tmp_path / "survey.gpkg", [{"id": "subpark-beilun"}, {"id": "subpark-daxie"}], [beilun, daxie], GK)
+    plan = ImportPlan.from_payload(json.loads(json.dumps(plan_of(store, path).to_payload())))  # staged and back
+    assert [m.id for m in plan.matches] == ["subpark-beilun", "subpark-daxie"]  # daxie's edit comes second
+    held = store.current("parks", "subpark-daxie")
+    assert held is not None and held[1] == {m.id: m.etag for m in plan.matches}["subpark-daxie"]
+    feature, etag = held
+    store.apply([Edit("parks", feature.id, "replace", {**feature.properties, "name_en": "Daxie"}, feature.geometry,
+                      etag, "update")], "editor-b", "a name fixed meanwhile")
+    before = store_bytes_state(store)
+    with pytest.raises(Conflict) as caught:
+        commit_import(store, plan, "cli:test", "survey")
+    assert caught.value.id == "subpark-daxie"
+    assert store_bytes_state(store) == before  # beilun's edit, applied first, rolled back with the changeset
+    with pytest.raises(ImportRefused):
+        commit_import(store, dataclasses.replace(plan, problems=["row 9: x"]), "cli:test", "survey")
+    fresh = plan_of(store, path)
+    changeset = commit_import(store, fresh, "cli:test", "survey")
+    assert [v.id for v in changeset.versions] == ["subpark-beilun", "subpark-daxie"]
+    assert store.current("parks", "subpark-daxie")[0].properties["name_en"] == "Daxie"  # the other edit kept
