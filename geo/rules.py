@@ -293,10 +293,19 @@ class Rules:
               geometry: shapely.Geometry | None) -> list[Finding]:
         """Every finding on the feature as the write would leave it, beside the other features as they are."""
         spec = self.collection(collection_id)
-        kind, fid, props = spec.kind, feature_id, properties
-        found = list(self._identity(collection_id, spec, fid, props))
-        found += required_findings(spec.layer, fid, props)
-        found += self._types(spec, fid, props)
+        kind, fid = spec.kind, feature_id
+        found = list(self._identity(collection_id, spec, fid, properties))
+        found += required_findings(spec.layer, fid, properties)
+        unknown = sorted(k for k in properties if k not in spec.types)
+        if unknown:
+            found.append(Finding("property", fid, f"unknown properties {', '.join(unknown)} for {kind}; known: "
+                                                  f"{', '.join(sorted(spec.types))}"))
+        mistyped = self._mistyped(spec, properties)
+        found += [Finding("property", fid, f"{key} must be a {want}, not a {got}")
+                  for key, (want, got) in mistyped.items()
+                  if not (key in LIST_PROPERTIES and not got.startswith("list"))]  # required_findings says so
+        # The rules below read values: one of the wrong type is left out, as if absent (and named above).
+        props = {k: v for k, v in properties.items() if k not in mistyped}
         if kind == PLATFORM.name:
             found += platform_findings(fid, props)
         found += geometry_findings(fid, kind, geometry, props, self.extent)
@@ -326,11 +335,9 @@ class Rules:
                                        f"(its features are {spec.kind})")
 
     @staticmethod
-    def _types(spec: _Collection, fid: str, props: Mapping[str, Any]) -> Iterator[Finding]:
-        unknown = sorted(k for k in props if k not in spec.types)
-        if unknown:
-            yield Finding("property", fid, f"unknown properties {', '.join(unknown)} for {spec.kind}; known: "
-                                           f"{', '.join(sorted(spec.types))}")
+    def _mistyped(spec: _Collection, props: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+        """Property -> (type wanted, type sent) for every value whose JSON type is not the seed's."""
+        wrong = {}
         for key, value in props.items():
             want = spec.types.get(key)
             if value is None or want is None:
@@ -338,7 +345,8 @@ class Rules:
             got = value_type(value)
             if got != want and not (got == "list" and want.startswith("list")) and not (
                     want == "list" and got.startswith("list")):
-                yield Finding("property", fid, f"{key} must be a {want}, not a {got}")
+                wrong[key] = (want, got)
+        return wrong
 
     def _neighbours(self, fid: str, kind: str, geom: shapely.Geometry, props: Mapping[str, Any]
                     ) -> Iterator[Finding]:
