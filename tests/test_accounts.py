@@ -9,6 +9,7 @@ import hmac
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 
 from geo import accounts
 from geo.accounts import (
@@ -26,6 +27,9 @@ from geo.accounts import (
     verify,
     write_denial,
 )
+from geo.layers import Layers
+from services.app import create_app
+from services.settings import Settings
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 BEILUN, YINZHOU, ZHENHAI = "330206", "330212", "330211"
@@ -148,3 +152,39 @@ def test_names_may_be_chinese_and_durations_read_as_written() -> None:
     for bad in ("0d", "90", "d", "1y", "-5d", "1.5d"):
         with pytest.raises(AccountError, match="duration"):
             parse_duration(bad)
+
+
+# --- HTTP: reads made private by the setting -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def private_fixed(layers: Layers) -> TestClient:
+    """An app over fixed layers (no store, so no accounts) whose reads need a token."""
+    return TestClient(create_app(layers, Settings(read_requires_token=True)))
+
+
+def test_private_reads_leave_the_way_in_open_and_ask_a_token_for_the_rest(private_fixed: TestClient,
+                                                                          client: TestClient) -> None:
+    for path in ("/", "/conformance", "/api", "/favicon.ico", "/assets/nbgis/pages.css", "/?f=html"):
+        assert private_fixed.get(path).status_code == 200, path
+    for path in ("/collections", "/collections/subparks/items", "/collections/subparks/items/beilun",
+                 "/industries", "/search?q=北仑", "/locate?lon=121.6&lat=29.9", "/stats", "/maps/overview",
+                 "/export?collections=subparks&f=geojson"):
+        r = private_fixed.get(path)
+        assert r.status_code == 401, path
+        assert r.headers["www-authenticate"] == 'Bearer realm="nbgis"' and r.json()["code"] == "Unauthorized"
+        assert "etag" not in r.headers and b"beilun" not in r.content
+    # POST /locate reads too; a CORS preflight is still answered
+    assert private_fixed.post("/locate", json={"type": "Point", "coordinates": [121.6, 29.9]}).status_code == 401
+    preflight = private_fixed.options("/collections", headers={"Origin": "https://example.org",
+                                                               "Access-Control-Request-Method": "GET"})
+    assert preflight.status_code == 200
+    # a browser is told on a page, with the same challenge
+    page = private_fixed.get("/collections", headers={"Accept": "text/html"})
+    assert page.status_code == 401 and page.headers["content-type"].startswith("text/html")
+    assert page.headers["www-authenticate"] == 'Bearer realm="nbgis"'
+    # a token cannot be checked without a store: said plainly, not a 500
+    r = private_fixed.get("/collections", headers={"Authorization": "Bearer nbgis_0123456789ab_" + "x" * 43})
+    assert r.status_code == 501 and "no accounts" in r.json()["description"]
+    # the default: reads are open data
+    assert client.get("/collections").status_code == 200
