@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from geo import accounts
 from geo.accounts import (
@@ -26,6 +31,10 @@ from geo.accounts import (
     verify,
     write_denial,
 )
+from geo.layers import Layers
+from geo.store.base import open_store
+from services.app import create_app
+from services.settings import Settings
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 BEILUN, YINZHOU, ZHENHAI = "330206", "330212", "330211"
@@ -148,3 +157,136 @@ def test_names_may_be_chinese_and_durations_read_as_written() -> None:
     for bad in ("0d", "90", "d", "1y", "-5d", "1.5d"):
         with pytest.raises(AccountError, match="duration"):
             parse_duration(bad)
+
+
+# --- HTTP: reads made private by the setting -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def private_fixed(layers: Layers) -> TestClient:
+    """An app over fixed layers (no store, so no accounts) whose reads need a token."""
+    return TestClient(create_app(layers, Settings(read_requires_token=True)))
+
+
+def test_private_reads_leave_the_way_in_open_and_ask_a_token_for_the_rest(private_fixed: TestClient,
+                                                                          client: TestClient) -> None:
+    for path in ("/", "/conformance", "/api", "/favicon.ico", "/assets/nbgis/pages.css", "/?f=html"):
+        assert private_fixed.get(path).status_code == 200, path
+    for path in ("/collections", "/collections/subparks/items", "/collections/subparks/items/beilun",
+                 "/industries", "/search?q=北仑", "/locate?lon=121.6&lat=29.9", "/stats", "/maps/overview",
+                 "/export?collections=subparks&f=geojson"):
+        r = private_fixed.get(path)
+        assert r.status_code == 401, path
+        assert r.headers["www-authenticate"] == 'Bearer realm="nbgis"' and r.json()["code"] == "Unauthorized"
+        assert "etag" not in r.headers and b"beilun" not in r.content
+    # POST /locate reads too; a CORS preflight is still answered
+    assert private_fixed.post("/locate", json={"type": "Point", "coordinates": [121.6, 29.9]}).status_code == 401
+    preflight = private_fixed.options("/collections", headers={"Origin": "https://example.org",
+                                                               "Access-Control-Request-Method": "GET"})
+    assert preflight.status_code == 200
+    # a browser is told on a page, with the same challenge
+    page = private_fixed.get("/collections", headers={"Accept": "text/html"})
+    assert page.status_code == 401 and page.headers["content-type"].startswith("text/html")
+    assert page.headers["www-authenticate"] == 'Bearer realm="nbgis"'
+    # a token cannot be checked without a store: said plainly, not a 500
+    r = private_fixed.get("/collections", headers={"Authorization": "Bearer nbgis_0123456789ab_" + "x" * 43})
+    assert r.status_code == 501 and "no accounts" in r.json()["description"]
+    # the default: reads are open data
+    assert client.get("/collections").status_code == 200
+
+
+class Records(logging.Handler):
+    """What "nbgis.auth" logs (the service's loggers do not propagate to pytest's caplog)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@contextmanager
+def auth_log() -> Iterator[Records]:
+    handler, logger = Records(), logging.getLogger("nbgis.auth")
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+
+
+def bearer(text: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {text}"}
+
+
+def test_private_reads_on_a_store_check_each_token_every_time_on_every_instance(store_url: str) -> None:
+    settings = Settings(store=store_url, read_requires_token=True)
+    with TestClient(create_app(settings=settings)) as one, TestClient(create_app(settings=settings)) as two, \
+            auth_log() as logged:
+        store = open_store(store_url)
+        viewer_text, viewer = issue_token("reader", VIEWER, (), (), None)
+        editor_text, editor_record = editor()
+        old_text, old = issue_token("old", VIEWER, (), (), timedelta(minutes=1), now=datetime.now(UTC) - timedelta(
+            minutes=2))
+        for record in (viewer, editor_record, old):
+            store.add_token(record)
+        for app in (one, two):
+            r = app.get("/collections/subparks/items", headers=bearer(viewer_text))
+            assert r.status_code == 200 and len(r.json()["features"]) == 10
+            # answers for a token holder only: kept by no shared cache, yet revalidated cheaply by the client
+            assert r.headers["cache-control"] == "private, no-cache" and r.headers["etag"].startswith('W/"')
+            again = app.get("/collections/subparks/items", headers={**bearer(editor_text),
+                                                                    "If-None-Match": r.headers["etag"]})
+            assert again.status_code == 304 and again.headers["cache-control"] == "private, no-cache"
+            # neither a kept answer nor a 304 reaches a client without a token
+            for headers in ({}, {"If-None-Match": r.headers["etag"]}):
+                refused = app.get("/collections/subparks/items", headers=headers)
+                assert refused.status_code == 401 and refused.headers["www-authenticate"] == 'Bearer realm="nbgis"'
+        secret = parse_token(viewer_text)[1]
+        wrong = viewer_text[:-4] + ("AAAA" if not viewer_text.endswith("AAAA") else "BBBB")
+
+        def refused(app: TestClient, text: str) -> str:
+            r = app.get("/collections", headers=bearer(text))
+            assert r.status_code == 401, r.text
+            assert r.headers["www-authenticate"] == 'Bearer realm="nbgis", error="invalid_token"'
+            description: str = r.json()["description"]
+            return description
+
+        assert "is not valid here" in refused(one, wrong)
+        assert "is not valid here" in refused(one, "nbgis_0123456789ab_" + secret)  # unknown: told the same way
+        assert "expired at" in refused(two, old_text)
+        assert "a token looks like nbgis_<id>_<secret>" in refused(two, "letmein")
+        # a revocation (nbgis user revoke) stops the token at once on both instances, with no restart
+        assert store.revoke(viewer.token_id, datetime.now(UTC)) == 1
+        assert "was revoked at" in refused(one, viewer_text) and "was revoked at" in refused(two, viewer_text)
+        assert one.get("/collections", headers=bearer(editor_text)).status_code == 200
+    # every failure is logged with the client, the token id and why, and never with a secret
+    failures = [line for line in logged.lines if "refused" in line]
+    assert len(failures) == 6
+    assert any(f"token {viewer.token_id}: wrong-secret" in line for line in failures)
+    assert any("token 0123456789ab: unknown" in line for line in failures)
+    assert any(f"token {old.token_id}: expired" in line for line in failures)
+    assert any("token -: malformed" in line for line in failures)
+    assert sum(f"token {viewer.token_id}: revoked" in line for line in failures) == 2
+    assert all("testclient" in line for line in failures)
+    assert not any(secret in line or parse_token(editor_text)[1] in line for line in logged.lines)
+
+
+def test_repeated_failures_from_one_address_get_429_but_valid_tokens_pass(tmp_path: Path) -> None:
+    settings = Settings(store=str(tmp_path / "store.gpkg"), read_requires_token=True)
+    with TestClient(create_app(settings=settings)) as app:
+        text, record = issue_token("reader", VIEWER, (), (), None)
+        open_store(settings.store).add_token(record)
+        bad = bearer("nbgis_0123456789ab_" + parse_token(text)[1])
+        assert [app.get("/collections", headers=bad).status_code for _ in range(10)] == [401] * 10
+        limited = app.get("/collections", headers=bad)
+        assert limited.status_code == 429 and limited.json()["code"] == "TooManyRequests"
+        assert 55 <= int(limited.headers["retry-after"]) <= 60
+        assert app.get("/collections", headers=bearer("garbage")).status_code == 429
+        # successes are neither counted nor refused; a request without a token is told it needs one
+        assert all(app.get("/collections", headers=bearer(text)).status_code == 200 for _ in range(20))
+        assert app.get("/collections").status_code == 401
+        # another address has its own count
+        other = TestClient(app.app, client=("192.0.2.7", 50000))
+        assert other.get("/collections", headers=bad).status_code == 401
