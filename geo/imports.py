@@ -6,12 +6,14 @@ GDAL (pyogrio) in any CRS, the file's own or one the user names (GCJ-02 too), an
 `plan_import` matches its rows to the store's current features by id or name_zh and returns an `ImportPlan`:
 before and after of each matched feature, the diff table (area, distance moved, rules) and every problem found.
 `commit_import` writes a plan that has no problem as ONE changeset, each edit conditional on the ETag the plan
-saw. The CLI (`nbgis import`) and the service (POST /imports) both go through these three calls.
+saw. The CLI (`nbgis import`) and the service (POST /imports: `read_upload` for the uploaded bytes, the plan
+staged with `to_payload` between the two requests) both go through these calls.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 import unicodedata
 import warnings
 import zipfile
@@ -48,6 +50,7 @@ FORMATS = {
 SHAPEFILE_PARTS = {".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".xml", ".qmd", ".fix"}
 MAX_UNZIPPED_BYTES = 512 * 1024 * 1024  # a zip bomb stops here, far above any surveyed boundary file
 NINGBO_MARGIN_DEG = 0.5  # a geometry beyond Ningbo's box by more than this was read in the wrong CRS or axis order
+MAX_NAME_CHARS = 200  # of an upload's file name, as kept in geometry_source
 DXF_KEY = "Layer"  # a DXF names each boundary by the CAD layer its closed polylines are drawn on
 KML_NAME = "Name"  # a KML placemark's <name>: the name_zh when the file has no name_zh column
 SURVEYED = "surveyed"
@@ -139,6 +142,17 @@ def read_boundaries(path: Path, match: str, layer: str | None = None, crs: str |
     return Boundaries(name, title, layer, crs_text, crs_from, rows, columns, key_field)
 
 
+def read_upload(data: bytes, filename: str, match: str, layer: str | None = None, crs: str | None = None
+                ) -> Boundaries:
+    """`read_boundaries` of an uploaded file's bytes, named as the client named it (only its last part, and its
+    extension tells the format): GDAL finds a zip's or GeoPackage's contents by the file's extension."""
+    name = Path(filename.replace("\\", "/")).name[-MAX_NAME_CHARS:] or "upload"
+    with tempfile.TemporaryDirectory(prefix="nbgis-import-") as folder:
+        path = Path(folder) / f"upload{Path(name).suffix.lower()}"
+        path.write_bytes(data)
+        return read_boundaries(path, match, layer, crs, name)
+
+
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
@@ -147,7 +161,7 @@ def _sniff(path: Path, name: str, suffix: str) -> None:
     """Refuse a file whose first bytes are not its format's (GDAL would pick a driver by content)."""
     try:
         with open(path, "rb") as f:
-            head = f.read(512)
+            head = f.read(4096)
     except OSError as exc:
         raise ImportFileError(f"cannot read {name}: {exc.strerror or exc}") from exc
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -156,7 +170,7 @@ def _sniff(path: Path, name: str, suffix: str) -> None:
         ".zip": head[:4] == b"PK\x03\x04",
         ".gpkg": head[:16] == b"SQLite format 3\x00",
         ".dxf": text.startswith(b"0") or head.startswith(b"AutoCAD Binary DXF"),
-        ".kml": text.startswith(b"<?xml") or (text.startswith(b"<") and b"<kml" in head.lower()),
+        ".kml": text.startswith(b"<") and b"<kml" in head and b"OGRVRTDataSource" not in head,
         ".geojson": text.startswith(b"{"),
         ".json": text.startswith(b"{"),
         ".fgb": head[:3] == b"fgb",

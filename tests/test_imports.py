@@ -24,7 +24,15 @@ import shapely
 import shapely.affinity
 
 from geo.crs import wgs84_to_gcj02
-from geo.imports import ImportFileError, ImportPlan, ImportRefused, commit_import, plan_import, read_boundaries
+from geo.imports import (
+    ImportFileError,
+    ImportPlan,
+    ImportRefused,
+    commit_import,
+    plan_import,
+    read_boundaries,
+    read_upload,
+)
 from geo.layers import DATA_DIR, Layers, read_seed, seed_digest
 from geo.measure import geodesic_area_km2
 from geo.store.base import Conflict, Edit, FeatureStore, open_store
@@ -212,12 +220,27 @@ def test_no_crs_and_unknown_crs_are_refused_with_the_way_out(tmp_path: Path, bei
         read_boundaries(shp, "id", crs="+proj=longlat +nadgrids=/etc/passwd")
 
 
+def test_an_upload_is_read_by_the_name_its_client_gave(tmp_path: Path, beilun: shapely.MultiPolygon) -> None:
+    shp = write(tmp_path / "beilun.shp", [{"id": "subpark-beilun"}], [beilun], GK)
+    got = read_upload(zipped(shp).read_bytes(), "C:\\surveys\\北仑 2026.zip", "id")
+    assert got.name == "北仑 2026.zip" and got.format == "zipped Shapefile"
+    assert within_m(got.rows[0].geometry, lonlat(beilun), 1.0)
+    gpkg = write(tmp_path / "b.gpkg", [{"id": "subpark-beilun"}], [beilun], GK, layer="parcels")
+    assert read_upload(gpkg.read_bytes(), "../../etc/b.gpkg", "id").name == "b.gpkg"
+    with pytest.raises(ImportFileError, match="its content is not GeoPackage"):
+        read_upload(zipped(shp).read_bytes(), "b.gpkg", "id")
+
+
 def test_files_that_are_not_what_they_say_are_refused(tmp_path: Path) -> None:
     vrt = tmp_path / "trick.geojson"  # a VRT would make GDAL read any file the server can
     vrt.write_text('<OGRVRTDataSource><OGRVRTLayer name="x"><SrcDataSource>/etc/passwd</SrcDataSource>'
                    "</OGRVRTLayer></OGRVRTDataSource>")
     with pytest.raises(ImportFileError, match="its content is not GeoJSON"):
         read_boundaries(vrt, "id")
+    kml = tmp_path / "trick.kml"
+    kml.write_text('<?xml version="1.0"?><OGRVRTDataSource><!-- <kml> --></OGRVRTDataSource>')
+    with pytest.raises(ImportFileError, match="its content is not KML"):
+        read_boundaries(kml, "id")
     bad_zip = tmp_path / "bad.zip"
     with zipfile.ZipFile(bad_zip, "w") as z:
         z.writestr("a.vrt", "<OGRVRTDataSource/>")
