@@ -17,6 +17,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import psycopg
 import pyogrio
 import pyproj
 import pytest
@@ -340,15 +341,38 @@ def nbgis(*args: str) -> subprocess.CompletedProcess[str]:
                           timeout=300)
 
 
-def stored(store: FeatureStore) -> gpd.GeoDataFrame:
-    """The store's parks as GDAL reads the GeoPackage (not through geo.store)."""
-    return pyogrio.read_dataframe(store.url.removeprefix("sqlite:///"), layer="parks").set_index("id")
-
-
-def store_bytes_state(store: FeatureStore) -> tuple[str, list[tuple[str, str]]]:
+def sql(store: FeatureStore, query: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    """Rows read from the store's own file or database (sqlite3, psycopg), not through geo.store."""
+    if store.url.startswith("postgresql"):
+        with psycopg.connect(store.url) as connection:
+            return list(connection.execute(query.replace("?", "%s"), params).fetchall())
     with sqlite3.connect(store.url.removeprefix("sqlite:///")) as connection:
-        return (str(connection.execute("SELECT uid || '.' || counter FROM nbgis_dataset").fetchone()[0]),
-                connection.execute("SELECT id, properties FROM parks ORDER BY id").fetchall())
+        return list(connection.execute(query, params).fetchall())
+
+
+def stored(store: FeatureStore) -> dict[str, tuple[dict[str, object], shapely.Geometry]]:
+    """The store's parks: GDAL reads the GeoPackage; PostGIS hands over WKB."""
+    if store.url.startswith("postgresql"):
+        return {fid: (json.loads(props), shapely.from_wkb(wkb))
+                for fid, props, wkb in sql(store, "SELECT id, properties::text, ST_AsBinary(geom) FROM parks")}
+    frame = pyogrio.read_dataframe(store.url.removeprefix("sqlite:///"), layer="parks")
+    return {fid: (json.loads(props), geom) for fid, props, geom in zip(frame["id"], frame["properties"],
+                                                                      frame.geometry)}
+
+
+def store_bytes_state(store: FeatureStore) -> tuple[object, list[tuple[object, ...]]]:
+    """The dataset version and every park's properties and geometry as stored, to compare before and after."""
+    version = sql(store, "SELECT uid || '.' || counter FROM nbgis_dataset")[0][0]
+    geom = "ST_AsBinary(geom)" if store.url.startswith("postgresql") else "geom"
+    return version, sql(store, f"SELECT id, CAST(properties AS text), {geom} FROM parks ORDER BY id")
+
+
+@pytest.fixture
+def any_store(store_url: str) -> FeatureStore:
+    """A freshly seeded store of each kind (GeoPackage, PostGIS)."""
+    store = open_store(store_url)
+    store.init(lambda: read_seed(DATA_DIR), seed_digest(DATA_DIR))
+    return store
 
 
 def test_cli_dry_run_prints_the_diff_and_writes_nothing(store: FeatureStore, tmp_path: Path,
@@ -376,9 +400,10 @@ def test_cli_refuses_a_file_with_a_bad_row_and_writes_nothing(store: FeatureStor
     assert store_bytes_state(store) == before
 
 
-def test_cli_writes_every_matched_feature_as_one_changeset(store: FeatureStore, tmp_path: Path, layers: Layers,
+def test_cli_writes_every_matched_feature_as_one_changeset(any_store: FeatureStore, tmp_path: Path,
                                                            beilun: shapely.MultiPolygon,
                                                            daxie: shapely.MultiPolygon) -> None:
+    store = any_store
     shp = write(tmp_path / "survey.shp", [{"id": "subpark-beilun"}, {"id": "subpark-daxie"}], [beilun, daxie], GK)
     _, parks_before = store_bytes_state(store)
     done = nbgis("import", str(zipped(shp)), "--collection", "subparks", "--match", "id", "--reason",
@@ -387,19 +412,17 @@ def test_cli_writes_every_matched_feature_as_one_changeset(store: FeatureStore, 
     assert "wrote changeset" in done.stdout and "2 feature(s) of subparks" in done.stdout
     parks = stored(store)
     for fid, written in (("subpark-beilun", beilun), ("subpark-daxie", daxie)):
-        assert within_m(parks.loc[fid].geometry, lonlat(written), 1.0)
-        props = json.loads(parks.loc[fid, "properties"])
+        props, geometry = parks[fid]
+        assert within_m(geometry, lonlat(written), 1.0)
         assert props["geometry_quality"] == "surveyed" and props["geometry_source"] == "宁波高新区管委会 2026 survey"
-    untouched = {fid: p for fid, p in parks_before if fid not in ("subpark-beilun", "subpark-daxie")}
-    assert {fid: p for fid, p in store_bytes_state(store)[1] if fid in untouched} == untouched
-    with sqlite3.connect(store.url.removeprefix("sqlite:///")) as connection:
-        changeset, author, reason, findings = connection.execute(
-            "SELECT id, author, reason, findings FROM nbgis_changesets ORDER BY id DESC LIMIT 1").fetchone()
-        versions = connection.execute("SELECT id, seq, action FROM nbgis_versions WHERE changeset = ? ORDER BY id",
-                                      (changeset,)).fetchall()
+    untouched = {r[0]: r for r in parks_before if r[0] not in ("subpark-beilun", "subpark-daxie")}
+    assert {r[0]: r for r in store_bytes_state(store)[1] if r[0] in untouched} == untouched
+    changeset, author, reason, findings = sql(
+        store, "SELECT id, author, reason, CAST(findings AS text) FROM nbgis_changesets ORDER BY id DESC LIMIT 1")[0]
+    versions = sql(store, "SELECT id, seq, action FROM nbgis_versions WHERE changeset = ? ORDER BY id", (changeset,))
     assert author == f"cli:{getpass.getuser()}" and reason == "high-tech zone survey 2026"
     assert versions == [("subpark-beilun", 2, "import"), ("subpark-daxie", 2, "import")]
-    assert [f["rule"] for f in json.loads(findings)["subpark-daxie"]] == ["area"]  # -7.4 %: soft, kept
+    assert [f["rule"] for f in json.loads(str(findings))["subpark-daxie"]] == ["area"]  # -7.4 %: soft, kept
 
 
 def test_a_hard_rule_stops_the_whole_import(store: FeatureStore, tmp_path: Path, layers: Layers,
@@ -417,9 +440,10 @@ def test_a_hard_rule_stops_the_whole_import(store: FeatureStore, tmp_path: Path,
     assert store_bytes_state(store) == before
 
 
-def test_a_feature_changed_after_the_diff_was_shown_stops_the_commit(store: FeatureStore, tmp_path: Path,
+def test_a_feature_changed_after_the_diff_was_shown_stops_the_commit(any_store: FeatureStore, tmp_path: Path,
                                                                      beilun: shapely.MultiPolygon,
                                                                      daxie: shapely.MultiPolygon) -> None:
+    store = any_store
     path = write(tmp_path / "survey.gpkg", [{"id": "subpark-beilun"}, {"id": "subpark-daxie"}], [beilun, daxie], GK)
     plan = ImportPlan.from_payload(json.loads(json.dumps(plan_of(store, path).to_payload())))  # staged and back
     assert [m.id for m in plan.matches] == ["subpark-beilun", "subpark-daxie"]  # daxie's edit comes second
