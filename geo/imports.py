@@ -329,6 +329,7 @@ class ImportPlan:
     findings: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # per feature id, every severity
     problems: list[str] = field(default_factory=list)  # rows that stop the import, each named
     unmatched: list[Row] = field(default_factory=list)  # rows matching no feature
+    unchanged: list[str] = field(default_factory=list)  # features already as the file has them: not written again
 
     @property
     def hard_findings(self) -> list[dict[str, Any]]:
@@ -360,6 +361,8 @@ class ImportPlan:
         for r in [head, *body]:
             cells = [_pad(c, w, left=i < 2) for i, (c, w) in enumerate(zip(r, widths))]
             lines.append("  ".join([*cells, r[-1]]))
+        if self.unchanged:
+            lines.append(f"unchanged (already as the file has them): {', '.join(self.unchanged)}")
         if self.errors():
             lines.append("")
             lines.append(f"NOT importable: {len(self.errors())} problem(s)")
@@ -398,7 +401,7 @@ class ImportPlan:
                 "match": self.match, "source": self.source, "ok": self.ok,
                 "diff": [{**dataclasses.asdict(d), "rules": d.rules} for d in self.diff],
                 "findings": self.findings, "problems": self.problems, "errors": self.errors(),
-                "unmatched": [{"row": r.number, "key": r.key} for r in self.unmatched]}
+                "unmatched": [{"row": r.number, "key": r.key} for r in self.unmatched], "unchanged": self.unchanged}
 
 
 def _width(text: str) -> int:
@@ -469,9 +472,13 @@ def plan_import(store: FeatureStore, data_dir: Path, boundaries: Boundaries, col
         properties = {**target.properties, "geometry_quality": SURVEYED, "geometry_source": label,
                       "geometry_method": f"surveyed boundary imported from {boundaries.name} "
                                          f"(layer {boundaries.layer}, {boundaries.crs})"}
+        if properties == target.properties and target.geometry is not None and (
+                shapely.to_wkb(target.geometry) == shapely.to_wkb(geometry)):
+            plan.unchanged.append(target.id)  # imported before: a version that changes nothing is noise
+            continue
         plan.matches.append(Match(target.id, row.number, target, feature_etag(target.properties, target.geometry),
                                   Feature(target.id, properties, geometry)))
-    if not plan.matches and not plan.problems:
+    if not plan.matches and not plan.problems and not plan.unchanged:
         values = sorted({r.key for r in boundaries.rows if r.key})[:8]
         raise ImportFileError(f"no row of {boundaries.name} matches a feature of {collection} by {match}: the "
                               f"file's {boundaries.key_field} values are {', '.join(map(repr, values)) or 'empty'}; "
@@ -551,11 +558,14 @@ def diff_row(m: Match, findings: list[dict[str, Any]]) -> DiffRow:
 # --- writing ----------------------------------------------------------------------------------------
 
 
-def commit_import(store: FeatureStore, plan: ImportPlan, author: str, reason: str) -> Changeset:
+def commit_import(store: FeatureStore, plan: ImportPlan, author: str, reason: str) -> Changeset | None:
     """Write every matched feature as one changeset, each only if it is still as the plan read it (else the
-    store's Conflict, and nothing written); ImportRefused for a plan that is not ok."""
+    store's Conflict, and nothing written); None when every feature is already as the file has it.
+    ImportRefused for a plan that is not ok."""
     if not plan.ok:
         raise ImportRefused(plan.errors())
+    if not plan.matches:
+        return None
     edits = [Edit(plan.layer, m.id, "replace", m.after.properties, m.after.geometry, m.etag, action="import")
              for m in plan.matches]
     return store.apply(edits, author, reason, plan.soft_findings())

@@ -342,9 +342,12 @@ def _import(args: argparse.Namespace) -> int:
     try:
         changeset = commit_import(store, plan, f"cli:{getpass.getuser()}", args.reason or "")
     except Conflict as exc:
-        return _fail(f"nothing written: {exc} changed since the plan was read; run the import again")
+        return _fail(f"nothing written: {exc}; run the import again")
     except (ImportRefused, StoreError) as exc:
         return _fail(f"nothing written: {exc}")
+    if changeset is None:
+        print("nothing written: every matched feature is already as the file has it")
+        return 0
     print(f"wrote changeset {changeset.id}: {len(changeset.versions)} feature(s) of {plan.collection} "
           f"by {changeset.author}; dataset version {changeset.dataset_version}")
     return 0

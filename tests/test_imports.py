@@ -423,6 +423,13 @@ def test_cli_writes_every_matched_feature_as_one_changeset(any_store: FeatureSto
     assert author == f"cli:{getpass.getuser()}" and reason == "high-tech zone survey 2026"
     assert versions == [("subpark-beilun", 2, "import"), ("subpark-daxie", 2, "import")]
     assert [f["rule"] for f in json.loads(str(findings))["subpark-daxie"]] == ["area"]  # -7.4 %: soft, kept
+    after = store_bytes_state(store)
+    again = nbgis("import", str(zipped(shp)), "--collection", "subparks", "--match", "id", "--reason",
+                  "high-tech zone survey 2026", "--source", "宁波高新区管委会 2026 survey", "--store", store.url)
+    assert again.returncode == 0, again.stderr
+    assert "unchanged (already as the file has them): subpark-beilun, subpark-daxie" in again.stdout
+    assert "nothing written: every matched feature is already as the file has it" in again.stdout
+    assert store_bytes_state(store) == after
 
 
 def test_a_hard_rule_stops_the_whole_import(store: FeatureStore, tmp_path: Path, layers: Layers,
