@@ -101,11 +101,12 @@ class Boundaries:
 
 
 def read_boundaries(path: Path, match: str, layer: str | None = None, crs: str | None = None,
-                    name: str | None = None) -> Boundaries:
+                    name: str | None = None, encoding: str | None = None) -> Boundaries:
     """The rows of one layer of a GIS file, geometries in CRS84, each with the value of its `match` field.
 
     `crs` overrides the file's own CRS (or gives one to a file without); `name` is the file's name as the user
-    knows it (an upload's temporary file has another). ImportFileError for anything that stops the whole file.
+    knows it (an upload's temporary file has another); `encoding` that of a Shapefile's .dbf when it has no .cpg
+    to say so (GBK, often, from Chinese GIS offices). ImportFileError for anything that stops the whole file.
     """
     name = name or path.name
     if match not in MATCH_FIELDS:
@@ -115,6 +116,8 @@ def read_boundaries(path: Path, match: str, layer: str | None = None, crs: str |
         raise ImportFileError(f"{name}: cannot tell the format from its name; give a "
                               f"{', '.join(sorted(FORMATS))} file")
     title, drivers = FORMATS[suffix]
+    if encoding is not None and drivers != ("ESRI Shapefile",):
+        raise ImportFileError(f"an encoding is for a Shapefile's .dbf; {title} files say their own")
     _sniff(path, name, suffix)
     source = f"/vsizip/{path}" if suffix == ".zip" else str(path)
     layer = _layer(source, name, layer)
@@ -124,10 +127,12 @@ def read_boundaries(path: Path, match: str, layer: str | None = None, crs: str |
             raise ImportFileError(f"{name}: GDAL reads it as {info['driver']}, not as {title}")
         with warnings.catch_warnings():  # GDAL's warnings about odd fields are not the user's problem here
             warnings.simplefilter("ignore", RuntimeWarning)
-            frame = pyogrio.read_dataframe(source, layer=layer, force_2d=True)
+            frame = pyogrio.read_dataframe(source, layer=layer, force_2d=True, encoding=encoding)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, pyogrio.errors.GeometryError,
             pyogrio.errors.FieldError, pyogrio.errors.CRSError) as exc:
         raise ImportFileError(f"{name}: GDAL cannot read it as {title}: {_first_line(exc)}") from exc
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise ImportFileError(f"{name}: its text is not in encoding {encoding!r} ({exc})") from exc
     columns = [str(c) for c in frame.columns if c != frame.geometry.name]
     key_field = _key_field(name, suffix, match, columns)
     in_crs, crs_from = _input_crs(name, frame.crs, crs)
@@ -142,15 +147,15 @@ def read_boundaries(path: Path, match: str, layer: str | None = None, crs: str |
     return Boundaries(name, title, layer, crs_text, crs_from, rows, columns, key_field)
 
 
-def read_upload(data: bytes, filename: str, match: str, layer: str | None = None, crs: str | None = None
-                ) -> Boundaries:
+def read_upload(data: bytes, filename: str, match: str, layer: str | None = None, crs: str | None = None,
+                encoding: str | None = None) -> Boundaries:
     """`read_boundaries` of an uploaded file's bytes, named as the client named it (only its last part, and its
     extension tells the format): GDAL finds a zip's or GeoPackage's contents by the file's extension."""
     name = Path(filename.replace("\\", "/")).name[-MAX_NAME_CHARS:] or "upload"
     with tempfile.TemporaryDirectory(prefix="nbgis-import-") as folder:
         path = Path(folder) / f"upload{Path(name).suffix.lower()}"
         path.write_bytes(data)
-        return read_boundaries(path, match, layer, crs, name)
+        return read_boundaries(path, match, layer, crs, name, encoding)
 
 
 def _first_line(exc: Exception) -> str:
@@ -482,7 +487,7 @@ def plan_import(store: FeatureStore, data_dir: Path, boundaries: Boundaries, col
         values = sorted({r.key for r in boundaries.rows if r.key})[:8]
         raise ImportFileError(f"no row of {boundaries.name} matches a feature of {collection} by {match}: the "
                               f"file's {boundaries.key_field} values are {', '.join(map(repr, values)) or 'empty'}; "
-                              f"the collection's are {', '.join(sorted(by_key)[:8])}, ...")
+                              f"the collection's are {', '.join(sorted(by_key)[:8])}, ...{_garbled(values)}")
     for row in plan.unmatched:
         plan.problems.append(f"row {row.number} ({boundaries.key_field} {row.key!r}) matches no feature of "
                              f"{collection}")
@@ -493,6 +498,13 @@ def plan_import(store: FeatureStore, data_dir: Path, boundaries: Boundaries, col
             plan.findings[m.id] = found
         plan.diff.append(diff_row(m, found))
     return plan
+
+
+def _garbled(values: list[str]) -> str:
+    """A hint when the values look like GBK or UTF-8 read as Latin-1 (a .dbf without its .cpg)."""
+    if any(0x80 <= ord(c) <= 0xFF for v in values for c in v):
+        return " (the names look garbled: give the Shapefile's encoding, e.g. --encoding GBK)"
+    return ""
 
 
 def _replaced(features: dict[str, list[Feature]], layer: str, matches: list[Match]) -> dict[str, list[Feature]]:

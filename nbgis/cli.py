@@ -327,7 +327,7 @@ def _import(args: argparse.Namespace) -> int:
     if not args.file.is_file():
         return _fail(f"cannot read {args.file}: No such file")
     try:
-        boundaries = read_boundaries(args.file, args.match, args.layer, args.crs)
+        boundaries = read_boundaries(args.file, args.match, args.layer, args.crs, encoding=args.encoding)
         store, data = _store_of(args), _data_of(args)
         _init(store, data)
         plan = plan_import(store, data, boundaries, args.collection, args.match, args.source)
@@ -510,6 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--layer", help="the layer to read from a file holding several")
     im.add_argument("--crs", help="the CRS of the coordinates when the file names none or the wrong one: "
                                   "EPSG:4549, EPSG:4490, GCJ02, WKT, ... (default: the file's own)")
+    im.add_argument("--encoding", help="a Shapefile's text encoding when it has no .cpg saying it (GBK, ...)")
     im.add_argument("--source", help="geometry_source to record (default: the file's name and layer)")
     im.add_argument("--reason", help="why, kept with the changeset")
     im.add_argument("--dry-run", action="store_true", help="print the diff and write nothing")

@@ -324,6 +324,18 @@ def test_a_file_matching_nothing_or_lacking_the_field_stops_at_once(store: Featu
         plan_import(store, DATA_DIR, read_boundaries(none, "id"), "districts", "id")
 
 
+def test_a_gbk_shapefile_without_its_cpg_matches_once_its_encoding_is_given(store: FeatureStore, tmp_path: Path,
+                                                                           beilun: shapely.MultiPolygon) -> None:
+    shp = write(tmp_path / "gbk.shp", [{"name_zh": "北仑分园"}], [beilun], GK, encoding="GBK")
+    shp.with_suffix(".cpg").unlink()  # as many Chinese GIS offices send them: GBK, and nothing says so
+    with pytest.raises(ImportFileError, match=r"look garbled: give the Shapefile.s encoding, e\.g\. --encoding GBK"):
+        plan_of(store, shp, "name_zh")
+    plan = plan_import(store, DATA_DIR, read_boundaries(shp, "name_zh", encoding="gbk"), "subparks", "name_zh")
+    assert plan.ok and [m.id for m in plan.matches] == ["subpark-beilun"]
+    with pytest.raises(ImportFileError, match=r"an encoding is for a Shapefile.s \.dbf"):
+        read_boundaries(write(tmp_path / "b.gpkg", [{"id": "x"}], [beilun], GK), "id", encoding="GBK")
+
+
 def test_swapped_axes_are_caught_not_imported(store: FeatureStore, tmp_path: Path,
                                               beilun: shapely.MultiPolygon) -> None:
     swapped = shapely.transform(lonlat(beilun), lambda xy: xy[:, ::-1])  # lat, lon as some tools write 4326
