@@ -119,7 +119,10 @@ def read_boundaries(path: Path, match: str, layer: str | None = None, crs: str |
     if encoding is not None and drivers != ("ESRI Shapefile",):
         raise ImportFileError(f"an encoding is for a Shapefile's .dbf; {title} files say their own")
     _sniff(path, name, suffix)
-    source = f"/vsizip/{path}" if suffix == ".zip" else str(path)
+    source = str(path)
+    if suffix == ".zip":
+        folder = _zip_folder(path, name)
+        source = f"/vsizip/{path}" + (f"/{folder}" if folder else "")
     layer = _layer(source, name, layer)
     try:
         info = pyogrio.read_info(source, layer=layer)
@@ -182,23 +185,33 @@ def _sniff(path: Path, name: str, suffix: str) -> None:
     }[suffix]
     if not ok:
         raise ImportFileError(f"{name}: its content is not {FORMATS[suffix][0]}")
-    if suffix == ".zip":
-        _check_zip(path, name)
 
 
-def _check_zip(path: Path, name: str) -> None:
+def _zip_folder(path: Path, name: str) -> str:
+    """The folder inside the zip that holds its Shapefiles ("" for the top), after checking it holds nothing
+    else (a zipped folder is as common as zipped files; macOS's and Windows' leftovers are passed over)."""
     try:
         with zipfile.ZipFile(path) as z:
-            members = [m for m in z.infolist() if not m.is_dir()]
+            members = [m for m in z.infolist() if not m.is_dir() and not _zip_junk(m.filename)]
     except (zipfile.BadZipFile, OSError) as exc:
         raise ImportFileError(f"{name}: not a readable zip ({exc})") from exc
     others = [m.filename for m in members if Path(m.filename).suffix.lower() not in SHAPEFILE_PARTS]
     if others:
         raise ImportFileError(f"{name}: a zip may hold only Shapefiles; it also holds {', '.join(others[:5])}")
-    if not any(m.filename.lower().endswith(".shp") for m in members):
+    folders = sorted({str(Path(m.filename).parent) for m in members if m.filename.lower().endswith(".shp")})
+    if not folders:
         raise ImportFileError(f"{name}: the zip holds no .shp file")
+    if len(folders) > 1:
+        raise ImportFileError(f"{name}: the zip holds Shapefiles in several folders ({', '.join(folders)}); "
+                              f"zip one folder")
     if sum(m.file_size for m in members) > MAX_UNZIPPED_BYTES:
         raise ImportFileError(f"{name}: unzips to more than {MAX_UNZIPPED_BYTES // 2**20} MiB")
+    return "" if folders[0] == "." else folders[0]
+
+
+def _zip_junk(filename: str) -> bool:
+    base = filename.rsplit("/", 1)[-1]
+    return filename.startswith("__MACOSX/") or base.startswith("._") or base in (".DS_Store", "Thumbs.db")
 
 
 def _layer(source: str, name: str, layer: str | None) -> str:

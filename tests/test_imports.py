@@ -87,12 +87,13 @@ def write(path: Path, rows: list[dict[str, object]], geoms: list[shapely.Geometr
     return path
 
 
-def zipped(shp: Path) -> Path:
+def zipped(shp: Path, folder: str = "") -> Path:
+    """The Shapefile's parts in a zip, at its top or in a folder inside (as zipping a folder makes them)."""
     out = shp.with_suffix(".zip")
     with zipfile.ZipFile(out, "w") as z:
         for part in shp.parent.glob(shp.stem + ".*"):
             if part.suffix != ".zip":
-                z.write(part, part.name)
+                z.write(part, f"{folder}/{part.name}" if folder else part.name)
     return out
 
 
@@ -119,12 +120,12 @@ def store(seeded_file: Path, tmp_path: Path) -> FeatureStore:
 # --- reading: formats and CRSs ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("packed", [False, True], ids=["shp", "zip"])
+@pytest.mark.parametrize("packed", [None, "", "北仑 survey"], ids=["shp", "zip", "zipped-folder"])
 def test_a_gauss_kruger_shapefile_comes_back_within_a_metre(tmp_path: Path, beilun: shapely.MultiPolygon,
-                                                          packed: bool) -> None:
+                                                          packed: str | None) -> None:
     shp = write(tmp_path / "beilun.shp", [{"id": "subpark-beilun", "name_zh": "北仑分园"}], [beilun], GK)
     assert "CGCS2000_3_Degree_GK_CM_120E" in shp.with_suffix(".prj").read_text()  # the .prj ArcGIS writes
-    got = read_boundaries(zipped(shp) if packed else shp, "id")
+    got = read_boundaries(shp if packed is None else zipped(shp, packed), "id")
     assert got.crs.startswith("EPSG:4549") and got.crs_from == "file" and got.layer == "beilun"
     (row,) = got.rows
     assert row.key == "subpark-beilun" and row.number == 1
@@ -244,8 +245,14 @@ def test_files_that_are_not_what_they_say_are_refused(tmp_path: Path) -> None:
         read_boundaries(kml, "id")
     bad_zip = tmp_path / "bad.zip"
     with zipfile.ZipFile(bad_zip, "w") as z:
+        z.writestr("__MACOSX/._a.shp", "")  # passed over
         z.writestr("a.vrt", "<OGRVRTDataSource/>")
     with pytest.raises(ImportFileError, match=r"a zip may hold only Shapefiles; it also holds a\.vrt"):
+        read_boundaries(bad_zip, "id")
+    with zipfile.ZipFile(bad_zip, "w") as z:
+        z.writestr("2025/a.shp", "")
+        z.writestr("2026/a.shp", "")
+    with pytest.raises(ImportFileError, match=r"Shapefiles in several folders \(2025, 2026\); zip one folder"):
         read_boundaries(bad_zip, "id")
     with pytest.raises(ImportFileError, match="cannot tell the format"):
         read_boundaries(tmp_path / "x.csv", "id")
