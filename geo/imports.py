@@ -17,7 +17,6 @@ import tempfile
 import unicodedata
 import warnings
 import zipfile
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +28,9 @@ import pyproj
 import shapely
 
 from geo.crs import NINGBO_BOUNDS, CRSError, OutputCRS, parse_crs, transform_geometry_gcj02
-from geo.layers import Layers, build_layers
+from geo.layers import build_layers
 from geo.measure import WGS84, geodesic_area_km2
+from geo.rules import check_feature
 from geo.schema import KINDS
 from geo.store.base import Changeset, Edit, Feature, FeatureStore, feature_etag
 
@@ -54,11 +54,6 @@ MAX_NAME_CHARS = 200  # of an upload's file name, as kept in geometry_source
 DXF_KEY = "Layer"  # a DXF names each boundary by the CAD layer its closed polylines are drawn on
 KML_NAME = "Name"  # a KML placemark's <name>: the name_zh when the file has no name_zh column
 SURVEYED = "surveyed"
-
-# A rule check of one feature as it would be written: (layers after the import, collection, id, properties,
-# geometry) -> findings, each with rule, feature, message and severity ("hard" refuses the write).
-Checker = Callable[[Layers, str, str, dict[str, Any], shapely.Geometry | None], Sequence[Any]]
-
 
 class ImportFileError(ValueError):
     """A file that cannot be imported at all (unreadable, no or unknown CRS, no match field, no row matching);
@@ -335,7 +330,7 @@ class ImportPlan:
     failed; only then does `commit_import` write it."""
 
     collection: str
-    layer: str  # the store's table (parks, platforms)
+    layer: str  # the store's table: parks
     file: str
     file_layer: str
     crs: str
@@ -446,14 +441,11 @@ def collection_layer(collection: str) -> tuple[str, tuple[str, ...]]:
 
 
 def plan_import(store: FeatureStore, data_dir: Path, boundaries: Boundaries, collection: str, match: str,
-                source: str | None = None, check: Checker | None = None) -> ImportPlan:
+                source: str | None = None) -> ImportPlan:
     """Match the rows to the collection's features as the store holds them now, and measure and check what
-    writing their geometries would do. `source` is the geometry_source written (default: the file and layer);
-    `check` the write rules (default geo.rules.check_feature)."""
-    if check is None:
-        from geo.rules import check_feature
-
-        check = check_feature
+    writing their geometries would do. `source` is the geometry_source written (default: the file and layer).
+    The rules are the service's write rules (geo.rules), each feature checked beside the others as the whole
+    import would leave them (two surveyed sub-parks must not overlap each other either)."""
     layer, kinds = collection_layer(collection)
     snapshot = store.snapshot()
     features = [f for f in snapshot.features[layer] if f.properties.get("kind") in kinds]
@@ -506,7 +498,8 @@ def plan_import(store: FeatureStore, data_dir: Path, boundaries: Boundaries, col
                              f"{collection}")
     after = build_layers(_replaced(snapshot.features, layer, plan.matches), data_dir)
     for m in plan.matches:
-        found = [_finding(f) for f in check(after, collection, m.id, m.after.properties, m.after.geometry)]
+        found = [dataclasses.asdict(f) for f in check_feature(after, collection, m.id, m.after.properties,
+                                                              m.after.geometry)]
         if found:
             plan.findings[m.id] = found
         plan.diff.append(diff_row(m, found))
@@ -523,10 +516,6 @@ def _garbled(values: list[str]) -> str:
 def _replaced(features: dict[str, list[Feature]], layer: str, matches: list[Match]) -> dict[str, list[Feature]]:
     new = {m.id: m.after for m in matches}
     return {name: [new.get(f.id, f) if name == layer else f for f in rows] for name, rows in features.items()}
-
-
-def _finding(f: Any) -> dict[str, Any]:
-    return dict(f) if isinstance(f, dict) else dataclasses.asdict(f)
 
 
 def _usable(geometry: shapely.Geometry | None, kinds: tuple[str, ...]) -> tuple[Any, str | None]:

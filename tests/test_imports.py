@@ -466,6 +466,21 @@ def test_a_hard_rule_stops_the_whole_import(store: FeatureStore, tmp_path: Path,
     assert store_bytes_state(store) == before
 
 
+def test_imported_features_are_checked_against_each_other(store: FeatureStore, tmp_path: Path, layers: Layers,
+                                                          beilun: shapely.MultiPolygon) -> None:
+    """大榭 drawn onto the strip 北仑's survey adds: clear of 北仑 as stored, not of 北仑 as imported beside it."""
+    old = gk(layers.kind("subpark").loc["subpark-beilun"].geometry)
+    strip = max(shapely.get_parts(beilun.difference(old.buffer(5))), key=lambda g: g.area)
+    assert strip.area > 10_000 and not strip.intersects(old)
+    path = write(tmp_path / "both.gpkg", [{"id": "subpark-beilun"}, {"id": "subpark-daxie"}],
+                 [beilun, shapely.MultiPolygon([strip])], GK)
+    plan = plan_of(store, path)
+    assert any(e.startswith("subpark-daxie: [overlap] overlaps subpark-beilun") for e in plan.errors()), plan.errors()
+    alone = plan_of(store, write(tmp_path / "daxie.gpkg", [{"id": "subpark-daxie"}], [shapely.MultiPolygon([strip])],
+                                 GK))
+    assert not any("overlap" in e for e in alone.errors())
+
+
 def test_a_feature_changed_after_the_diff_was_shown_stops_the_commit(any_store: FeatureStore, tmp_path: Path,
                                                                      beilun: shapely.MultiPolygon,
                                                                      daxie: shapely.MultiPolygon) -> None:
