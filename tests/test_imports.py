@@ -5,8 +5,10 @@ Gauss-Kruger projection spelled out as a PROJ string, not looked up by EPSG code
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import getpass
+import io
 import json
 import sqlite3
 import subprocess
@@ -37,6 +39,7 @@ from geo.imports import (
 from geo.layers import DATA_DIR, Layers, read_seed, seed_digest
 from geo.measure import geodesic_area_km2
 from geo.store.base import Conflict, Edit, FeatureStore, open_store
+from nbgis.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 GK = "EPSG:4549"  # CGCS2000 / 3-degree Gauss-Kruger CM 120E: the zone most of Ningbo (120.9-122.3 E) lies in
@@ -356,6 +359,15 @@ def test_swapped_axes_are_caught_not_imported(store: FeatureStore, tmp_path: Pat
 
 
 def nbgis(*args: str) -> subprocess.CompletedProcess[str]:
+    """`nbgis ARGS` in this process (the command's own main, output captured): a second a run, not five."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
+def nbgis_process(*args: str) -> subprocess.CompletedProcess[str]:
+    """`nbgis ARGS` as its own process, as a user runs it."""
     return subprocess.run([sys.executable, "-m", "nbgis", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=300)
 
@@ -398,7 +410,7 @@ def test_cli_dry_run_prints_the_diff_and_writes_nothing(store: FeatureStore, tmp
                                                         beilun: shapely.MultiPolygon) -> None:
     shp = write(tmp_path / "beilun.shp", [{"id": "subpark-beilun"}], [beilun], GK)
     before = store_bytes_state(store)
-    done = nbgis("import", str(zipped(shp)), "--collection", "subparks", "--match", "id", "--dry-run",
+    done = nbgis_process("import", str(zipped(shp)), "--collection", "subparks", "--match", "id", "--dry-run",
                  "--store", store.url)
     assert done.returncode == 0, done.stderr
     assert "subpark-beilun" in done.stdout and "dry run: nothing written (1 feature(s) would change)" in done.stdout
@@ -409,7 +421,7 @@ def test_cli_refuses_a_file_with_a_bad_row_and_writes_nothing(store: FeatureStor
                                                               beilun: shapely.MultiPolygon) -> None:
     path = write(tmp_path / "bad.shp", [{"id": "subpark-beilun"}, {"id": "subpark-atlantis"}], [beilun, beilun], GK)
     before = store_bytes_state(store)
-    done = nbgis("import", str(path), "--collection", "subparks", "--match", "id", "--store", store.url)
+    done = nbgis_process("import", str(path), "--collection", "subparks", "--match", "id", "--store", store.url)
     assert done.returncode == 2
     assert "row 2 (id 'subpark-atlantis') matches no feature of subparks" in done.stdout
     assert done.stderr.startswith("nbgis: error: nothing written")
