@@ -13,6 +13,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+import time
 import warnings
 import zipfile
 from pathlib import Path
@@ -26,6 +27,7 @@ import pytest
 import shapely
 import shapely.affinity
 
+from bench.postgres import Cluster
 from geo.crs import wgs84_to_gcj02
 from geo.imports import (
     ImportFileError,
@@ -516,3 +518,42 @@ def test_a_feature_changed_after_the_diff_was_shown_stops_the_commit(any_store: 
     changeset = commit_import(store, fresh, "cli:test", "survey")
     assert [v.id for v in changeset.versions] == ["subpark-beilun", "subpark-daxie"]
     assert store.current("parks", "subpark-daxie")[0].properties["name_en"] == "Daxie"  # the other edit kept
+
+
+def test_kill_9_in_the_middle_of_an_import_leaves_nothing_of_it(postgis_cluster: Cluster, tmp_path: Path,
+                                                                beilun: shapely.MultiPolygon,
+                                                                daxie: shapely.MultiPolygon) -> None:
+    """The import's process killed inside its changeset, 北仑 written and 大榭 waiting for a row another session
+    holds: PostgreSQL rolls the changeset back whole."""
+    store = open_store(postgis_cluster.new_database())
+    store.init(lambda: read_seed(DATA_DIR), seed_digest(DATA_DIR))
+    shp = write(tmp_path / "survey.shp", [{"id": "subpark-beilun"}, {"id": "subpark-daxie"}], [beilun, daxie], GK)
+    before = store_bytes_state(store)
+    with psycopg.connect(store.url) as holder:
+        holder.execute("SELECT 1 FROM parks WHERE id = 'subpark-daxie' FOR UPDATE")  # until this transaction ends
+        process = subprocess.Popen([sys.executable, "-m", "nbgis", "import", str(shp), "--collection", "subparks",
+                                    "--match", "id", "--store", store.url], cwd=ROOT, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 120
+            while not sql(store, "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                 "AND strpos(query, 'FOR UPDATE') > 0"):
+                assert process.poll() is None, process.communicate()[0]
+                assert time.monotonic() < deadline, "the import never reached 大榭's row"
+                time.sleep(0.05)
+            written = sql(store, "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+                                 "WHERE a.wait_event_type = 'Lock' AND l.granted AND l.mode = 'RowExclusiveLock' "
+                                 "AND l.relation = 'parks'::regclass")
+            assert written[0][0] == 1  # the waiting session has updated parks (北仑's row) before it waits
+            process.kill()
+            process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        holder.rollback()
+    deadline = time.monotonic() + 30  # the server notices the dropped connection and rolls it back
+    while sql(store, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")[0][0]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert store_bytes_state(store) == before
+    assert sql(store, "SELECT count(*) FROM nbgis_changesets")[0][0] == 1  # the seed's only
