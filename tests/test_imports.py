@@ -141,6 +141,19 @@ def test_a_gauss_kruger_shapefile_comes_back_within_a_metre(tmp_path: Path, beil
     assert geodesic_area_km2(row.geometry) == pytest.approx(geodesic_area_km2(expected), rel=1e-9)
 
 
+def test_the_zone_east_of_121_5_is_read_too(tmp_path: Path, beilun: shapely.MultiPolygon) -> None:
+    """北仑 (121.8-122.1 E) lies in the 3-degree zone of CM 123E (EPSG:4550) by the zones' own limits; a bureau
+    there may well survey in it rather than in EPSG:4549 (CM 120E), which most of Ningbo uses."""
+    east = pyproj.Transformer.from_crs("+proj=longlat +ellps=GRS80 +no_defs", GK_BY_HAND.replace("lon_0=120",
+                                                                                                  "lon_0=123"),
+                                       always_xy=True)
+    in_4550 = shapely.transform(lonlat(beilun), lambda xy: np.column_stack(east.transform(xy[:, 0], xy[:, 1])))
+    assert 300_000 < in_4550.bounds[0] < in_4550.bounds[2] < 500_000  # west of CM 123E: eastings under 500 km
+    got = read_boundaries(write(tmp_path / "b.gpkg", [{"id": "subpark-beilun"}], [in_4550], "EPSG:4550"), "id")
+    assert got.crs.startswith("EPSG:4550 (CGCS2000 / 3-degree Gauss-Kruger CM 123E)")
+    assert within_m(got.rows[0].geometry, lonlat(beilun), 1.0)
+
+
 @pytest.mark.parametrize(("suffix", "driver", "crs"), [
     (".gpkg", "GPKG", "EPSG:4326"), (".fgb", "FlatGeobuf", "EPSG:4490"), (".geojson", "GeoJSON", "EPSG:4326")])
 def test_geographic_files_are_read_lon_lat(tmp_path: Path, beilun: shapely.MultiPolygon, suffix: str, driver: str,
