@@ -238,6 +238,12 @@ def test_no_crs_and_unknown_crs_are_refused_with_the_way_out(tmp_path: Path, bei
         read_boundaries(shp, "id", crs="EPSG:32633")
     with pytest.raises(ImportFileError, match="refers to a file"):
         read_boundaries(shp, "id", crs="+proj=longlat +nadgrids=/etc/passwd")
+    wrong = write(tmp_path / "wrong.gpkg", [{"id": "subpark-beilun"}], [beilun], "EPSG:32633")  # mislabelled
+    with pytest.raises(ImportFileError, match=r"wrong.gpkg: its own CRS cannot be used \(CRS .*UTM zone 33N\) "
+                                              r"cannot hold Ningbo.*name the right one with --crs"):
+        read_boundaries(wrong, "id")
+    fixed = read_boundaries(wrong, "id", crs="EPSG:4549")  # the user's CRS over the file's
+    assert fixed.crs_from == "user" and within_m(fixed.rows[0].geometry, lonlat(beilun), 1.0)
 
 
 def test_an_upload_is_read_by_the_name_its_client_gave(tmp_path: Path, beilun: shapely.MultiPolygon) -> None:
