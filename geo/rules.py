@@ -275,11 +275,9 @@ class Rules:
             if seen:  # carried by a feature of this kind: as its values are (an empty list says only "list")
                 typed = seen - {"list"}
                 types[column] = typed.pop() if len(typed) == 1 else "list" if not typed else None
-        for name in REQUIRED_PROPERTIES[layer]:
-            types.setdefault(name, "string")
-        for name in LIST_PROPERTIES:  # the codes and names are strings, even where every list is empty
-            if types.get(name) == "list":
-                types[name] = "list of strings"
+        for name in REQUIRED_PROPERTIES[layer]:  # codes and names are strings, even where every list is empty
+            if types.get(name) in (None, "list"):
+                types[name] = "list of strings" if name in LIST_PROPERTIES else "string"
         types.update(OPTIONAL_PROPERTIES.get(kind, {}))
         return _Collection(kind, layer, types)
 
