@@ -7,11 +7,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -36,6 +40,7 @@ from geo.store.base import open_store
 from services.app import create_app
 from services.settings import Settings
 
+ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 BEILUN, YINZHOU, ZHENHAI = "330206", "330212", "330211"
 
@@ -290,3 +295,80 @@ def test_repeated_failures_from_one_address_get_429_but_valid_tokens_pass(tmp_pa
         # another address has its own count
         other = TestClient(app.app, client=("192.0.2.7", 50000))
         assert other.get("/collections", headers=bad).status_code == 401
+
+
+def nbgis(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "nbgis", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+
+
+def raw_tokens(store_url: str) -> list[tuple[str, ...]]:
+    """nbgis_tokens as the database holds it, read without nbgis."""
+    sql = ("SELECT token_id, name, role, salt, hash, CAST(expires_at AS TEXT), CAST(revoked_at AS TEXT) "
+           "FROM nbgis_tokens")
+    if store_url.startswith("postgresql"):
+        with psycopg.connect(store_url) as connection:
+            return [tuple(row) for row in connection.execute(sql)]
+    with sqlite3.connect(store_url) as connection:
+        rows = [tuple(row) for row in connection.execute(sql)]
+        assert [r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                if "token" in r[0]] == ["nbgis_tokens"]
+        return rows
+
+
+def test_cli_prints_the_token_once_and_stores_only_a_salted_hash(store_url: str) -> None:
+    added = nbgis("user", "add", "beilun-bureau", "--role", "editor", "--collections", "subparks,corridor-units",
+                  "--districts", "330206", "--expires", "90d", "--store", store_url)
+    assert added.returncode == 0, added.stderr
+    text = added.stdout.strip()
+    token_id, secret = parse_token(text)
+    assert "cannot be shown again" in added.stderr and secret not in added.stderr
+    assert (f"added token {token_id} for beilun-bureau: editor writing subparks, corridor-units in 330206"
+            in added.stderr)
+    admin = nbgis("user", "add", "root", "--role", "admin", "--store", store_url)
+    assert admin.returncode == 0, admin.stderr
+    # the database holds the salt and the HMAC, never the secret; the HMAC is that of the printed secret
+    rows = {row[0]: row for row in raw_tokens(store_url)}
+    assert set(rows) == {token_id, parse_token(admin.stdout.strip())[0]}
+    _, name, role, salt, digest, expires, revoked = rows[token_id]
+    assert (name, role, revoked) == ("beilun-bureau", "editor", None) and expires is not None
+    assert digest == hmac.new(bytes.fromhex(salt), secret.encode(), hashlib.sha256).hexdigest()
+    assert not any(secret in str(cell) or text in str(cell) for row in rows.values() for cell in row)
+    stored = open_store(store_url).token(token_id)
+    assert stored is not None and verify(text, stored) == stored
+    assert stored.collections == ("subparks", "corridor-units") and stored.districts == (BEILUN,)
+    assert stored.expires_at is not None
+    assert timedelta(days=89, hours=23) < stored.expires_at - stored.created_at <= timedelta(days=90)
+    # list: every column but the hashes
+    listed = nbgis("user", "list", "--store", store_url)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "TOKEN", "ID", "ROLE", "COLLECTIONS", "DISTRICTS", "CREATED", "EXPIRES",
+                                "REVOKED"]
+    assert lines[1].split()[:5] == ["beilun-bureau", token_id, "editor", "subparks,corridor-units", "330206"]
+    assert lines[2].split()[:5] == ["root", rows[lines[2].split()[1]][0], "admin", "*", "*"]
+    assert lines[2].split()[-2:] == ["never", "-"]
+    assert salt not in listed.stdout and digest not in listed.stdout
+    # revoke by id, then by name; a second revoke has nothing left to revoke
+    assert nbgis("user", "revoke", token_id, "--store", store_url).stdout.startswith("revoked 1 token of")
+    assert "revoked 1 token of root" in nbgis("user", "revoke", "root", "--store", store_url).stdout
+    again = nbgis("user", "revoke", "root", "--store", store_url)
+    assert again.returncode == 2 and "no token in use has the name or id 'root'" in again.stderr
+    assert all(row[-1] is not None for row in raw_tokens(store_url))
+    with pytest.raises(TokenRejected, match="was revoked"):
+        verify(text, open_store(store_url).token(token_id))
+    assert nbgis("user", "list", "--store", store_url).stdout.count("Z  20") == 2  # both show when revoked
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (("--role", "owner"), "role 'owner' is unknown"),
+    (("--role", "editor"), "an editor needs collections"),
+    (("--role", "editor", "--collections", "subparks", "--districts", "330200"), "district '330200'"),
+    (("--role", "editor", "--collections", "subparks", "--expires", "soon"), "duration 'soon'"),
+])
+def test_cli_refusals_are_one_line_and_write_nothing(tmp_path: Path, args: tuple[str, ...], said: str) -> None:
+    store = tmp_path / "store.gpkg"
+    done = nbgis("user", "add", "bureau", *args, "--store", str(store))
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("nbgis: error: ") and said in done.stderr and len(done.stderr.splitlines()) == 1
+    assert not store.exists()  # checked before the store is even made
