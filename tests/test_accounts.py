@@ -372,3 +372,12 @@ def test_cli_refusals_are_one_line_and_write_nothing(tmp_path: Path, args: tuple
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.startswith("nbgis: error: ") and said in done.stderr and len(done.stderr.splitlines()) == 1
     assert not store.exists()  # checked before the store is even made
+
+
+def test_the_lookup_benchmark_times_real_checks(tmp_path: Path) -> None:
+    from bench.auth import seeded, time_lookups
+
+    store = seeded(str(tmp_path / "store.gpkg"))
+    times = time_lookups(store, 20, 5)
+    assert len(times) == 20 and all(t > 0 for t in times)
+    assert len(store.tokens()) == 5 and {t.name for t in store.tokens()} == {f"bureau-{i}" for i in range(5)}
