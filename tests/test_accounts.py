@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import sqlite3
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from httpx2 import Response
 
 from geo import accounts
 from geo.accounts import (
@@ -381,3 +383,80 @@ def test_the_lookup_benchmark_times_real_checks(tmp_path: Path) -> None:
     times = time_lookups(store, 20, 5)
     assert len(times) == 20 and all(t > 0 for t in times)
     assert len(store.tokens()) == 5 and {t.name for t in store.tokens()} == {f"bureau-{i}" for i in range(5)}
+
+
+# --- HTTP: writes (services.edit) check the token, the role and the scope --------------------------------------
+
+PATCH = "application/merge-patch+json"
+
+
+def patch(app: TestClient, path: str, token: str | None, properties: dict[str, object]) -> Response:
+    """A merge patch of the feature's properties over what it is now (its current ETag in If-Match)."""
+    etag = app.get(path).headers["etag"]
+    headers = {"Content-Type": PATCH, "If-Match": etag, **(bearer(token) if token else {})}
+    return app.patch(path, content=json.dumps({"properties": properties}), headers=headers)
+
+
+def test_writes_need_a_token_whose_role_collections_and_districts_allow_them(store_url: str) -> None:
+    settings = Settings(store=store_url)
+    with TestClient(create_app(settings=settings)) as one, TestClient(create_app(settings=settings)) as two, \
+            auth_log() as logged:
+        store = open_store(store_url)
+        issued = {name: issue_token(name, role, collections, districts, None) for name, role, collections, districts
+                  in (("reader", VIEWER, (), ()), ("beilun-bureau", EDITOR, ("subparks",), (BEILUN,)),
+                      ("corridor-office", EDITOR, ("corridor-units",), ()), ("root", ADMIN, (), ()))}
+        for _, record in issued.values():
+            store.add_token(record)
+        viewer_text, beilun_text, corridor_text, admin_text = (text for text, _ in issued.values())
+        beilun_park = "/collections/subparks/items/subpark-beilun"
+        yinzhou_park = "/collections/subparks/items/subpark-yinzhou"
+
+        # no token, a bad one, a viewer's
+        r = patch(one, beilun_park, None, {"name_en": "Beilun"})
+        assert r.status_code == 401 and r.headers["www-authenticate"] == 'Bearer realm="nbgis"'
+        assert "Authorization: Bearer" in r.json()["description"]
+        r = patch(one, beilun_park, "nbgis_0123456789ab_" + "x" * 43, {"name_en": "Beilun"})
+        assert r.status_code == 401 and r.headers["www-authenticate"].endswith('error="invalid_token"')
+        r = patch(one, beilun_park, viewer_text, {"name_en": "Beilun"})
+        assert r.status_code == 403 and r.json()["code"] == "Forbidden" and "does not write" in r.json()["description"]
+        assert r.headers["www-authenticate"] == 'Bearer realm="nbgis", error="insufficient_scope"'
+        # the Beilun bureau: its own sub-park yes; another district's, or moving its own out, no
+        r = patch(one, beilun_park, beilun_text, {"name_en": "Beilun Sub-park (surveyed)"})
+        assert r.status_code == 200, r.text
+        assert one.get(beilun_park).json()["properties"]["name_en"] == "Beilun Sub-park (surveyed)"  # the writer's
+        r = patch(one, yinzhou_park, beilun_text, {"name_en": "Taken over"})
+        assert r.status_code == 403 and "lies in 330212" in r.json()["description"]
+        r = patch(one, "/collections/subparks/items/subpark-daxie", beilun_text, {"district_adcodes": [YINZHOU]})
+        assert r.status_code == 403 and "would lie in 330212" in r.json()["description"]
+        r = one.delete(yinzhou_park, headers={**bearer(beilun_text), "If-Match": one.get(yinzhou_park).headers["etag"]})
+        assert r.status_code == 403
+        r = patch(one, "/collections/corridor-units/items/unit-jiangwan-town", beilun_text, {"name_en": "Jiangwan"})
+        assert r.status_code == 403 and "writes subparks, not corridor-units" in r.json()["description"]
+        # an editor without districts writes its collection anywhere, and nothing else; an admin writes all
+        assert patch(two, "/collections/corridor-units/items/unit-east-bund", corridor_text,
+                     {"name_en": "East Bund"}).status_code == 200
+        assert patch(two, yinzhou_park, corridor_text, {"name_en": "Yinzhou"}).status_code == 403
+        assert patch(two, yinzhou_park, admin_text, {"name_en": "Yinzhou Sub-park (checked)"}).status_code == 200
+        # each refused write changed nothing; the history names who wrote what
+        held = {fid: store.current("parks", fid) for fid in ("subpark-yinzhou", "subpark-daxie", "unit-jiangwan-town")}
+        now = {fid: found[0].properties for fid, found in held.items() if found is not None}
+        assert now["subpark-yinzhou"]["name_en"] == "Yinzhou Sub-park (checked)"
+        assert now["subpark-daxie"]["district_adcodes"] == [BEILUN]
+        assert now["unit-jiangwan-town"]["name_en"] != "Jiangwan"
+        assert [v.author for v in store.versions("parks", "subpark-beilun")][-1] == "beilun-bureau"
+        assert [v.author for v in store.versions("parks", "subpark-yinzhou")][-1] == "root"
+        # revoked on the command line: both instances refuse it at the very next write
+        assert nbgis("user", "revoke", "beilun-bureau", "--store", store_url).returncode == 0
+        for app in (one, two):
+            r = patch(app, beilun_park, beilun_text, {"name_en": "Beilun again"})
+            assert r.status_code == 401 and "was revoked" in r.json()["description"]
+        # no page of another origin may send a write with a token: the browser's preflight is refused
+        for method, headers, said in (("PATCH", "", "Disallowed CORS method"),
+                                      ("POST", "authorization,content-type", "Disallowed CORS headers")):
+            preflight = one.options("/collections/subparks/items", headers={
+                "Origin": "https://elsewhere.example", "Access-Control-Request-Method": method,
+                **({"Access-Control-Request-Headers": headers} if headers else {})})
+            assert preflight.status_code == 400 and preflight.text == said
+            assert "PATCH" not in preflight.headers["access-control-allow-methods"]
+    assert any("token 0123456789ab: unknown" in line for line in logged.lines)
+    assert sum(": revoked" in line for line in logged.lines) == 2
