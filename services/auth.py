@@ -1,12 +1,13 @@
 """Who is asking: the bearer token of a request, checked against the store on every use.
 
-Writes call `authenticate` (or depend on `Writer`), then `authorize_write` with the feature's districts. The token
-is looked up in the store each time, never cached, so a token revoked on one instance stops at once on all of them.
-Failures answer 401 with a `WWW-Authenticate: Bearer` challenge (RFC 6750), a scope that does not allow the write
-403; each failed attempt with a token is logged on "nbgis.auth" (client, token id, reason: never the secret), and a
-client past FAILURES_PER_MINUTE of them gets 429 until the oldest leaves the minute. Only failures are counted: a
-valid token is accepted even from a limited address (an office behind one NAT shares it with its neighbours), and
-guessing is hopeless anyway against a 256-bit secret; the limit keeps a broken client or a scan out of the log.
+Writes call `authenticate` (in a thread: it reads the store), then `authorize_write` with the feature's
+districts. The token is looked up in the store each time, never cached, so a token revoked on one instance stops
+at once on all of them. Failures answer 401 with a `WWW-Authenticate: Bearer` challenge (RFC 6750), a scope that
+does not allow the write 403. Each refused request is logged on "nbgis.auth" (client, token id, reason: never the
+secret), and a client past FAILURES_PER_MINUTE failed token checks gets 429 until the oldest leaves the minute.
+Only failures are counted: a valid token is accepted even from a limited address (an office behind one NAT shares
+it with its neighbours), and guessing is hopeless anyway against a 256-bit secret; the 429 tells a misconfigured
+client or a scanner to stop, and the log shows who went on.
 
 `ReadsNeedToken` (installed when the setting read_requires_token is on) asks a token of any role for every request
 but the landing page, /conformance, /api and the static files.
@@ -20,9 +21,8 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Iterable
-from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -71,16 +71,15 @@ class Failures:
 
 def authenticate(request: Request) -> TokenRecord:
     """The verified token of this request; ApiError 401 (none, or a bad, expired or revoked one), 429 (too many
-    failures from this client), 501 (no store) or 503 (the store cannot be reached). Looks the token up in the
-    store: blocking, so FastAPI runs it in a thread as a dependency (`Writer`), and async code awaits it through
-    run_in_threadpool."""
+    failures from this client), 501 (no store) or StoreUnavailable (503). Looks the token up in the store, so it
+    blocks: async code awaits it through run_in_threadpool."""
     known: TokenRecord | None = request.scope.get(TOKEN)
     if known is not None:  # ReadsNeedToken checked it already, in this same request
         return known
     header = request.headers.get("authorization", "")
     scheme, _, text = header.strip().partition(" ")
     if scheme.lower() != "bearer":
-        log.debug("%s %s from %s: no bearer token", request.method, request.url.path, _client(request))
+        log.info("%s %s from %s refused: no bearer token", request.method, request.url.path, _client(request))
         raise _unauthorized("this needs a bearer token: send the header Authorization: Bearer nbgis_... "
                             "(an administrator gives one with `nbgis user add`)" if not header else
                             "this service takes bearer tokens only: Authorization: Bearer nbgis_...", None)
@@ -95,9 +94,6 @@ def authenticate(request: Request) -> TokenRecord:
         raise _refused(request, rejected) from None
     request.scope[TOKEN] = record
     return record
-
-
-Writer = Annotated[TokenRecord, Depends(authenticate)]
 
 
 def authorize_write(record: TokenRecord, collection: str, adcodes_before: Iterable[str] | None = None,

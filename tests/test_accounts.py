@@ -269,8 +269,9 @@ def test_private_reads_on_a_store_check_each_token_every_time_on_every_instance(
         assert "was revoked at" in refused(one, viewer_text) and "was revoked at" in refused(two, viewer_text)
         assert one.get("/collections", headers=bearer(editor_text)).status_code == 200
     # every failure is logged with the client, the token id and why, and never with a secret
-    failures = [line for line in logged.lines if "refused" in line]
+    failures = [line for line in logged.lines if "refused: token" in line]
     assert len(failures) == 6
+    assert sum("refused: no bearer token" in line for line in logged.lines) == 4  # 2 requests on each instance
     assert any(f"token {viewer.token_id}: wrong-secret" in line for line in failures)
     assert any("token 0123456789ab: unknown" in line for line in failures)
     assert any(f"token {old.token_id}: expired" in line for line in failures)
