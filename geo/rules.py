@@ -9,17 +9,19 @@ once per Layers; a check is then a few milliseconds.
 
 from __future__ import annotations
 
+import functools
 import re
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 import shapely
 
-from geo.layers import Layers
+from geo.layers import Layers, read_seed
 from geo.measure import geodesic_area_km2
 from geo.plan import cited_ranges
 from geo.schema import KINDS, PARK_KINDS, PLATFORM, PLATFORM_STATUSES, PLATFORM_TYPES, REQUIRED_PROPERTIES
@@ -261,9 +263,13 @@ class Rules:
         kind = next(k.name for k in KINDS.values() if k.collection == collection_id)
         layer = layer_of(kind)
         frame = layers.kind(kind).drop(columns=["geometry", *COMPUTED_PROPERTIES])
+        # the properties of the kind now, and as the plan's seed has them (so a deleted feature can be restored)
+        values: dict[str, list[Any]] = {column: list(frame[column]) for column in frame.columns}
+        for name, seeded in _seed_values(layers.data_dir, layer, kind).items():
+            values.setdefault(name, []).extend(seeded)
         types: dict[str, str | None] = {}
-        for column in frame.columns:
-            seen = {value_type(v) for v in frame[column] if v is not None}
+        for column, column_values in values.items():
+            seen = {value_type(v) for v in column_values if v is not None}
             if seen:  # carried by a feature of this kind: as its values are (an empty list says only "list")
                 typed = seen - {"list"}
                 types[column] = typed.pop() if len(typed) == 1 else "list" if not typed else None
@@ -368,6 +374,17 @@ class Rules:
                            if unit is not None and share_inside(unit, geom) < MIN_SHARE_IN_CORRIDOR]
                 if outside:
                     yield Finding("corridor", fid, f"corridor units outside the zone: {', '.join(outside)}")
+
+
+@functools.cache
+def _seed_values(data_dir: Path, layer: str, kind: str) -> dict[str, list[Any]]:
+    """Every value each property has in the seed's features of a kind."""
+    values: dict[str, list[Any]] = {}
+    for feature in read_seed(data_dir)[layer]:
+        if feature.properties.get("kind") == kind:
+            for name, value in feature.properties.items():
+                values.setdefault(name, []).append(value)
+    return values
 
 
 def check_feature(layers: Layers, collection_id: str, feature_id: str, properties: Mapping[str, Any],

@@ -398,8 +398,15 @@ async def versions(request: Request, collection_id: CollectionId, feature_id: Fe
                      link(url(request, f"{path}/versions", f="html"), "alternate", HTML, "As HTML"),
                      link(url(request, path), "item", GEOJSON, "The feature now")]}
     if media == HTML:
-        return html_response("versions.html", request, doc=doc, collection=found)
-    return json_response(doc, JSON)
+        page = html_response("versions.html", request, doc=doc, collection=found)
+        page.headers.update(_private(authors))
+        return page
+    return json_response(doc, JSON, headers=_private(authors))
+
+
+def _private(authors: bool) -> dict[str, str]:
+    """An answer naming who wrote what is for its reader alone: no shared cache may keep it."""
+    return {"Cache-Control": "private, no-cache"} if authors else {}
 
 
 @router.get("/collections/{collectionId}/items/{featureId}/versions/{version}",
@@ -423,7 +430,7 @@ async def version(request: Request, collection_id: CollectionId, feature_id: Fea
         geometry = shapely.geometry.mapping(moved)
     doc = {"type": "Feature", "id": feature_id, "geometry": geometry, "properties": held.properties,
            "version": _version_doc(request, found.id, held, authors)}
-    return json_response(doc, GEOJSON, headers=crs_headers(output_crs))
+    return json_response(doc, GEOJSON, headers={**crs_headers(output_crs), **_private(authors)})
 
 
 @router.post("/collections/{collectionId}/items/{featureId}/revert",
@@ -477,7 +484,7 @@ async def changes(
     if more:
         doc["links"].append(link(url(request, "/changes", since=page[-1].changeset, limit=limit), "next", JSON,
                                  "The changes after these"))
-    return json_response(doc, JSON)
+    return json_response(doc, JSON, headers=_private(admins))
 
 
 def _since(since: str | None) -> tuple[datetime | None, int | None]:

@@ -95,7 +95,58 @@ def openapi_document(app: FastAPI, collection_ids: list[str], max_limit: int) ->
                     media: {"schema": schema if media in (JSON, GEOJSON, SCHEMA, OPENAPI) else {"type": "string"}}
                     for media in MEDIA_TYPES[path]
                 }
+    _describe_writes(doc)
     return doc
+
+
+# Part 4's writes read their bodies and headers themselves (services.edit): what they take is written here.
+FEATURE_SCHEMA = {"type": "object", "required": ["type", "geometry", "properties"], "properties": {
+    "type": {"type": "string", "enum": ["Feature"]}, "id": {"type": "string"},
+    "geometry": {"type": "object", "nullable": True, "description": "GeoJSON geometry, in Content-Crs"},
+    "properties": {"type": "object", "description": "as /collections/{collectionId}/schema lists them; computed "
+                                                    "ones (area_km2) are ignored, nulls are absent"}}}
+REVERT_SCHEMA = {"type": "object", "required": ["version"], "properties": {
+    "version": {"type": "integer", "minimum": 1}, "reason": {"type": "string", "maxLength": 500}}}
+HEADERS = {
+    "If-Match": {"name": "If-Match", "in": "header", "required": True, "schema": {"type": "string"},
+                 "description": "The feature's ETag as you read it (GET the feature); 428 without, 412 when stale"},
+    "Content-Crs": {"name": "Content-Crs", "in": "header", "required": False,
+                    "schema": {"type": "string", "enum": [f"<{uri}>" for uri in SUPPORTED]},
+                    "description": "The CRS of the body's coordinates (CRS84 when absent)"},
+    "X-Edit-Reason": {"name": "X-Edit-Reason", "in": "header", "required": False, "schema": {"type": "string"},
+                      "description": "Why (percent-encoded UTF-8), kept with the version"},
+}
+WRITES = {  # path, method: the body's media types and schema, the headers it takes
+    ("/collections/{collectionId}/items", "post"): (("application/geo+json", JSON), FEATURE_SCHEMA,
+                                                    ("Content-Crs", "X-Edit-Reason")),
+    ("/collections/{collectionId}/items/{featureId}", "put"): (("application/geo+json", JSON), FEATURE_SCHEMA,
+                                                               ("If-Match", "Content-Crs", "X-Edit-Reason")),
+    ("/collections/{collectionId}/items/{featureId}", "patch"): (
+        ("application/merge-patch+json",), {"type": "object", "description": "RFC 7396: {properties: {...}} "
+                                            "and/or {geometry: {...}}; a null removes a property"},
+        ("If-Match", "Content-Crs", "X-Edit-Reason")),
+    ("/collections/{collectionId}/items/{featureId}", "delete"): ((), None, ("If-Match", "X-Edit-Reason")),
+    ("/collections/{collectionId}/items/{featureId}/revert", "post"): ((JSON,), REVERT_SCHEMA, ("If-Match",)),
+}
+WRITE_ERRORS = {"401": "No token, or a bad, expired or revoked one", "403": "The token's role or scope does not "
+                "allow this write", "405": "The collection is not editable", "409": "The id is taken",
+                "412": "The feature changed since you read it (If-Match is stale)", "413": "The body is too large",
+                "415": "Not a media type this write takes", "422": "The feature breaks the plan's rules (the body "
+                "names each rule and feature)", "428": "If-Match is missing", "429": "Too many failed tokens"}
+
+
+def _describe_writes(doc: dict[str, Any]) -> None:
+    doc.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = {
+        "type": "http", "scheme": "bearer", "description": "A token from `nbgis user add` (nbgis_...)"}
+    for (path, method), (media_types, schema, headers) in WRITES.items():
+        operation = doc["paths"][path][method]
+        operation["security"] = [{"bearer": []}]
+        if media_types:
+            operation["requestBody"] = {"required": True, "content": {m: {"schema": schema} for m in media_types}}
+        operation["parameters"] = [*operation.get("parameters", []), *(HEADERS[h] for h in headers)]
+        responses = operation["responses"]
+        for status, description in WRITE_ERRORS.items():
+            responses.setdefault(status, {**ERROR, "description": description})
 
 
 def _to_30(node: Any) -> Any:
