@@ -20,6 +20,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from httpx2 import Response
+from openapi_spec_validator import validate
 
 from geo import accounts
 from geo.accounts import (
@@ -198,8 +199,15 @@ def test_private_reads_leave_the_way_in_open_and_ask_a_token_for_the_rest(privat
     # a token cannot be checked without a store: said plainly, not a 500
     r = private_fixed.get("/collections", headers={"Authorization": "Bearer nbgis_0123456789ab_" + "x" * 43})
     assert r.status_code == 501 and "no accounts" in r.json()["description"]
-    # the default: reads are open data
+    # the API's definition says which operations need the token
+    doc = private_fixed.get("/api").json()
+    validate(doc)
+    assert doc["paths"]["/collections"]["get"]["security"] == [{"bearer": []}]
+    assert "401" in doc["paths"]["/collections/{collectionId}/items"]["get"]["responses"]
+    assert "security" not in doc["paths"]["/"]["get"] and "security" not in doc["paths"]["/conformance"]["get"]
+    # the default: reads are open data, and said to be
     assert client.get("/collections").status_code == 200
+    assert "security" not in client.get("/api").json()["paths"]["/collections"]["get"]
 
 
 class Records(logging.Handler):
