@@ -26,7 +26,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from geo.accounts import TokenRecord, TokenRejected, parse_token, verify, write_denial
+from geo.accounts import TokenRecord, TokenRejected, may_read, parse_token, verify, write_denial
 from geo.store.base import FeatureStore, StoreUnavailable
 from services.errors import ApiError, error_response
 from services.state import Live
@@ -152,7 +152,11 @@ class ReadsNeedToken:
             return
         request = Request(scope)
         try:
-            await run_in_threadpool(authenticate, request)
+            record = await run_in_threadpool(authenticate, request)
+            parts = path.split("/")
+            collection = parts[2] if len(parts) > 2 and parts[1] == "collections" else ""
+            if not may_read(record, collection):  # a role the store holds that this release does not know
+                raise ApiError(403, f"token {record.token_id} ({record.name}) may not read this", "Forbidden")
         except StoreUnavailable as exc:  # outside the app's exception handlers: answered here, as they would
             unavailable = ApiError(503, str(exc), "StoreUnavailable")
             unavailable.headers = {"Retry-After": "1"}
