@@ -26,7 +26,16 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from geo.accounts import TokenRecord, TokenRejected, may_read, parse_token, verify, write_denial
+from geo.accounts import (
+    UNKNOWN,
+    WRONG_SECRET,
+    TokenRecord,
+    TokenRejected,
+    may_read,
+    parse_token,
+    verify,
+    write_denial,
+)
 from geo.store.base import FeatureStore, StoreUnavailable
 from services.errors import ApiError, error_response
 from services.state import Live
@@ -127,7 +136,7 @@ def _refused(request: Request, rejected: TokenRejected) -> ApiError:
                             f"{wait} s", "TooManyRequests")
         exc.headers = {"Retry-After": str(wait)}
         return exc
-    if rejected.reason in ("unknown", "wrong-secret"):  # one answer for both: ids that exist are not told
+    if rejected.reason in (UNKNOWN, WRONG_SECRET):  # one answer for both: ids that exist are not told
         rejected = TokenRejected(rejected.reason, rejected.token_id, f"token {rejected.token_id} is not valid here")
     return _unauthorized(f"{rejected}; ask an administrator for a token", "invalid_token")
 
