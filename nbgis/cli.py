@@ -285,7 +285,9 @@ def _serve(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         return _fail(f"cannot serve {settings.data}: {exc}", 1)
     try:  # once, here: a store that cannot be reached fails the command instead of every worker
-        _init(_store_of(args), settings.data)
+        store = _store_of(args)
+        _init(store, settings.data)
+        store.close()  # the workers open their own
     except StoreError as exc:
         return _fail(str(exc))
     uvicorn.run("services.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
