@@ -15,6 +15,7 @@ but the landing page, /conformance, /api and the static files.
 
 from __future__ import annotations
 
+import base64
 import logging
 import math
 import threading
@@ -86,23 +87,40 @@ def authenticate(request: Request) -> TokenRecord:
     if known is not None:  # ReadsNeedToken checked it already, in this same request
         return known
     header = request.headers.get("authorization", "")
-    scheme, _, text = header.strip().partition(" ")
-    if scheme.lower() != "bearer":
+    presented = _credentials(header)
+    if presented is None:
         log.info("%s %s from %s refused: no bearer token", request.method, request.url.path, _client(request))
         raise _unauthorized("this needs a bearer token: send the header Authorization: Bearer nbgis_... "
                             "(an administrator gives one with `nbgis user add`)" if not header else
-                            "this service takes bearer tokens only: Authorization: Bearer nbgis_...", None)
+                            "this service takes bearer tokens: Authorization: Bearer nbgis_... (or Basic, with "
+                            "the account's name and the token as its password)", None)
     store = store_of(request)
     if store is None:
         raise ApiError(501, "this instance serves layers given at start-up, not a store: it has no accounts and "
                             "takes no writes", "NotImplemented")
+    text, name = presented
     try:
         token_id, _ = parse_token(text)
-        record = verify(text, store.token(token_id))
+        record = verify(text, store.token(token_id), name=name)
     except TokenRejected as rejected:
         raise _refused(request, rejected) from None
     request.scope[TOKEN] = record
     return record
+
+
+def _credentials(header: str) -> tuple[str, str | None] | None:
+    """The token text of an Authorization header, and the account name it came with: `Bearer TOKEN`, or `Basic`
+    with NAME:TOKEN (what QGIS's Basic authentication sends); None when it holds neither."""
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() == "bearer":
+        return value, None
+    if scheme.lower() != "basic":
+        return None
+    try:
+        name, colon, password = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
+    except (ValueError, UnicodeDecodeError):  # binascii.Error is a ValueError
+        return "", None  # refused as a malformed token, and counted
+    return (password, name) if colon else ("", None)
 
 
 def authorize_write(record: TokenRecord, collection: str, adcodes_before: Iterable[str] | None = None,

@@ -4,6 +4,7 @@ the HTTP answers (401 with WWW-Authenticate, 403, 429 after repeated failures, r
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -96,9 +97,18 @@ def test_verify_tells_malformed_unknown_wrong_expired_and_revoked_apart() -> Non
     revoked = TokenRecord(**{**record.__dict__, "revoked_at": NOW + timedelta(minutes=5)})
     assert verify(text, revoked, NOW + timedelta(minutes=4)) is revoked
     assert reason(text, revoked, NOW + timedelta(minutes=5)) == (accounts.REVOKED, token_id)
+    # with an account name (HTTP Basic), it must be the token's
+    assert verify(text, record, NOW, name="beilun-bureau") is record
+    assert reason_named(text, record, "yinzhou-bureau") == (accounts.WRONG_SECRET, token_id)
     # the wrong secret of a revoked or expired token is told as a wrong secret: only the holder learns the state
     assert reason(f"nbgis_{token_id}_{flipped}", revoked, NOW + timedelta(hours=2)) == (accounts.WRONG_SECRET,
                                                                                         token_id)
+
+
+def reason_named(text: str, record: TokenRecord, name: str) -> tuple[str, str | None]:
+    with pytest.raises(TokenRejected) as caught:
+        verify(text, record, NOW, name=name)
+    return caught.value.reason, caught.value.token_id
 
 
 def test_an_editor_writes_its_collections_in_its_districts_before_and_after() -> None:
@@ -450,6 +460,18 @@ def test_writes_need_a_token_whose_role_collections_and_districts_allow_them(sto
                      {"name_en": "East Bund"}).status_code == 200
         assert patch(two, yinzhou_park, corridor_text, {"name_en": "Yinzhou"}).status_code == 403
         assert patch(two, yinzhou_park, admin_text, {"name_en": "Yinzhou Sub-park (checked)"}).status_code == 200
+        # QGIS's Basic authentication: the account's name and the token as its password
+        def basic(user: str, password: str) -> str:
+            return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+        for authorization, status in ((basic("root", admin_text), 200), (basic("beilun-bureau", admin_text), 401),
+                                      (basic("root", "not-a-token"), 401), ("Basic %%%", 401)):
+            etag = two.get(yinzhou_park).headers["etag"]
+            r = two.patch(yinzhou_park, content=json.dumps({"properties": {"name_en": "Yinzhou Sub-park (checked)"}}),
+                          headers={"Content-Type": PATCH, "If-Match": etag, "Authorization": authorization})
+            assert r.status_code == status, (authorization, r.text)
+            if status == 401:
+                assert r.headers["www-authenticate"] == 'Bearer realm="nbgis", error="invalid_token"'
         # each refused write changed nothing; the history names who wrote what
         held = {fid: store.current("parks", fid) for fid in ("subpark-yinzhou", "subpark-daxie", "unit-jiangwan-town")}
         now = {fid: found[0].properties for fid, found in held.items() if found is not None}
