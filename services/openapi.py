@@ -16,6 +16,7 @@ from geo.export import FORMATS
 from geo.filters import CQL2_LANGUAGES
 from maps.basemap import TILES, basemap
 from maps.printmap import FORMATS as PRINT_FORMATS
+from services.auth import EXEMPT
 from services.crs import SUPPORTED
 from services.render import GEOJSON, HTML, JSON, OPENAPI, SCHEMA
 
@@ -96,6 +97,8 @@ def openapi_document(app: FastAPI, collection_ids: list[str], max_limit: int) ->
                     for media in MEDIA_TYPES[path]
                 }
     _describe_writes(doc)
+    if app.state.settings.read_requires_token:
+        _describe_private_reads(doc)
     return doc
 
 
@@ -147,6 +150,18 @@ def _describe_writes(doc: dict[str, Any]) -> None:
         responses = operation["responses"]
         for status, description in WRITE_ERRORS.items():
             responses.setdefault(status, {**ERROR, "description": description})
+
+
+def _describe_private_reads(doc: dict[str, Any]) -> None:
+    """Reads that need a token (services.auth.ReadsNeedToken) say so, as the writes do."""
+    for path, operations in doc["paths"].items():
+        if path in EXEMPT:
+            continue
+        for operation in operations.values():
+            operation.setdefault("security", [{"bearer": []}])
+            operation["responses"].setdefault("401", {**ERROR, "description": "No token, or a bad, expired or "
+                                                                             "revoked one"})
+            operation["responses"].setdefault("429", {**ERROR, "description": "Too many failed tokens"})
 
 
 def _to_30(node: Any) -> Any:
