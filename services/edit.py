@@ -48,10 +48,14 @@ FeatureId = Annotated[str, Path(alias="featureId", description="The feature's id
 
 # Who may write what, and where ------------------------------------------------------------------------------
 def live_of(request: Request) -> Live:
+    """The store this instance serves; 405 on an instance serving layers given at start-up (its OPTIONS lists no
+    write either)."""
     holder = request.app.state.service
     if not isinstance(holder, Live):
-        raise ApiError(501, "this instance serves layers given at start-up, not a store: it takes no writes",
-                       "NotImplemented")
+        error = ApiError(405, "this instance serves layers given at start-up, not a store: it keeps no history "
+                              "and takes no writes")
+        error.headers = {"Allow": READ_ONLY_ALLOW}
+        raise error
     return holder
 
 
@@ -245,14 +249,19 @@ def _adcodes(properties: dict[str, Any] | None) -> list[str]:
 
 
 # Part 4 --------------------------------------------------------------------------------------------------------
-@router.options("/collections/{collectionId}/items", include_in_schema=False)
+@router.options("/collections/{collectionId}/items", summary="The methods the collection allows (Allow)",
+                response_class=Response, responses={200: {
+                    "description": "No body; Allow lists the methods (POST where it is editable)", "content": {}}})
 async def items_options(request: Request, collection_id: CollectionId) -> Response:
     found = collection_of(service_of(request), collection_id)
     editable = found.id in EDITABLE_COLLECTIONS and isinstance(request.app.state.service, Live)
     return Response(status_code=200, headers={"Allow": READ_ONLY_ALLOW + (", POST" if editable else "")})
 
 
-@router.options("/collections/{collectionId}/items/{featureId}", include_in_schema=False)
+@router.options("/collections/{collectionId}/items/{featureId}", summary="The methods a feature allows (Allow)",
+                response_class=Response, responses={200: {
+                    "description": "No body; Allow lists the methods (PUT, PATCH, DELETE where editable)",
+                    "content": {}}})
 async def item_options(request: Request, collection_id: CollectionId, feature_id: FeatureId) -> Response:
     found = collection_of(service_of(request), collection_id)
     editable = found.id in EDITABLE_COLLECTIONS and isinstance(request.app.state.service, Live)
