@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from geo.accounts import ADMIN, EDITABLE_COLLECTIONS, EDITOR, TokenRecord
 from geo.io import nested_deeper_than
-from geo.rules import Finding, check_feature, clean_properties, layer_of
+from geo.rules import Finding, check_delete, check_feature, clean_properties, layer_of, writable_properties
 from geo.schema import KINDS
 from geo.store.base import AlreadyExists, Changeset, Conflict, Edit, Feature, FeatureStore, NotFound, Version
 from services.auth import authenticate, authorize_write
@@ -177,9 +177,9 @@ def _properties(service: Service, collection: Collection, feature_id: str, given
         raise ApiError(400, "properties: not a JSON object")
     cleaned, unknown = clean_properties(service.layers, collection.id, given)
     if unknown:
+        known = ", ".join(sorted(writable_properties(service.layers, collection.id)))
         raise ApiError(422, f"properties: {', '.join(sorted(unknown))} {'is' if len(unknown) == 1 else 'are'} not "
-                            f"a property of {collection.id} (GET /collections/{collection.id}/schema lists them)",
-                       "InvalidFeature")
+                            f"a property of {collection.id}; its properties: {known}", "InvalidFeature")
     kind = next(k.name for k in KINDS.values() if k.collection == collection.id)
     rest = {k: v for k, v in cleaned.items() if k not in ("id", "kind")}
     return {"id": feature_id, "kind": cleaned.get("kind", kind), **rest}  # another kind: the rules refuse it
@@ -188,7 +188,11 @@ def _properties(service: Service, collection: Collection, feature_id: str, given
 def _check(service: Service, collection: Collection, feature_id: str, properties: dict[str, Any],
            geometry: shapely.Geometry | None) -> list[Finding]:
     """The soft findings of the feature as written; 422 naming every hard one."""
-    findings = check_feature(service.layers, collection.id, feature_id, properties, geometry)
+    return _refuse_hard(check_feature(service.layers, collection.id, feature_id, properties, geometry))
+
+
+def _refuse_hard(findings: list[Finding]) -> list[Finding]:
+    """The findings, once none is hard; 422 naming every hard one."""
     hard = [f for f in findings if f.severity == "hard"]
     if hard:
         error = ApiError(422, "; ".join(f"{f.rule}: {f.feature}: {f.message}" for f in hard), "InvalidFeature")
@@ -371,8 +375,10 @@ async def delete(request: Request, collection_id: CollectionId, feature_id: Feat
     if_match = _if_match(request, required=True)
     held, _ = await _current(store, layer, feature_id)
     authorize_write(token, found.id, _adcodes(held.properties), None)
+    findings = _refuse_hard(check_delete(service.layers, found.id, feature_id))  # the zone that holds units
     edit = Edit(layer, feature_id, "delete", None, None, if_match, "delete")
-    return _receipt(request, found.id, await _apply(request, store, [edit], token, _reason(request), {}))
+    return _receipt(request, found.id, await _apply(request, store, [edit], token, _reason(request),
+                                                    {feature_id: findings}))
 
 
 # History -------------------------------------------------------------------------------------------------------
