@@ -185,6 +185,13 @@ def industry_findings(fid: str, codes: Any, taxonomy: Taxonomy) -> Iterator[Find
             yield Finding("industry", fid, f"industry code {code!r} is not in industries.json")
 
 
+def count_findings(where: str, kind: str, n: int, severity: Severity = "hard") -> Iterator[Finding]:
+    """A kind the plan counts (10 sub-parks, 12 corridor units ...) has that many features."""
+    expected = KINDS[kind].expected_count
+    if expected is not None and n != expected:
+        yield Finding("count", where, f"{n} {kind} features; the plan has {expected}", severity)
+
+
 def overlapping(geom: shapely.Geometry, tree: shapely.STRtree, geoms: np.ndarray) -> Iterator[tuple[int, float]]:
     """(index in geoms, km² shared) of every geometry that overlaps geom by more than MAX_OVERLAP_KM2."""
     for j in tree.query(geom, predicate="intersects"):
@@ -257,6 +264,7 @@ class Rules:
         self.owner = {fid: KINDS[kind].collection for frame in (layers.parks, layers.platforms, layers.districts)
                       for fid, kind in zip(frame["id"], frame["kind"])}
         self.collections = {c: self._collection(layers, c) for c in EDITABLE_COLLECTIONS}
+        self.counts = {c.kind: len(layers.kind(c.kind)) for c in self.collections.values()}
 
     @staticmethod
     def _collection(layers: Layers, collection_id: str) -> _Collection:
@@ -273,11 +281,9 @@ class Rules:
             if seen:  # carried by a feature of this kind: as its values are (an empty list says only "list")
                 typed = seen - {"list"}
                 types[column] = typed.pop() if len(typed) == 1 else "list" if not typed else None
-        for name in REQUIRED_PROPERTIES[layer]:
-            types.setdefault(name, "string")
-        for name in LIST_PROPERTIES:  # the codes and names are strings, even where every list is empty
-            if types.get(name) == "list":
-                types[name] = "list of strings"
+        for name in REQUIRED_PROPERTIES[layer]:  # codes and names are strings, even where every list is empty
+            if types.get(name) in (None, "list"):
+                types[name] = "list of strings" if name in LIST_PROPERTIES else "string"
         types.update(OPTIONAL_PROPERTIES.get(kind, {}))
         return _Collection(kind, layer, types)
 
@@ -326,6 +332,21 @@ class Rules:
             found += area_findings(fid, kind, area, props.get("planned_area_km2"))
         if geom is not None:
             found += self._neighbours(fid, kind, geom, props)
+        if fid not in self.owner:  # a new feature
+            found += count_findings(fid, kind, self.counts[kind] + 1, "soft")
+        return found
+
+    def check_delete(self, collection_id: str, feature_id: str) -> list[Finding]:
+        """What deleting a feature of this collection would break: the corridor zone while units lie in it
+        (hard), a count the plan gives (soft)."""
+        spec = self.collection(collection_id)
+        if self.owner.get(feature_id) != collection_id:
+            return []  # nothing to delete: the store answers 404
+        found = []
+        if feature_id == self.zone_id and self.units:
+            found.append(Finding("corridor", feature_id, f"the corridor zone holds {len(self.units)} corridor units "
+                                                         "(delete them first)"))
+        found += count_findings(feature_id, spec.kind, self.counts[spec.kind] - 1, "soft")
         return found
 
     def _identity(self, collection_id: str, spec: _Collection, fid: str, props: Mapping[str, Any]
@@ -392,6 +413,11 @@ def check_feature(layers: Layers, collection_id: str, feature_id: str, propertie
     """The findings on one feature as a write (create or replace) would leave it. KeyError for a collection
     that is not editable."""
     return Rules.of(layers).check(collection_id, feature_id, properties, geometry)
+
+
+def check_delete(layers: Layers, collection_id: str, feature_id: str) -> list[Finding]:
+    """The findings on deleting one feature (KeyError for a collection that is not editable)."""
+    return Rules.of(layers).check_delete(collection_id, feature_id)
 
 
 def writable_properties(layers: Layers, collection_id: str) -> list[str]:

@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from geo.accounts import ADMIN, EDITABLE_COLLECTIONS, EDITOR, TokenRecord
 from geo.io import nested_deeper_than
-from geo.rules import Finding, check_feature, clean_properties, layer_of
+from geo.rules import Finding, check_delete, check_feature, clean_properties, layer_of, writable_properties
 from geo.schema import KINDS
 from geo.store.base import AlreadyExists, Changeset, Conflict, Edit, Feature, FeatureStore, NotFound, Version
 from services.auth import authenticate, authorize_write
@@ -47,11 +47,15 @@ FeatureId = Annotated[str, Path(alias="featureId", description="The feature's id
 
 
 # Who may write what, and where ------------------------------------------------------------------------------
-def _live(request: Request) -> Live:
+def live_of(request: Request) -> Live:
+    """The store this instance serves; 405 on an instance serving layers given at start-up (its OPTIONS lists no
+    write either)."""
     holder = request.app.state.service
     if not isinstance(holder, Live):
-        raise ApiError(501, "this instance serves layers given at start-up, not a store: it takes no writes",
-                       "NotImplemented")
+        error = ApiError(405, "this instance serves layers given at start-up, not a store: it keeps no history "
+                              "and takes no writes")
+        error.headers = {"Allow": READ_ONLY_ALLOW}
+        raise error
     return holder
 
 
@@ -173,9 +177,9 @@ def _properties(service: Service, collection: Collection, feature_id: str, given
         raise ApiError(400, "properties: not a JSON object")
     cleaned, unknown = clean_properties(service.layers, collection.id, given)
     if unknown:
+        known = ", ".join(sorted(writable_properties(service.layers, collection.id)))
         raise ApiError(422, f"properties: {', '.join(sorted(unknown))} {'is' if len(unknown) == 1 else 'are'} not "
-                            f"a property of {collection.id} (GET /collections/{collection.id}/schema lists them)",
-                       "InvalidFeature")
+                            f"a property of {collection.id}; its properties: {known}", "InvalidFeature")
     kind = next(k.name for k in KINDS.values() if k.collection == collection.id)
     rest = {k: v for k, v in cleaned.items() if k not in ("id", "kind")}
     return {"id": feature_id, "kind": cleaned.get("kind", kind), **rest}  # another kind: the rules refuse it
@@ -184,7 +188,11 @@ def _properties(service: Service, collection: Collection, feature_id: str, given
 def _check(service: Service, collection: Collection, feature_id: str, properties: dict[str, Any],
            geometry: shapely.Geometry | None) -> list[Finding]:
     """The soft findings of the feature as written; 422 naming every hard one."""
-    findings = check_feature(service.layers, collection.id, feature_id, properties, geometry)
+    return _refuse_hard(check_feature(service.layers, collection.id, feature_id, properties, geometry))
+
+
+def _refuse_hard(findings: list[Finding]) -> list[Finding]:
+    """The findings, once none is hard; 422 naming every hard one."""
     hard = [f for f in findings if f.severity == "hard"]
     if hard:
         error = ApiError(422, "; ".join(f"{f.rule}: {f.feature}: {f.message}" for f in hard), "InvalidFeature")
@@ -213,7 +221,7 @@ async def _apply(request: Request, store: FeatureStore, edits: list[Edit], token
         raise ApiError(404, f"featureId: {exc}") from exc
     except AlreadyExists as exc:
         raise ApiError(409, f"{exc}: choose another id, or PUT to replace it", "Conflict") from exc
-    _live(request).committed(changeset.dataset_version)
+    live_of(request).committed(changeset.dataset_version)
     return changeset
 
 
@@ -245,14 +253,19 @@ def _adcodes(properties: dict[str, Any] | None) -> list[str]:
 
 
 # Part 4 --------------------------------------------------------------------------------------------------------
-@router.options("/collections/{collectionId}/items", include_in_schema=False)
+@router.options("/collections/{collectionId}/items", summary="The methods the collection allows (Allow)",
+                response_class=Response, responses={200: {
+                    "description": "No body; Allow lists the methods (POST where it is editable)", "content": {}}})
 async def items_options(request: Request, collection_id: CollectionId) -> Response:
     found = collection_of(service_of(request), collection_id)
     editable = found.id in EDITABLE_COLLECTIONS and isinstance(request.app.state.service, Live)
     return Response(status_code=200, headers={"Allow": READ_ONLY_ALLOW + (", POST" if editable else "")})
 
 
-@router.options("/collections/{collectionId}/items/{featureId}", include_in_schema=False)
+@router.options("/collections/{collectionId}/items/{featureId}", summary="The methods a feature allows (Allow)",
+                response_class=Response, responses={200: {
+                    "description": "No body; Allow lists the methods (PUT, PATCH, DELETE where editable)",
+                    "content": {}}})
 async def item_options(request: Request, collection_id: CollectionId, feature_id: FeatureId) -> Response:
     found = collection_of(service_of(request), collection_id)
     editable = found.id in EDITABLE_COLLECTIONS and isinstance(request.app.state.service, Live)
@@ -266,7 +279,7 @@ async def create(request: Request, collection_id: CollectionId) -> Response:
     check_parameters(request, set())
     service = service_of(request)
     found, layer = _editable(service, collection_id)
-    store = _live(request).store
+    store = live_of(request).store
     token = await _writer(request)
     doc = await _body(request, FEATURE_TYPES)
     if not isinstance(doc, dict) or doc.get("type") != "Feature":
@@ -298,7 +311,7 @@ async def replace(request: Request, collection_id: CollectionId, feature_id: Fea
     check_parameters(request, set())
     service = service_of(request)
     found, layer = _editable(service, collection_id)
-    store = _live(request).store
+    store = live_of(request).store
     token = await _writer(request)
     if_match = _if_match(request, required=True)
     doc = await _body(request, FEATURE_TYPES)
@@ -332,7 +345,7 @@ async def update(request: Request, collection_id: CollectionId, feature_id: Feat
     check_parameters(request, set())
     service = service_of(request)
     found, layer = _editable(service, collection_id)
-    store = _live(request).store
+    store = live_of(request).store
     token = await _writer(request)
     if_match = _if_match(request, required=True)
     patch = await _body(request, PATCH_TYPES)
@@ -357,13 +370,15 @@ async def delete(request: Request, collection_id: CollectionId, feature_id: Feat
     check_parameters(request, set())
     service = service_of(request)
     found, layer = _editable(service, collection_id)
-    store = _live(request).store
+    store = live_of(request).store
     token = await _writer(request)
     if_match = _if_match(request, required=True)
     held, _ = await _current(store, layer, feature_id)
     authorize_write(token, found.id, _adcodes(held.properties), None)
+    findings = _refuse_hard(check_delete(service.layers, found.id, feature_id))  # the zone that holds units
     edit = Edit(layer, feature_id, "delete", None, None, if_match, "delete")
-    return _receipt(request, found.id, await _apply(request, store, [edit], token, _reason(request), {}))
+    return _receipt(request, found.id, await _apply(request, store, [edit], token, _reason(request),
+                                                    {feature_id: findings}))
 
 
 # History -------------------------------------------------------------------------------------------------------
@@ -385,7 +400,7 @@ async def versions(request: Request, collection_id: CollectionId, feature_id: Fe
     check_parameters(request, {"f"})
     service = service_of(request)
     found, layer = _editable(service, collection_id)
-    store = _live(request).store
+    store = live_of(request).store
     media = negotiate(request, (JSON, HTML))
     authors = await run_in_threadpool(_reader_sees_authors, request, (EDITOR, ADMIN))
     history = await run_in_threadpool(store.versions, layer, feature_id)
@@ -417,7 +432,7 @@ async def version(request: Request, collection_id: CollectionId, feature_id: Fea
     check_parameters(request, {"crs"})
     service = service_of(request)
     found, layer = _editable(service, collection_id)
-    store = _live(request).store
+    store = live_of(request).store
     output_crs = parse_crs_parameter("crs", crs)
     authors = await run_in_threadpool(_reader_sees_authors, request, (EDITOR, ADMIN))
     held = await run_in_threadpool(store.version_of, layer, feature_id, version)
@@ -439,7 +454,7 @@ async def revert(request: Request, collection_id: CollectionId, feature_id: Feat
     check_parameters(request, set())
     service = service_of(request)
     found, layer = _editable(service, collection_id)
-    store = _live(request).store
+    store = live_of(request).store
     token = await _writer(request)
     doc = await _body(request, ("application/json",))
     seq = doc.get("version") if isinstance(doc, dict) else None
@@ -469,7 +484,7 @@ async def changes(
                                                                   "whole changeset")] = 1000,
 ) -> Response:
     check_parameters(request, {"since", "limit"})
-    store = _live(request).store
+    store = live_of(request).store
     after_time, after_changeset = _since(since)
     admins = await run_in_threadpool(_reader_sees_authors, request, (ADMIN,))
     page = await run_in_threadpool(store.changes, after_time, limit + 1, after_changeset)

@@ -16,6 +16,7 @@ from geo.export import FORMATS
 from geo.filters import CQL2_LANGUAGES
 from maps.basemap import TILES, basemap
 from maps.printmap import FORMATS as PRINT_FORMATS
+from services.auth import EXEMPT
 from services.crs import SUPPORTED
 from services.render import GEOJSON, HTML, JSON, OPENAPI, SCHEMA
 
@@ -96,6 +97,8 @@ def openapi_document(app: FastAPI, collection_ids: list[str], max_limit: int) ->
                     for media in MEDIA_TYPES[path]
                 }
     _describe_writes(doc)
+    if app.state.settings.read_requires_token:
+        _describe_private_reads(doc)
     return doc
 
 
@@ -133,6 +136,10 @@ WRITE_ERRORS = {"401": "No token, or a bad, expired or revoked one", "403": "The
                 "412": "The feature changed since you read it (If-Match is stale)", "413": "The body is too large",
                 "415": "Not a media type this write takes", "422": "The feature breaks the plan's rules (the body "
                 "names each rule and feature)", "428": "If-Match is missing", "429": "Too many failed tokens"}
+# Operations that read a store's history or staged imports, or take an upload (their own bodies)
+STORE_PATHS = ("/collections/{collectionId}/items/{featureId}/versions",
+               "/collections/{collectionId}/items/{featureId}/versions/{version}", "/changes", "/imports",
+               "/imports/{importId}")
 
 
 def _describe_writes(doc: dict[str, Any]) -> None:
@@ -147,6 +154,26 @@ def _describe_writes(doc: dict[str, Any]) -> None:
         responses = operation["responses"]
         for status, description in WRITE_ERRORS.items():
             responses.setdefault(status, {**ERROR, "description": description})
+    for path in STORE_PATHS:
+        for method, operation in doc["paths"].get(path, {}).items():
+            statuses = ("401", "403", "405", "412", "413", "422", "429") if method != "get" or "imports" in path \
+                else ("401", "405", "429")
+            if "imports" in path:
+                operation["security"] = [{"bearer": []}]
+            for status in statuses:
+                operation["responses"].setdefault(status, {**ERROR, "description": WRITE_ERRORS[status]})
+
+
+def _describe_private_reads(doc: dict[str, Any]) -> None:
+    """Reads that need a token (services.auth.ReadsNeedToken) say so, as the writes do."""
+    for path, operations in doc["paths"].items():
+        if path in EXEMPT:
+            continue
+        for operation in operations.values():
+            operation.setdefault("security", [{"bearer": []}])
+            operation["responses"].setdefault("401", {**ERROR, "description": "No token, or a bad, expired or "
+                                                                             "revoked one"})
+            operation["responses"].setdefault("429", {**ERROR, "description": "Too many failed tokens"})
 
 
 def _to_30(node: Any) -> Any:
