@@ -18,6 +18,7 @@ import unicodedata
 import warnings
 import zipfile
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ import pyogrio
 import pyogrio.errors
 import pyproj
 import shapely
+import shapely.errors
 
 from geo.crs import NINGBO_BOUNDS, CRSError, OutputCRS, parse_crs, transform_geometry_gcj02
 from geo.layers import build_layers
@@ -131,7 +133,10 @@ def read_boundaries(path: Path, match: str, layer: str | None = None, crs: str |
             pyogrio.errors.FieldError, pyogrio.errors.CRSError) as exc:
         raise ImportFileError(f"{name}: GDAL cannot read it as {title}: {_first_line(exc)}") from exc
     except (UnicodeDecodeError, LookupError) as exc:
-        raise ImportFileError(f"{name}: its text is not in encoding {encoding!r} ({exc})") from exc
+        raise ImportFileError(f"{name}: its text is not in {repr(encoding) if encoding else 'the encoding it says'} "
+                              f"({exc})") from exc
+    except shapely.errors.GEOSException as exc:
+        raise ImportFileError(f"{name}: a geometry in it is malformed ({exc}): a damaged file?") from exc
     columns = [str(c) for c in frame.columns if c != frame.geometry.name]
     key_field = _key_field(name, suffix, match, columns)
     in_crs, crs_from = _input_crs(name, frame.crs, crs)
@@ -220,6 +225,8 @@ def _layer(source: str, name: str, layer: str | None) -> str:
         if layer not in names:
             raise ImportFileError(f"{name} has no layer {layer!r}; its layers: {', '.join(names)}")
         return layer
+    if not names:
+        raise ImportFileError(f"{name}: GDAL finds no layer in it (an empty or damaged file?)")
     if len(names) != 1:
         raise ImportFileError(f"{name} holds {len(names)} layers ({', '.join(names)}); name one with --layer")
     return names[0]
@@ -273,6 +280,7 @@ def to_crs84(geoms: np.ndarray, crs: OutputCRS) -> np.ndarray:
     return np.asarray(shapely.transform(geoms, move), dtype=object)
 
 
+@lru_cache(maxsize=16)  # PROJ takes up to a second to pick the operation from CGCS2000 Gauss-Kruger to WGS 84
 def _to_crs84(crs: pyproj.CRS) -> pyproj.Transformer:
     return pyproj.Transformer.from_crs(crs, "OGC:CRS84", always_xy=True)
 

@@ -10,6 +10,7 @@ import dataclasses
 import getpass
 import io
 import json
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -283,6 +284,45 @@ def test_files_that_are_not_what_they_say_are_refused(tmp_path: Path) -> None:
         read_boundaries(tmp_path / "x.csv", "id")
     with pytest.raises(ImportFileError, match="cannot match by 'name'"):
         read_boundaries(vrt, "name")
+
+
+def test_damaged_files_are_refused_in_words(tmp_path: Path, beilun: shapely.MultiPolygon) -> None:
+    """Every format cut short or with bytes overwritten: read, or refused with ImportFileError, never a crash."""
+    import ezdxf
+
+    row, geoms = [{"id": "subpark-beilun"}], [beilun]
+    files = {name: write(tmp_path / name, row, geoms, GK, **kwargs) for name, kwargs in (
+        ("a.gpkg", {}), ("a.fgb", {}), ("a.geojson", {"driver": "GeoJSON"}), ("a.shp", {}))}
+    files["a.geojson"] = write(tmp_path / "a.geojson", row, [lonlat(beilun)], "EPSG:4326")
+    files["a.kml"] = write(tmp_path / "a.kml", row, [lonlat(beilun)], "EPSG:4326", driver="LIBKML")
+    files["a.zip"] = zipped(files["a.shp"])
+    doc = ezdxf.new("R2010")
+    doc.modelspace().add_lwpolyline(list(beilun.geoms[0].exterior.coords)[:-1], close=True,
+                                    dxfattribs={"layer": "subpark-beilun"})
+    doc.saveas(tmp_path / "a.dxf")
+    files["a.dxf"] = tmp_path / "a.dxf"
+    random = np.random.default_rng(13)
+    outcomes = {"read": 0, "refused": 0}
+    for name, path in files.items():
+        data = path.read_bytes()
+        for _ in range(8):
+            damaged = bytearray(data[:int(random.integers(1, len(data)))])
+            spoilt = bytearray(data)
+            for i in random.integers(0, len(data), int(random.integers(1, 30))):
+                spoilt[i] = int(random.integers(0, 256))
+            for content in (damaged, spoilt):
+                target = tmp_path / "damaged" / name
+                target.parent.mkdir(exist_ok=True)
+                for part in path.parent.glob(path.stem + ".*"):  # a .shp's .shx, .dbf and .prj beside it
+                    if path.suffix == ".shp" and part.suffix != ".shp":
+                        shutil.copy(part, target.with_suffix(part.suffix))
+                target.write_bytes(bytes(content))
+                try:
+                    read_boundaries(target, "id", crs="EPSG:4549" if name.endswith(".dxf") else None)
+                    outcomes["read"] += 1
+                except ImportFileError:
+                    outcomes["refused"] += 1
+    assert outcomes["refused"] > 40 and sum(outcomes.values()) == len(files) * 16
 
 
 # --- planning: matches, problems, diff ---------------------------------------------------------------
