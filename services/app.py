@@ -19,8 +19,9 @@ from fastapi.responses import FileResponse, Response
 
 from geo.layers import Layers, read_seed, seed_digest
 from geo.store.base import open_store
-from services import downloads, errors, locate, map_pages, ogc, plan, search
+from services import downloads, edit, errors, imports, locate, map_pages, ogc, plan, search
 from services.assets import asset_file
+from services.auth import Failures, ReadsNeedToken
 from services.guard import Guard
 from services.middleware import ConditionalGet, HeadAndVary, PinService, RequestId, SecurityHeaders, TrustedHosts
 from services.openapi import openapi_document
@@ -74,18 +75,23 @@ def create_app(layers: Layers | None = None, settings: Settings | None = None) -
                                 {"name": "Plan-aware queries", "description": "Answers only the plan can give"}])
     app.state.settings = config
     app.state.guard = Guard(config)
+    app.state.auth_failures = Failures()
     if layers is not None:  # tests pass loaded layers: build now, so a TestClient without lifespan works
         app.state.service = Service.build(layers)
     # The last added runs first. Innermost: the request's dataset version pinned (or a 503 while the store is
     # down, which still gets every header below); then security headers, reading pages before they are compressed.
     app.add_middleware(PinService)
     app.add_middleware(SecurityHeaders, frame_ancestors=config.frame_ancestors)
-    # Read-only open data: any web page may query it from the browser (GET and the POST of /locate).
+    # Open data: any web page may read it from the browser (GET and the POST of /locate). No page of another
+    # origin may write: PUT, PATCH and DELETE are not allowed across origins, nor the Authorization header a
+    # write needs, so a browser never sends another site's write with a token (there are no cookies to send).
     app.add_middleware(CORSMiddleware, allow_origins=config.cors_origins, allow_methods=["GET", "POST"],
                        expose_headers=["Content-Crs", "X-Locate-Summary", "Content-Disposition"])
     # Feature collections and map pages are text that shrinks four-fold; clients that ask get it gzipped.
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)  # level 9: 5x the time, 1 % smaller
     app.add_middleware(ConditionalGet)  # outside gzip: answers are kept compressed, revalidations cost nothing
+    if config.read_requires_token:  # outside ConditionalGet: no kept answer or 304 reaches a client without one
+        app.add_middleware(ReadsNeedToken)
     app.add_middleware(HeadAndVary)  # HEAD becomes GET before routing, and every answer says Vary
     hosts = [*config.trusted_hosts, *([config.public_url.split("://", 1)[1].split("/")[0].rsplit(":", 1)[0]]
                                         if config.public_url else [])]
@@ -93,6 +99,8 @@ def create_app(layers: Layers | None = None, settings: Settings | None = None) -
     app.add_middleware(RequestId)  # outermost: every answer and every logged error carries the request's id
     errors.install(app)
     app.include_router(ogc.router)
+    app.include_router(edit.router)
+    app.include_router(imports.router)
     app.include_router(plan.router)
     app.include_router(locate.router)
     app.include_router(downloads.router)

@@ -159,6 +159,8 @@ class PinService:
             await unavailable(scope, receive, send)
             return
         if PINNED not in scope:  # ConditionalGet, outside, pins the version its ETag names
+            if isinstance(holder, Live):
+                await holder.caught_up()  # after a write here, the version it made
             scope[PINNED] = current_service(scope["app"])
         await self.app(scope, receive, send)
 
@@ -241,7 +243,12 @@ class ConditionalGet:
         if holder is None or (isinstance(holder, Live) and not holder.available):  # PinService answers 503
             await self.app(scope, receive, send)
             return
+        if any(k == b"authorization" for k, _ in scope["headers"]):  # an answer for this account alone (who wrote
+            await self.app(scope, receive, send)  # what): never replayed to another, nor marked public
+            return
         # The answer's dataset version is the tag's: pin that Service for the handler (PinService keeps it).
+        if isinstance(holder, Live):
+            await holder.caught_up()  # after a write here, the version it made
         service = scope[PINNED] = current_service(scope["app"])
         version = service.version
         if version != self.version:  # the data changed: nothing kept is true any more

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     forwarded_allow_ips: CommaList = Field(default_factory=list)
     # Origins whose pages may call the API from a browser (reads only: the API is open data).
     cors_origins: CommaList = Field(default_factory=lambda: ["*"])
+    # Reads are open data unless this is on: then every request but the landing page, /conformance, /api and the
+    # static files needs a bearer token of any role (services.auth.ReadsNeedToken). Writes always need one.
+    read_requires_token: bool = False
     # Who may show the HTML pages in a frame, as CSP frame-ancestors sources ('self', https://intranet.example).
     frame_ancestors: CommaList = Field(default_factory=lambda: ["'self'"])
 
@@ -64,6 +67,14 @@ class Settings(BaseSettings):
     request_time_budget_s: float = 60.0  # an expensive request still unanswered by then gets 503
     crs_builds_per_client: int = 30  # distinct CRS definitions one client may have built per minute
     max_json_depth: int = 32  # nesting of an uploaded GeoJSON document
+
+    # Editing (OGC API - Features Part 4). A feature's body may be this large (a surveyed boundary of many
+    # thousands of vertices). Writes to an existing feature need If-Match: its ETag as the writer read it, so no
+    # change is overwritten unseen. QGIS sends no If-Match: an instance QGIS edits through may set this False
+    # (writes without If-Match then replace what is there; writes with one are still checked).
+    max_feature_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    max_import_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)  # a file of surveyed boundaries (POST /imports)
+    require_if_match: bool = True
 
     @field_validator("trusted_hosts", "forwarded_allow_ips", "cors_origins", "frame_ancestors", mode="before")
     @classmethod
