@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import secrets
 import signal
 import sqlite3
 import subprocess
@@ -183,10 +184,10 @@ class Burst:
 
     def _create_and_delete(self, template: dict[str, Any]) -> None:
         previous: tuple[str, str] | None = None
-        n = 0
+        n, run = 0, secrets.token_hex(3)  # ids no earlier burst on the store took
         while not self.stop.is_set():
             n += 1
-            fid = f"platform-burst-{n}"
+            fid = f"platform-burst-{run}-{n}"
             body = {**template, "id": fid,
                     "properties": {**template["properties"], "id": fid, "name_zh": f"突发测试平台{n}",
                                    "name_en": f"Burst test platform {n}"}}
@@ -196,9 +197,10 @@ class Burst:
             previous = (fid, created.headers["ETag"]) if created is not None and created.status == 201 else None
 
 
-def churn(url: str, ids: list[str], pause: float) -> None:
-    """The writer process: rounds of one changeset moving every feature of `ids`, each held open for `pause`
-    seconds once written; says `open N` then, and `committed N` once the store took it. Runs until killed."""
+def churn(url: str, ids: list[str], pause: float, run: str) -> None:
+    """The writer process: rounds of one changeset moving every feature of `ids` (its reason: `run round N`), each
+    held open for `pause` seconds once written; says `open N` then, and `committed N` once the store took it. Runs
+    until killed."""
     store = open_store(url)
     state = {"round": 0}
 
@@ -217,7 +219,7 @@ def churn(url: str, ids: list[str], pause: float) -> None:
                 feature, etag = store.current("platforms", fid)  # type: ignore[misc]
                 edits.append(Edit("platforms", fid, "replace", feature.properties,
                                   shapely.affinity.translate(feature.geometry, 1e-5), etag, "replace"))
-            store.apply(edits, "churn", f"round {state['round']}")
+            store.apply(edits, "churn", f"{run} round {state['round']}")
             print(f"committed {state['round']}", flush=True)
         except Exception as exc:  # PostgreSQL killed: try again once it is back
             print(f"failed {state['round']} {type(exc).__name__}", flush=True)
@@ -228,8 +230,8 @@ class Churn:
     """`churn` in a child process; `open` is set whenever it holds a changeset open, `lines` is what it said."""
 
     def __init__(self, url: str, ids: list[str]) -> None:
-        self.ids = ids
-        code = f"from tests.test_edit_faults import churn; churn({url!r}, {ids!r}, {CHURN_PAUSE_S})"
+        self.ids, self.run = ids, secrets.token_hex(3)
+        code = f"from tests.test_edit_faults import churn; churn({url!r}, {ids!r}, {CHURN_PAUSE_S}, {self.run!r})"
         self.process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
                                         stderr=subprocess.STDOUT, text=True)
         self.lines: list[str] = []
@@ -283,9 +285,12 @@ def check_whole(url: str, burst: Burst, churned: Churn, killed_rounds: set[int])
         by_changeset.setdefault(version.changeset, []).append(version)
     rounds = []
     for versions in by_changeset.values():
-        if versions[0].author == "churn":  # the writer process's: all its features, or none
-            assert sorted(v.id for v in versions) == sorted(churned.ids) and len({v.reason for v in versions}) == 1
-            rounds.append(int(versions[0].reason.split()[1]))
+        if versions[0].author == "churn":  # a writer process's: all its features, or none
+            assert len({v.id for v in versions}) == len(versions) == CHURN_PLATFORMS
+            run, _, n = versions[0].reason.split()
+            if run == churned.run:
+                assert sorted(v.id for v in versions) == sorted(churned.ids)
+                rounds.append(int(n))
         elif versions[0].author == "burst":
             assert len(versions) == 1
     assert sorted(rounds) == sorted(churned.rounds("committed")) and not killed_rounds & set(rounds)
@@ -482,6 +487,27 @@ def test_two_editors_writing_one_feature_at_once_one_wins_the_others_get_412(pai
             after[-1].properties["name_en"])
 
 
+def test_two_editors_creating_one_id_at_once_one_wins_the_others_get_409(pair: Pair) -> None:
+    template = editable(call(pair.bases[0], "GET", item("platforms", located_platforms(pair.bases[0])[0])).json())
+    fid = f"platform-race-{secrets.token_hex(3)}"
+    writers = 6
+    barrier = threading.Barrier(writers)
+
+    def create(n: int) -> Reply:
+        body = {**template, "id": fid, "properties": {**template["properties"], "id": fid,
+                                                      "name_zh": f"竞争平台{n}", "name_en": f"Race {n}"}}
+        barrier.wait()
+        return call(pair.bases[n % 2], "POST", "/collections/platforms/items", body, bearer(pair.editor))
+
+    with ThreadPoolExecutor(writers) as pool:
+        replies = list(pool.map(create, range(writers)))
+    assert sorted(r.status for r in replies) == [201] + [409] * (writers - 1), [r.said for r in replies]
+    versions = pair.store.versions("platforms", fid)
+    winner = next(n for n, r in enumerate(replies) if r.status == 201)
+    assert [(v.seq, v.action) for v in versions] == [(1, "create")]
+    assert versions[0].properties is not None and versions[0].properties["name_en"] == f"Race {winner}"
+
+
 # Revocation -------------------------------------------------------------------------------------------------------
 def test_a_revoked_token_is_refused_by_the_next_write_on_every_instance(pair: Pair) -> None:
     fid = located_platforms(pair.bases[0])[-2]
@@ -554,6 +580,10 @@ def bad_writes(pair: Pair, platform: dict[str, Any], platform_etag: str, subpark
             editor, 422, ("colour, zz are not a property of platforms",)),
         Bad("an id that is taken", "POST", "/collections/platforms/items", platform, bearer(pair.editor), 409,
             (f"already holds a feature '{fid}'",)),
+        Bad("another feature's body", "PUT", path, {**platform, "id": "platform-elsewhere", "properties": {
+            **props, "id": "platform-elsewhere"}}, editor, 400, ("names 'platform-elsewhere'", "ids do not change")),
+        Bad("a reason over 500 characters", "PUT", path, platform, {**editor, "X-Edit-Reason": "x" * 501}, 400,
+            ("the reason is 501 characters",)),
         Bad("a merge patch removing a required property", "PATCH", path,
             json.dumps({"properties": {"name_zh": None}}).encode(), patch, 422, ("missing name_zh",)),
         Bad("no If-Match", "PUT", path, platform, bearer(pair.editor), 428, ("needs If-Match",)),
