@@ -304,6 +304,9 @@ async def replace(request: Request, collection_id: CollectionId, feature_id: Fea
     doc = await _body(request, FEATURE_TYPES)
     if not isinstance(doc, dict) or doc.get("type") != "Feature":
         raise ApiError(400, "the body is not a GeoJSON Feature (\"type\": \"Feature\")")
+    named = [doc.get("id"), doc["properties"].get("id") if isinstance(doc.get("properties"), dict) else None]
+    if other := [n for n in named if n is not None and n != feature_id]:  # another feature's body, sent here
+        raise ApiError(400, f"id: the body names {other[0]!r}, not {feature_id!r}; ids do not change")
     held, _ = await _current(store, layer, feature_id)
     properties = _properties(service, found, feature_id, doc.get("properties"))
     authorize_write(token, found.id, _adcodes(held.properties), _adcodes(properties))
