@@ -549,9 +549,14 @@ class Bad:
     says: tuple[str, ...]  # what the answer's description names
 
 
+GAUSS_KRUGER = "http://www.opengis.net/def/crs/EPSG/0/4549"  # CGCS2000 / 3-degree Gauss-Kruger CM 120E: N, E
+
+
 def bad_writes(pair: Pair, platform: dict[str, Any], platform_etag: str, subpark: dict[str, Any],
                subpark_etag: str) -> list[Bad]:
     fid = platform["id"]
+    northing, easting = call(pair.bases[0], "GET", f"{item('platforms', fid)}?crs={GAUSS_KRUGER}").json()[
+        "geometry"]["coordinates"]
     path = item("platforms", fid)
     editor = bearer(pair.editor, If_Match=platform_etag)
     props = platform["properties"]
@@ -574,6 +579,11 @@ def bad_writes(pair: Pair, platform: dict[str, Any], platform_etag: str, subpark
         Bad("lon/lat sent as EPSG:4326 (lat/lon)", "PUT", path, platform,
             {**editor, "Content-Crs": "<http://www.opengis.net/def/crs/EPSG/0/4326>"}, 422,
             ("axes are swapped", "EPSG/0/4326 takes them in the order latitude, longitude")),
+        Bad("lat/lon sent as CRS84 (lon/lat)", "PUT", path, {**platform, "geometry": {"type": "Point",
+            "coordinates": [lat, lon]}}, editor, 422, ("axes are swapped", "CRS84 takes them in the order x (east")),
+        Bad("easting/northing sent as EPSG:4549 (northing/easting)", "PUT", path, {**platform, "geometry": {
+            "type": "Point", "coordinates": [easting, northing]}}, {**editor, "Content-Crs": f"<{GAUSS_KRUGER}>"},
+            422, ("axes are swapped", "EPSG/0/4549 takes them in the order northing, easting")),
         Bad("a body over NBGIS_MAX_FEATURE_BYTES", "PUT", path, huge, editor, 413, (f"{MAX_BYTES:,}",)),
         Bad("a body over NBGIS_MAX_FEATURE_BYTES, chunked", "PUT", path,
             iter([huge_bytes[i:i + 16384] for i in range(0, len(huge_bytes), 16384)]),
