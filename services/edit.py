@@ -141,7 +141,8 @@ def _check_axes(given: shapely.Geometry, lonlat: shapely.Geometry, crs: ServiceC
         return
     swapped = shapely.transform(given, lambda xy: xy[:, ::-1])
     if city.intersects(swapped if crs.is_crs84 else crs.to_crs84(swapped)):
-        order = "latitude, longitude" if crs.lat_first else "x (east or longitude), y (north or latitude)"
+        order = (("latitude, longitude" if crs.output.is_geographic else "northing, easting") if crs.lat_first
+                 else "x (east or longitude), y (north or latitude)")
         raise ApiError(422, f"geometry: the coordinates lie outside Ningbo, and inside once their axes are "
                             f"swapped: {crs.uri} takes them in the order {order}", "InvalidFeature")
 
