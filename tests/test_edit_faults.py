@@ -321,7 +321,7 @@ def served(base: str, store: FeatureStore, collection: str, layer: str, feature_
     """The feature as `base` serves it, once it serves what the store holds (within a second of a commit)."""
     held = store.current(layer, feature_id)
     assert held is not None
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + 10  # (a second, unless the machine is very busy: bench/ measures it)
     while (reply := call(base, "GET", item(collection, feature_id))).headers["ETag"] != held[1]:
         assert time.monotonic() < deadline, (base, feature_id, reply.status, reply.headers["ETag"], held[1])
         time.sleep(0.05)
@@ -439,7 +439,7 @@ def test_kill_9_of_postgresql_mid_burst_leaves_whole_changesets(pair: Pair, requ
                 acked_before = len(burst.acks)
             finally:
                 cluster.start()
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + 30
             while len(burst.acks) < acked_before + 10:
                 assert time.monotonic() < deadline, "no write acknowledged after PostgreSQL restarted"
                 time.sleep(0.05)
@@ -614,8 +614,10 @@ def bad_writes(pair: Pair, platform: dict[str, Any], platform_etag: str, subpark
             bearer(pair.beilun, If_Match="*"), 403, ("writes features in 330206 only", "330212")),
         Bad("a Beilun editor's token on a platform", "PUT", path, platform, bearer(pair.beilun,
             If_Match=platform_etag), 403, ("writes subparks, not platforms",)),
-        Bad("a write to the districts", "POST", "/collections/districts/items", platform, bearer(pair.editor), 405,
+        Bad("a new district", "POST", "/collections/districts/items", platform, bearer(pair.editor), 405,
             ("reference data",)),
+        Bad("a district replaced", "PUT", item("districts", "330206"), platform, bearer(pair.editor, If_Match="*"),
+            405, ("reference data",)),
         Bad("a Content-Crs the service does not offer", "PUT", path, platform,
             {**editor, "Content-Crs": "<http://www.opengis.net/def/crs/EPSG/0/2000>"}, 400, ("Content-Crs",)),
         Bad("a body that is not JSON", "PUT", path, b"name=x", {**editor, "Content-Type": "text/plain"}, 415,
