@@ -145,7 +145,8 @@ def _check_axes(given: shapely.Geometry, lonlat: shapely.Geometry, crs: ServiceC
         return
     swapped = shapely.transform(given, lambda xy: xy[:, ::-1])
     if city.intersects(swapped if crs.is_crs84 else crs.to_crs84(swapped)):
-        order = "latitude, longitude" if crs.lat_first else "x (east or longitude), y (north or latitude)"
+        order = (("latitude, longitude" if crs.output.is_geographic else "northing, easting") if crs.lat_first
+                 else "x (east or longitude), y (north or latitude)")
         raise ApiError(422, f"geometry: the coordinates lie outside Ningbo, and inside once their axes are "
                             f"swapped: {crs.uri} takes them in the order {order}", "InvalidFeature")
 
@@ -319,6 +320,9 @@ async def replace(request: Request, collection_id: CollectionId, feature_id: Fea
     doc = await _body(request, FEATURE_TYPES)
     if not isinstance(doc, dict) or doc.get("type") != "Feature":
         raise ApiError(400, "the body is not a GeoJSON Feature (\"type\": \"Feature\")")
+    named = [doc.get("id"), doc["properties"].get("id") if isinstance(doc.get("properties"), dict) else None]
+    if other := [n for n in named if n is not None and n != feature_id]:  # another feature's body, sent here
+        raise ApiError(400, f"id: the body names {other[0]!r}, not {feature_id!r}; ids do not change")
     held, _ = await _current(store, layer, feature_id)
     properties = _properties(service, found, feature_id, doc.get("properties"))
     authorize_write(token, found.id, _adcodes(held.properties), _adcodes(properties))
