@@ -40,6 +40,7 @@ READ_ONLY_ALLOW = "GET, HEAD, OPTIONS"
 REASON_HEADER = "X-Edit-Reason"  # why, percent-encoded UTF-8 (headers are Latin-1): kept with the version
 MAX_REASON_CHARS = 500
 MAX_CHANGES = 10_000
+MAX_ID_CHARS = 64
 
 router = APIRouter(tags=["Editing (OGC API - Features Part 4)"])
 CollectionId = Annotated[str, Path(alias="collectionId", description="An editable collection's id")]
@@ -145,7 +146,8 @@ def _check_axes(given: shapely.Geometry, lonlat: shapely.Geometry, crs: ServiceC
         return
     swapped = shapely.transform(given, lambda xy: xy[:, ::-1])
     if city.intersects(swapped if crs.is_crs84 else crs.to_crs84(swapped)):
-        order = "latitude, longitude" if crs.lat_first else "x (east or longitude), y (north or latitude)"
+        order = (("latitude, longitude" if crs.output.is_geographic else "northing, easting") if crs.lat_first
+                 else "x (east or longitude), y (north or latitude)")
         raise ApiError(422, f"geometry: the coordinates lie outside Ningbo, and inside once their axes are "
                             f"swapped: {crs.uri} takes them in the order {order}", "InvalidFeature")
 
@@ -286,9 +288,13 @@ async def create(request: Request, collection_id: CollectionId) -> Response:
     if not isinstance(doc, dict) or doc.get("type") != "Feature":
         raise ApiError(400, "the body is not a GeoJSON Feature (\"type\": \"Feature\")")
     given: dict[str, Any] = doc["properties"] if isinstance(doc.get("properties"), dict) else {}
-    feature_id = doc.get("id") or given.get("id") or _new_id(found.id, given)
-    if not isinstance(feature_id, str):
-        raise ApiError(400, f"id: {feature_id!r} is not a string; ids are lowercase slugs (subpark-beilun)")
+    named = [value for value in (doc.get("id"), given.get("id")) if value is not None]
+    if len(named) == 2 and named[0] != named[1]:
+        raise ApiError(400, f"id: the feature's id {named[0]!r} and its id property {named[1]!r} differ")
+    feature_id = named[0] if named else _new_id(found.id, given)  # QGIS sends none
+    if not isinstance(feature_id, str) or not 0 < len(feature_id) <= MAX_ID_CHARS:
+        raise ApiError(400, f"id: {feature_id!r} is not an id: a lowercase slug of at most {MAX_ID_CHARS} "
+                            f"characters (subpark-beilun)")
     properties = _properties(service, found, feature_id, given)
     authorize_write(token, found.id, None, _adcodes(properties))
     geometry = _geometry(doc.get("geometry"), _content_crs(request), service)
@@ -319,6 +325,9 @@ async def replace(request: Request, collection_id: CollectionId, feature_id: Fea
     doc = await _body(request, FEATURE_TYPES)
     if not isinstance(doc, dict) or doc.get("type") != "Feature":
         raise ApiError(400, "the body is not a GeoJSON Feature (\"type\": \"Feature\")")
+    named = [doc.get("id"), doc["properties"].get("id") if isinstance(doc.get("properties"), dict) else None]
+    if other := [n for n in named if n is not None and n != feature_id]:  # another feature's body, sent here
+        raise ApiError(400, f"id: the body names {other[0]!r}, not {feature_id!r}; ids do not change")
     held, _ = await _current(store, layer, feature_id)
     properties = _properties(service, found, feature_id, doc.get("properties"))
     authorize_write(token, found.id, _adcodes(held.properties), _adcodes(properties))
