@@ -75,11 +75,14 @@ class Service:
         """Every name, with its pinyin, for /search."""
         return SearchIndex.from_layers(self.layers)
 
-    def warm(self) -> Service:
-        """Everything computed now rather than at a first request."""
+    def warm(self, large_batches: bool = True) -> Service:
+        """Everything computed now rather than at a first request; with large_batches, also what a large upload
+        needs (~0.5 s: the compiled loops, once per process, and the segment grid), which a version swapped in
+        after an edit leaves to its first large upload (under a burst of edits it would be built per edit)."""
         for name in ("backdrop", "catalogue", "stats", "indicators", "locator", "search"):
             getattr(self, name)
-        batch.warm(self.locator)  # and what a large upload needs (~0.5 s), not in the first one
+        if large_batches:
+            batch.warm(self.locator)
         return self
 
     def memo(self, key: Any, build: Callable[[], T]) -> T:
@@ -205,7 +208,7 @@ class Live:
             log.exception("dataset version %s cannot be served; still serving %s", version, self.current.version)
             return
         self.current = service  # one assignment: a request has either the old Service or the new one
-        service.warm()
+        service.warm(large_batches=False)
         # The old version is garbage once its last request ends; let the collector see the new objects, then
         # keep them out of its full passes again (see services.app's lifespan)
         gc.unfreeze()
