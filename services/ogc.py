@@ -301,6 +301,10 @@ def feature(found: Collection, position: int, crs: ServiceCRS, names: list[str] 
     }
 
 
+# What the pages' small maps (_map.html) need of a feature: its names, and how its boundary was made
+MAP_PROPERTIES = ["id", "name_zh", "name_en", "kind", "geometry_quality"]
+
+
 def crs_headers(crs: ServiceCRS) -> dict[str, str]:
     return {"Content-Crs": f"<{crs.uri}>"}
 
@@ -379,8 +383,7 @@ async def items(
         return html_response("items.html", request, doc=doc, collection=found, offset=offset, pages=pages,
                              backdrop=service.backdrop, **_download_form(f"/collections/{found.id}/items", kept,
                                                                           found.id),
-                             map_features=[feature(found, int(p), service_crs(CRS84), ["id", "name_zh", "name_en",
-                                                                                      "kind"], False)
+                             map_features=[feature(found, int(p), service_crs(CRS84), MAP_PROPERTIES, False)
                                            for p in page])
     return json_response(doc, json_type, headers=crs_headers(output_crs))
 
@@ -411,6 +414,6 @@ async def item(
     ]
     if media == HTML:
         return html_response("item.html", request, doc=doc, collection=found, backdrop=service.backdrop,
-                             map_feature=feature(found, position, service_crs(CRS84), ["id", "name_zh"], False))
+                             map_feature=feature(found, position, service_crs(CRS84), MAP_PROPERTIES, False))
     etag = service.etags.get(feature_id)  # the feature's version: what a write sends back in If-Match
     return json_response(doc, json_type, headers={**crs_headers(output_crs), **({"ETag": etag} if etag else {})})
