@@ -33,6 +33,8 @@ TEXT: dict[str, tuple[str, str]] = {  # key -> (zh, en)
     "note": ("边界为示意，非测绘成果", "Boundaries are schematic, not surveyed"),
     "note.mixed": ("边界 {schematic} 处为示意（非测绘成果），{surveyed} 处为测绘成果（见各要素弹窗）",
                    "{schematic} boundaries schematic, not surveyed; {surveyed} surveyed (see each popup)"),
+    "print.note.mixed": ("边界 {schematic} 处为示意（非测绘成果），{surveyed} 处为测绘成果（粗实线）",
+                         "{schematic} boundaries schematic, not surveyed; {surveyed} surveyed (heavy solid outline)"),
     "note.gcj02": ("坐标已转换为 GCJ-02 以对齐高德底图", "Shifted to GCJ-02 to match the AMap basemap"),
     "title": ("宁波“十四五”科技创新规划空间布局", "Ningbo 14th Five-Year S&T Innovation Plan: spatial layout"),
     # print maps (maps.printmap): the sheet's subtitle, margins and notes
@@ -165,8 +167,10 @@ def t(key: str, lang: str) -> str:
     return zh if lang == "zh" else en
 
 
-def boundary_note(bounds: Boundaries, lang: str) -> str:
-    """A map's note: every boundary schematic, or how many of them are schematic and how many surveyed."""
+def boundary_note(bounds: Boundaries, lang: str, paper: bool = False) -> str:
+    """A map's note: every boundary schematic, or how many of them are schematic and how many surveyed (on paper,
+    with how a surveyed one looks rather than a pointer to the popups)."""
     if not bounds.mixed:
         return t("note", lang)
-    return t("note.mixed", lang).format(schematic=bounds.schematic, surveyed=bounds.surveyed)
+    return t("print.note.mixed" if paper else "note.mixed", lang).format(schematic=bounds.schematic,
+                                                                           surveyed=bounds.surveyed)

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
+from geo.boundaries import Boundaries, summary
 from geo.export import FORMATS
 from geo.features import FeatureQuery, select
 from geo.filters import (
@@ -111,8 +112,7 @@ async def landing(request: Request, f: F = None, lang: Lang = None) -> Response:
     doc = {
         "title": "Ningbo innovation layout (宁波市科技创新“十四五”规划空间布局)",
         "description": ("The spatial part of Ningbo's 14th Five-Year Plan for Science and Technology Innovation "
-                        "as OGC API - Features, plus plan-aware queries. Boundaries are schematic, drawn from "
-                        "the plan's words, not surveyed."),
+                        "as OGC API - Features, plus plan-aware queries. " + _boundaries_text(service.boundaries)),
         "links": [
             link(url(request, "/"), "self", JSON, "This document"),
             link(url(request, "/", f="html"), "alternate", HTML, "This document as HTML"),
@@ -299,6 +299,12 @@ def feature(found: Collection, position: int, crs: ServiceCRS, names: list[str] 
         "geometry": None if skip_geometry else found.geometry(position, crs),
         "properties": properties,
     }
+
+
+def _boundaries_text(b: Boundaries) -> str:
+    if not b.mixed:
+        return "Boundaries are schematic, drawn from the plan's words, not surveyed."
+    return f"Boundaries: {summary(b)}; the schematic ones are drawn from the plan's words, not surveyed."
 
 
 # What the pages' small maps (_map.html) need of a feature: its names, and how its boundary was made

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import shapely
 from fastapi import Request
 
+from geo.boundaries import Boundaries, of_frame
 from geo.layers import Layers, build_layers
 from geo.locate import Locator
 from geo.queries import indicators, industry_catalogue, industry_detail, stats
@@ -51,6 +52,11 @@ class Service:
     def backdrop(self) -> dict[str, Any]:
         """District outlines for the HTML pages' maps, which have no tiles offline."""
         return _backdrop(self.layers)
+
+    @cached_property
+    def boundaries(self) -> Boundaries:
+        """How many of the areas' boundaries are schematic and how many surveyed, for what the pages say."""
+        return of_frame(self.layers.parks)
 
     @cached_property
     def catalogue(self) -> list[dict[str, Any]]:

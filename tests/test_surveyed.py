@@ -277,7 +277,7 @@ def test_print_map_notes_and_legend(surveyed: Layers, tmp_path: Path) -> None:
     assert squeeze(t("print.schematic", "en")) not in text  # no longer "the boundaries ... are drawn from words"
     assert squeeze("Of the boundaries of parks, corridors and zones, 43 are schematic") in text
     assert squeeze(f"1 surveyed: Beilun Sub-park ({SOURCE})") in text
-    assert squeeze("43 boundaries schematic, not surveyed; 1 surveyed") in text  # the note in the map frame
+    assert squeeze("43 boundaries schematic, not surveyed; 1 surveyed (heavy solid outline)") in text  # in the frame
     assert squeeze("surveyed (1)") in text and squeeze("schematic, drawn from the plan's words (43)") in text
 
 
@@ -288,6 +288,8 @@ def test_print_feature_map_in_chinese(surveyed: Layers, tmp_path: Path) -> None:
     assert squeeze(t("print.schematic", "zh")) not in text
     assert "1处为测绘成果：北仑分园（" + squeeze(SOURCE) + "）" in text
     assert squeeze(t("legend.surveyed", "zh")) + "(1)" in text
+    assert "1处为测绘成果（粗实线）" in text and "弹窗" not in text  # paper has no popups to point to
+    assert squeeze(t("h.computed_surveyed", "zh")) in text  # the subtitle's area is the surveyed one's
 
 
 # --- the service's pages ------------------------------------------------------------------------------
@@ -321,3 +323,24 @@ def test_feature_map_page(client: TestClient) -> None:
     page = client.get(f"/maps/feature/{SURVEYED}", params={"lang": "en"}).text
     assert SOURCE in page and "1 surveyed" in page and "nbgis-surveyed" in page
     assert "Boundaries are schematic, not surveyed" not in page
+
+
+def test_landing_footer_and_locate_say_how_many(client: TestClient, layers: Layers) -> None:
+    landing = client.get("/", params={"f": "json"}).json()["description"]
+    assert f"Boundaries: 43 schematic, 1 surveyed (sources: {SOURCE})" in landing
+    page = client.get("/", params={"f": "html", "lang": "en"}).text
+    footer = page[page.index("<footer>"):]
+    assert "43 <strong>schematic</strong>" in footer and "1 <strong>surveyed</strong>" in footer
+    assert "Of the park, corridor and node boundaries, 43 are <strong>schematic</strong>" in page
+    items = client.get("/collections/subparks/items", params={"f": "html"}).text
+    assert "1 处为<strong>测绘成果</strong>" in items[items.index("<footer>"):]  # in Chinese, by default
+    note = client.get("/locate", params={"lon": 121.85, "lat": 29.9, "f": "json"}).json()["note"]
+    assert note.startswith("Boundaries: 43 schematic, 1 surveyed")
+    stats = client.get("/stats", params={"f": "html"}).text
+    assert "43 schematic boundaries, not surveyed; 1 surveyed" in stats
+    seed = TestClient(create_app(layers))  # nothing surveyed: the schematic notices as they were
+    assert "Boundaries are schematic" in seed.get("/", params={"f": "json"}).json()["description"]
+    page = seed.get("/", params={"f": "html", "lang": "en"}).text
+    assert "Park boundaries are <strong>schematic</strong>" in page and "surveyed</strong>" not in page
+    assert seed.get("/locate", params={"lon": 121.85, "lat": 29.9, "f": "json"}).json()["note"].startswith(
+        "Boundaries are schematic")

@@ -311,7 +311,8 @@ def _feature_subtitle(layers: Layers, row: pd.Series, kind: str, lang: str) -> s
     if len(adcodes):
         parts.append(f"{t('h.districts', lang)}{colon}{sep.join(names.get(a, a) for a in adcodes)}")
     if row.get("kind") not in ("platform", "corridor-axis", "district", "city") and row.geometry is not None:
-        parts.append(f"{t('h.computed', lang)}{colon}{row['area_km2']:.2f} {t('unit.km2', lang)}")
+        computed = "h.computed_surveyed" if row.get("geometry_quality") == SURVEYED else "h.computed"
+        parts.append(f"{t(computed, lang)}{colon}{row['area_km2']:.2f} {t('unit.km2', lang)}")
     return " · ".join(parts)
 
 

@@ -135,8 +135,8 @@ def build(layers: Layers, kind: str, subject: str | None, options: PrintOptions,
     # each), the figure's default canvas not at all. Its renderer measures the furniture, to keep labels off it.
     renderer = FigureCanvasAgg(fig).get_renderer()
     sheet.graticule(fig, lay, ground)
-    bar, obstacles = _furniture(fig, ax, lay, ground, boundary_note(boundaries.of_frame(layers.parks), lang),
-                                t("print.north", lang), renderer)
+    note = boundary_note(boundaries.of_frame(layers.parks), lang, paper=True)
+    bar, obstacles = _furniture(fig, ax, lay, ground, note, t("print.north", lang), renderer)
     dropped = _labels(ax, c, projected, obstacles, lay.k, renderer)
     sheet.legend(fig, lay, t("print.legend", lang), c.legend)
     sheet.inset(fig, lay, t("print.locator", lang), _locator(layers), ground)
