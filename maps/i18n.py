@@ -139,9 +139,9 @@ TEXT: dict[str, tuple[str, str]] = {  # key -> (zh, en)
     "panel.planned": ("规划面积合计", "Planned area, total"),
     "panel.computed": ("计算面积（并集）", "Computed area (union)"),
     "panel.no_figure": ("规划未给出", "not given by the plan"),
-    "panel.overlap": ("不同类型的片区相互重叠，计算面积按其并集计，重叠部分只计一次；边界为示意",
-                      "areas of different kinds overlap; the computed area is of their union, so shared ground "
-                      "counts once; boundaries are schematic"),
+    "panel.overlap": ("不同类型的片区相互重叠，计算面积按其并集计，重叠部分只计一次。",
+                      "Areas of different kinds overlap; the computed area is of their union, so shared ground "
+                      "counts once."),
     "panel.districts": ("所在区县", "Districts"),
     "panel.unplaced": ("位置未公开的平台（未上图）", "Platforms without a known site (not on the map)"),
     "panel.list": ("要素", "Features"),

@@ -15,7 +15,7 @@ from geo import boundaries
 from geo.layers import Layers
 from geo.queries import industry_detail
 from maps import draw, popups
-from maps.i18n import t
+from maps.i18n import boundary_note, t
 from maps.style import HIT, KIND_STYLE, MARKER_CSS, MUTED, PLATFORM_ICONS, boundary_look
 
 
@@ -99,7 +99,8 @@ def industry(layers: Layers, hosts: gpd.GeoDataFrame, code: str, lang: str) -> s
     planned = summary["planned_area_km2"]
     html.append(p("panel.planned", f"{planned:g} {km2}" if planned is not None else t("panel.no_figure", lang)))
     html.append(p("panel.computed", f"{summary['computed_area_km2']:.1f} {km2}"))
-    html.append(f"<p><small>{escape(t('panel.overlap', lang))}</small></p>")
+    bounds = escape(boundary_note(boundaries.of_frame(layers.parks), lang))
+    html.append(f"<p><small>{escape(t('panel.overlap', lang))}{' ' if lang == 'en' else ''}{bounds}</small></p>")
     if districts:
         html.append(p("panel.districts", districts))
     placed = hosts[hosts.geometry.notna()]

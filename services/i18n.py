@@ -93,9 +93,11 @@ TEXT: dict[str, tuple[str, str]] = {  # key -> (zh, en)
     "locate.inside": ("在内", "inside"),
     # stats
     "stats.title": ("区县统计", "By district"),
-    "stats.intro": ("各区县内高新区分园和区县创新节点的面积（按示意边界在 WGS 84 椭球面上计算）。地图颜色越深，该区县的面积越大。",
+    "stats.intro": ("各区县内高新区分园和区县创新节点的面积（按现有边界在 WGS 84 椭球面上计算：除标明测绘成果的要素外均为示意边界）。"
+                    "地图颜色越深，该区县的面积越大。",
                     "Area of the high-tech zone's sub-parks and of the county innovation nodes inside each district "
-                    "(computed on the WGS 84 ellipsoid from the schematic boundaries). The darker, the more area."),
+                    "(computed on the WGS 84 ellipsoid from the boundaries held: schematic, except where a feature's "
+                    "geometry_quality says surveyed). The darker, the more area."),
     "stats.show": ("地图显示", "Map shows"),
     "stats.both": ("分园 + 节点", "Sub-parks + nodes"),
     "stats.subparks": ("高新区分园", "Sub-parks"),

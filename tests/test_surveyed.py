@@ -225,8 +225,11 @@ def test_overview_popups_styles_note_and_legend(surveyed: Layers, lang: str) -> 
 
 
 def test_industry_and_feature_maps_mark_the_surveyed_boundary(surveyed: Layers) -> None:
-    hosts = drawn_features(builders.industry(surveyed, "high-end-equipment", lang="en"))
+    industry = builders.industry(surveyed, "high-end-equipment", lang="en")
+    hosts = drawn_features(industry)
     assert "nbgis-surveyed" in hosts[SURVEYED]["properties"]["style"]["className"].split()
+    panel, _ = render_html(industry, "link", "/assets/")  # the summary panel's note, beside the map's
+    assert "counts once. 43 boundaries schematic, not surveyed; 1 surveyed" in panel
     focus = builders.feature(surveyed, SURVEYED, lang="en")
     page, _ = render_html(focus, "link", "/assets/")
     assert SOURCE in page and "43 boundaries schematic, not surveyed; 1 surveyed" in page
@@ -338,6 +341,7 @@ def test_landing_footer_and_locate_say_how_many(client: TestClient, layers: Laye
     assert note.startswith("Boundaries: 43 schematic, 1 surveyed")
     stats = client.get("/stats", params={"f": "html"}).text
     assert "43 schematic boundaries, not surveyed; 1 surveyed" in stats
+    assert "Computed (km², schematic or surveyed)" in stats
     seed = TestClient(create_app(layers))  # nothing surveyed: the schematic notices as they were
     assert "Boundaries are schematic" in seed.get("/", params={"f": "json"}).json()["description"]
     page = seed.get("/", params={"f": "html", "lang": "en"}).text
