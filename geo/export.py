@@ -108,9 +108,11 @@ def collection_frames(layers: Layers, collection: str) -> dict[str, gpd.GeoDataF
 def _collection(layers: Layers, name: str) -> gpd.GeoDataFrame:
     frames = [layers.kind(k.name) for k in KINDS.values() if k.collection == name]
     frame = gpd.GeoDataFrame(pd.concat(frames), geometry="geometry", crs=frames[0].crs)
-    if name in PARK_COLLECTIONS:  # every area has a geometry_source column (empty while schematic), beside its
-        source = frame.pop("geometry_source") if "geometry_source" in frame.columns else None  # method: a file's
-        frame.insert(frame.columns.get_loc("geometry_method") + 1, "geometry_source", source)  # fields stay put
+    if name in PARK_COLLECTIONS:
+        # geometry_source beside geometry_method, empty while all are schematic: a file's fields stay put
+        # when an edit surveys a boundary, so a GIS project linked to them keeps working
+        source = frame.pop("geometry_source") if "geometry_source" in frame.columns else None
+        frame.insert(frame.columns.get_loc("geometry_method") + 1, "geometry_source", source)
     # The loaded frames hold every kind's columns; a collection keeps those its features use.
     used = [c for c in frame.columns if c in KEEP_COLUMNS or c == "geometry" or frame[c].notna().any()]
     return frame[used]
