@@ -1,7 +1,8 @@
 """The OpenAPI 3.0 document at /api (OGC API - Features' oas30 class), from FastAPI's routes.
 
 FastAPI writes OpenAPI 3.1; OGC clients and validators read 3.0, so the few 3.1 spellings FastAPI uses
-(null in anyOf, `examples` arrays, `const`, numeric exclusive bounds) are rewritten in their 3.0 form.
+(null in anyOf, `examples` arrays, `const`, numeric exclusive bounds, an upload's contentMediaType) are
+rewritten in their 3.0 form.
 """
 
 from __future__ import annotations
@@ -135,8 +136,7 @@ WRITE_ERRORS = {"401": "No token, or a bad, expired or revoked one", "403": "The
                 "allow this write", "405": "The collection is not editable", "409": "The id is taken",
                 "412": "The feature changed since you read it (If-Match is stale)", "413": "The body is too large",
                 "415": "Not a media type this write takes", "422": "The feature breaks the plan's rules (the body "
-                "names each rule and feature)", "428": "If-Match is missing", "429": "Too many failed tokens",
-                "501": "This instance serves layers given at start-up, not a store, and takes no writes"}
+                "names each rule and feature)", "428": "If-Match is missing", "429": "Too many failed tokens"}
 # Operations that read a store's history or staged imports, or take an upload (their own bodies)
 STORE_PATHS = ("/collections/{collectionId}/items/{featureId}/versions",
                "/collections/{collectionId}/items/{featureId}/versions/{version}", "/changes", "/imports",
@@ -157,8 +157,8 @@ def _describe_writes(doc: dict[str, Any]) -> None:
             responses.setdefault(status, {**ERROR, "description": description})
     for path in STORE_PATHS:
         for method, operation in doc["paths"].get(path, {}).items():
-            statuses = ("401", "403", "412", "413", "422", "429", "501") if method != "get" or "imports" in path \
-                else ("401", "429", "501")
+            statuses = ("401", "403", "405", "412", "413", "422", "429") if method != "get" or "imports" in path \
+                else ("401", "405", "429")
             if "imports" in path:
                 operation["security"] = [{"bearer": []}]
             for status in statuses:
@@ -194,6 +194,9 @@ def _to_30(node: Any) -> Any:
         out["nullable"] = True
     if "const" in out:
         out["enum"] = [out.pop("const")]
+    if "contentMediaType" in out:  # an uploaded file (3.1) is a binary string in 3.0
+        out.pop("contentMediaType")
+        out["format"] = "binary"
     if isinstance(out.get("examples"), list) and "in" not in out and "schema" not in out:
         examples = out.pop("examples")
         if examples:
