@@ -7,9 +7,10 @@ target; ``export`` zips several files together and renames the result over the t
 export never leaves half a file. GDAL (through pyogrio), pyarrow, ezdxf and simplekml write the
 formats; nothing here hand-writes one.
 
-What every format keeps: the attributes of the collection (areas keep ``geometry_quality`` "schematic"
-and their ``geometry_method``, so a drawing is never passed off as surveyed), the computed geodesic
-``area_km2``, and a notice saying so where the format has a place for text. For GCJ-02 output,
+What every format keeps: the attributes of the collection (areas keep ``geometry_quality``, "schematic" or
+"surveyed", their ``geometry_method`` and ``geometry_source``, so a drawing is never passed off as surveyed nor
+a survey as a drawing), the computed geodesic ``area_km2``, and a notice saying how many boundaries are which
+(geo.boundaries, counted from the features written) where the format has a place for text. For GCJ-02 output,
 which has no EPSG code, the files are labelled EPSG:4326 and every feature gets ``crs`` "GCJ-02".
 """
 
@@ -39,10 +40,11 @@ import pyogrio
 import pyproj
 import shapely
 
+from geo import boundaries
 from geo.crs import OutputCRS, parse_crs, to_crs
 from geo.io import publish
 from geo.layers import Layers
-from geo.schema import KINDS
+from geo.schema import KINDS, PARK_KINDS
 
 COLLECTIONS = tuple(dict.fromkeys(k.collection for k in KINDS.values()))  # schema order, each once
 ALL = "all"
@@ -52,7 +54,9 @@ WGS84 = pyproj.CRS.from_epsg(4326)
 NOTICE = ("Schematic: the areas of Ningbo's 14th Five-Year S&T Innovation Plan are drawn from the plan's "
           "words, not surveyed; not for parcel-level or legal use (see geometry_quality and geometry_method).")
 # Columns kept even when empty in a collection (the rest are dropped when no feature of it has them).
-KEEP_COLUMNS = ("id", "kind", "name_zh", "name_en", "source", "geometry_quality", "geometry_method", "area_km2")
+KEEP_COLUMNS = ("id", "kind", "name_zh", "name_en", "source", "geometry_quality", "geometry_method",
+                "geometry_source", "area_km2")
+PARK_COLLECTIONS = {k.collection for k in PARK_KINDS}
 
 
 class ExportError(ValueError):
@@ -104,6 +108,11 @@ def collection_frames(layers: Layers, collection: str) -> dict[str, gpd.GeoDataF
 def _collection(layers: Layers, name: str) -> gpd.GeoDataFrame:
     frames = [layers.kind(k.name) for k in KINDS.values() if k.collection == name]
     frame = gpd.GeoDataFrame(pd.concat(frames), geometry="geometry", crs=frames[0].crs)
+    if name in PARK_COLLECTIONS:
+        # geometry_source beside geometry_method, empty while all are schematic: a file's fields stay put
+        # when an edit surveys a boundary, so a GIS project linked to them keeps working
+        source = frame.pop("geometry_source") if "geometry_source" in frame.columns else None
+        frame.insert(frame.columns.get_loc("geometry_method") + 1, "geometry_source", source)
     # The loaded frames hold every kind's columns; a collection keeps those its features use.
     used = [c for c in frame.columns if c in KEEP_COLUMNS or c == "geometry" or frame[c].notna().any()]
     return frame[used]
@@ -269,14 +278,25 @@ def _prepare(frame: gpd.GeoDataFrame, out: OutputCRS) -> gpd.GeoDataFrame:
     return gdf
 
 
-def notice(out: OutputCRS) -> str:
-    """The text a format's description slot carries: schematic boundaries, and the CRS."""
+def notice(out: OutputCRS, frames: Iterable[gpd.GeoDataFrame]) -> str:
+    """The text a format's description slot carries: how many of the frames' boundaries are schematic and how
+    many surveyed (NOTICE while none is surveyed), and the CRS."""
     if out.is_gcj02:
         where = "Coordinates: GCJ-02 (AMap/Tencent offset), labelled EPSG:4326 because GCJ-02 has no EPSG code."
     else:
         assert out.crs is not None
         where = f"Coordinates: {out.label} ({out.crs.name})."
-    return f"{NOTICE} {where}"
+    return f"{boundary_notice(boundaries.of_frames(frames))} {where}"
+
+
+def boundary_notice(b: boundaries.Boundaries) -> str:
+    """NOTICE while every boundary is schematic; else how many are which, and where the surveyed ones came from."""
+    if not b.mixed:
+        return NOTICE
+    schematic = (" Schematic ones are drawn from the words of Ningbo's 14th Five-Year S&T Innovation Plan, not "
+                 "surveyed; not for parcel-level or legal use." if b.schematic else "")
+    return (f"Boundaries: {boundaries.summary(b)}.{schematic} Each feature's geometry_quality says which, "
+            "geometry_method how it was drawn, geometry_source where a surveyed one came from.")
 
 
 # --- attribute tables for GDAL ------------------------------------------------------------------
@@ -347,13 +367,14 @@ def _write_geojson(frames: dict[str, gpd.GeoDataFrame], out_dir: Path, out: Outp
     # RFC 7946: lon/lat, no crs member (resolve_crs lets only WGS 84 and GCJ-02 lon/lat through)
     for name, gdf in frames.items():
         _write_gdal(gdf, out_dir / f"{name}.geojson", "GeoJSON", name, RFC7946="YES",
-                    COORDINATE_PRECISION="7", ID_FIELD="id", DESCRIPTION=notice(out))
+                    COORDINATE_PRECISION="7", ID_FIELD="id", DESCRIPTION=notice(out, [gdf]))
 
 
 def _write_gpkg(frames: dict[str, gpd.GeoDataFrame], out_dir: Path, out: OutputCRS) -> None:
     path = out_dir / "layers.gpkg"
     for name, gdf in frames.items():  # each write adds a layer to the same GeoPackage
-        _write_gdal(gdf, path, "GPKG", table_name(name), IDENTIFIER=_title(name), DESCRIPTION=notice(out))
+        _write_gdal(gdf, path, "GPKG", table_name(name), IDENTIFIER=_title(name),
+                    DESCRIPTION=notice(out, [gdf]))
 
 
 def table_name(collection: str) -> str:
@@ -366,7 +387,7 @@ def _write_fgb(frames: dict[str, gpd.GeoDataFrame], out_dir: Path, out: OutputCR
         # FlatGeobuf's packed R-tree cannot hold features without geometry (platforms with no known site).
         index = "NO" if gdf.geometry.isna().any() else "YES"
         _write_gdal(gdf, out_dir / f"{name}.fgb", "FlatGeobuf", name, SPATIAL_INDEX=index,
-                    TITLE=_title(name), DESCRIPTION=notice(out))
+                    TITLE=_title(name), DESCRIPTION=notice(out, [gdf]))
 
 
 def _write_csv(frames: dict[str, gpd.GeoDataFrame], out_dir: Path, out: OutputCRS) -> None:
@@ -394,6 +415,7 @@ SHAPEFILE_NAMES = {
     "district_names_zh": "dist_zh",
     "geometry_quality": "geom_qual",
     "geometry_method": "geom_meth",
+    "geometry_source": "geom_src",
     "planned_area_km2": "plan_km2",
     "planned_area_source": "plan_src",
     "industry_zh": "indust_zh",
@@ -480,9 +502,10 @@ def _write_shapefile(frames: dict[str, gpd.GeoDataFrame], out_dir: Path, out: Ou
     writer.writerows((short, full) for full, short in sorted(mapping.items(), key=lambda kv: kv[1]))
     (out_dir / "fields.csv").write_text(buf.getvalue(), encoding="utf-8")
     (out_dir / "README.txt").write_text(
-        f"{notice(out)}\n\nAttribute names are cut to the 10 characters a .dbf allows; fields.csv maps each short "
-        f"name to the full one. Text is UTF-8 (see the .cpg); text over {DBF_TEXT_BYTES} bytes is cut and ends in "
-        "'…', and lists and objects are JSON text. GeoPackage or GeoJSON keep everything whole.\n", encoding="utf-8")
+        f"{notice(out, frames.values())}\n\nAttribute names are cut to the 10 characters a .dbf allows; fields.csv "
+        f"maps each short name to the full one. Text is UTF-8 (see the .cpg); text over {DBF_TEXT_BYTES} bytes is cut "
+        "and ends in '…', and lists and objects are JSON text. GeoPackage or GeoJSON keep everything whole.\n",
+        encoding="utf-8")
 
 
 # --- KML ----------------------------------------------------------------------------------------
@@ -492,7 +515,8 @@ PALETTE = ("1f77b4", "ff7f0e", "2ca02c", "d62728", "9467bd", "8c564b", "e377c2",
            "393b79", "637939", "ad494a")
 NO_INDUSTRY = "7f7f7f"
 # Attributes a placemark also carries as ExtendedData (readable by GIS, beside the popup's HTML).
-KML_DATA = ("id", "kind", "name_en", "geometry_quality", "geometry_method", "area_km2", "planned_area_km2", "crs")
+KML_DATA = ("id", "kind", "name_en", "geometry_quality", "geometry_method", "geometry_source", "area_km2",
+            "planned_area_km2", "crs")
 # The plan's own words about what an area is for, as the popup shows them.
 PLAN_TEXT = (("industry_zh", "产业 Industries"), ("function_zh", "功能 Function"),
              ("positioning_zh", "定位 Positioning"), ("focus_zh", "重点 Focus"), ("unit_type_zh", "类型 Type"),
@@ -527,16 +551,19 @@ def popup_rows(row: dict[str, Any]) -> list[tuple[str, str]]:
     planned = _value(row, "planned_area_km2")
     add("规划面积 Planned area", f"{planned:g} km²" if planned is not None else None)
     area = _value(row, "area_km2") or 0.0
-    add("计算面积 Computed area", f"{area:.2f} km² (geodesic, of the drawn shape)" if area > 0 else None)
+    shape = "surveyed boundary" if _value(row, "geometry_quality") == boundaries.SURVEYED else "drawn shape"
+    add("计算面积 Computed area", f"{area:.2f} km² (geodesic, of the {shape})" if area > 0 else None)
     for col, label in PLAN_TEXT:
         add(label, _value(row, col))
     add("Industry codes", ", ".join(_value(row, "industries") or []))
     add("来源 Source", _value(row, "source"))
     quality = _value(row, "geometry_quality") or _value(row, "location_quality")
     method = _value(row, "geometry_method") or _value(row, "location_method")
-    if quality == "schematic":
+    if quality == boundaries.SCHEMATIC:
         add("示意 Notice", "Schematic boundary drawn from the plan's words, not surveyed; not for parcel-level "
                            "or legal use.")
+    elif quality == boundaries.SURVEYED:
+        add("测绘 Surveyed", f"Surveyed boundary, from {_value(row, 'geometry_source') or 'an unnamed source'}")
     add("Geometry", f"{quality}: {method}" if quality else None)
     if _value(row, "crs"):
         add("CRS", _value(row, "crs"))
@@ -572,8 +599,9 @@ def _write_kml(frames: dict[str, gpd.GeoDataFrame], out_dir: Path, out: OutputCR
     """One KML document, a Folder per collection; features without a place are left out (KML maps places)."""
     import simplekml
 
-    kml = simplekml.Kml(name="Ningbo 14th Five-Year S&T Innovation Plan", description=notice(out))
-    styles: dict[str, Any] = {}
+    kml = simplekml.Kml(name="Ningbo 14th Five-Year S&T Innovation Plan",
+                        description=notice(out, frames.values()))
+    styles: dict[tuple[str, bool], Any] = {}
     for name, gdf in frames.items():
         folder = kml.newfolder(name=name, description=_title(name))
         for row in gdf.to_dict("records"):
@@ -582,19 +610,20 @@ def _write_kml(frames: dict[str, gpd.GeoDataFrame], out_dir: Path, out: OutputCR
                 continue
             industries = _value(row, "industries") or []
             code = industries[0] if industries else ""
-            if code not in styles:
+            surveyed = _value(row, "geometry_quality") == boundaries.SURVEYED
+            if (code, surveyed) not in styles:
                 rgb = industry_colour(code)
                 style = simplekml.Style()
                 style.polystyle.color = _kml_colour(rgb, 0x66)
                 style.linestyle.color = _kml_colour(rgb, 0xFF)
-                style.linestyle.width = 2
+                style.linestyle.width = 4 if surveyed else 2  # a surveyed outline stands out from the drawn ones
                 style.iconstyle.color = _kml_colour(rgb, 0xFF)
                 # simplekml's default icon is a pushpin on maps.google.com: no file may send a reader to an
                 # outside server, so no href (Google Earth then draws its own point, QGIS its default marker)
                 style.iconstyle.icon.href = None
-                styles[code] = style
+                styles[code, surveyed] = style
             mark = _kml_add(folder, geom, str(_value(row, "name_zh") or row["id"]))
-            mark.style = styles[code]
+            mark.style = styles[code, surveyed]
             mark.description = _popup_html(row)
             data = {col: str(row[col]) for col in KML_DATA if _value(row, col) is not None}
             if industries:
@@ -614,17 +643,27 @@ ACI_COLOURS = (1, 3, 5, 6, 4, 2, 30, 140, 200, 8, 7)  # AutoCAD colour index per
 
 
 def _xdata(row: dict[str, Any], ring: str) -> list[tuple[int, Any]]:
-    """XDATA of one entity: id, kind, ring role, quality, method (in 250-byte pieces) and area_km2."""
+    """XDATA of one entity: id, kind, ring role, quality, method and (when surveyed) source, each in 250-byte
+    pieces, and area_km2."""
     tags: list[tuple[int, Any]] = [(1000, f"id={row['id']}"), (1000, f"kind={row['kind']}"), (1000, f"ring={ring}")]
     quality = _value(row, "geometry_quality") or _value(row, "location_quality")
     method = str(_value(row, "geometry_method") or _value(row, "location_method") or "")
     tags.append((1000, f"geometry_quality={quality}"))
-    text = f"geometry_method={method}".encode()
-    while text:
-        piece = text[:250].decode("utf-8", errors="ignore")
-        tags.append((1000, piece))
-        text = text[len(piece.encode("utf-8")):]
+    tags += _pieces(f"geometry_method={method}")
+    if _value(row, "geometry_source"):
+        tags += _pieces(f"geometry_source={row['geometry_source']}")
     tags.append((1040, float(_value(row, "area_km2") or 0.0)))
+    return tags
+
+
+def _pieces(text: str) -> list[tuple[int, str]]:
+    """XDATA strings of at most 250 bytes, cut on character boundaries (a reader joins them back)."""
+    data = text.encode()
+    tags = []
+    while data:
+        piece = data[:250].decode("utf-8", errors="ignore")
+        tags.append((1000, piece))
+        data = data[len(piece.encode("utf-8")):]
     return tags
 
 
@@ -647,7 +686,7 @@ def _write_dxf(frames: dict[str, gpd.GeoDataFrame], out_dir: Path, out: OutputCR
     doc.appids.add(DXF_APPID)
     doc.styles.add(DXF_TEXT_STYLE, font=DXF_FONT)
     doc.header.custom_vars.append("CRS", out.label)
-    doc.header.custom_vars.append("NOTICE", notice(out)[:250])
+    doc.header.custom_vars.append("NOTICE", notice(out, frames.values())[:250])
     msp = doc.modelspace()
     kinds = list(KINDS)
     for gdf in frames.values():

@@ -11,8 +11,9 @@ import folium
 import folium.plugins as plugins
 from branca.element import Element
 
+from geo.boundaries import Boundaries
 from maps.controls import Declutter, HtmlControl, OutlineMiniMap, PlainAttribution, SearchControl, WebFont
-from maps.i18n import check_lang, t
+from maps.i18n import boundary_note, check_lang, t
 from maps.page import CSS, HELPERS_JS, SEA_CSS
 
 TILES = ("none", "osm", "tianditu", "amap")
@@ -105,10 +106,10 @@ def _snake(key: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in key)
 
 
-def finish(frame: Frame, outline: dict[str, Any], title: str, panels: tuple[HtmlControl, ...] = (),
-           collapsed: bool = False) -> folium.Map:
-    """Add the controls, the note, the builder's panels (legend, summary), the page's own script and style,
-    and give every element a stable name."""
+def finish(frame: Frame, outline: dict[str, Any], title: str, bounds: Boundaries,
+           panels: tuple[HtmlControl, ...] = (), collapsed: bool = False) -> folium.Map:
+    """Add the controls, the note (saying which of the areas' ``bounds`` are schematic), the builder's panels
+    (legend, summary), the page's own script and style, and give every element a stable name."""
     m, lang, base = frame.map, frame.lang, frame.basemap
     m.add_child(WebFont())
     m.add_child(PlainAttribution())
@@ -126,7 +127,7 @@ def finish(frame: Frame, outline: dict[str, Any], title: str, panels: tuple[Html
     OutlineMiniMap(first.url if first else None,
                    {k: v for k, v in (first.options if first else {}).items() if k != "attribution"},
                    outline, NINGBO).add_to(m)
-    note = escape(t("note", lang))
+    note = escape(boundary_note(bounds, lang))
     if base.gcj02:
         note += f"<br>{escape(t('note.gcj02', lang))}"
     m.add_child(HtmlControl(note, "bottomleft", "nbgis-note"))  # first: it sits lowest, beside the scale

@@ -13,6 +13,7 @@ import pandas as pd
 import shapely
 from folium.plugins import MarkerCluster
 
+from geo import boundaries
 from geo.layers import Layers
 from geo.queries import hosting_industry
 from maps import draw, geometry, panels, popups
@@ -30,6 +31,8 @@ from maps.style import (
     NO_INDUSTRY,
     PLATFORM_HIT,
     PLATFORM_MUTED,
+    boundary_class,
+    boundary_look,
     feature_class,
     industry_colours,
     path_style,
@@ -53,7 +56,9 @@ def overview(layers: Layers, tiles: str = "none", lang: str = "zh", links: str |
     for key, rows in areas.items():
         def style(row: pd.Series, key: str = key) -> dict[str, Any]:
             fill = {"fillColor": colours.get(_lead(row["industries"]) or "", NO_INDUSTRY)} if key == "subpark" else {}
-            return with_class(path_style(key, **fill), f"nbgis-kind-{key}", feature_class(row["id"]))
+            quality = row.get("geometry_quality")
+            return with_class(boundary_look(path_style(key, **fill), quality), f"nbgis-kind-{key}",
+                              feature_class(row["id"]), *boundary_class(quality))
         fg = draw.group(frame, key)
         geoms = draw.display_geoms(rows, geometry.CITY["areas"], frame.basemap.gcj02)
         draw.add_areas(frame, fg, layers, rows, geoms, style)
@@ -68,7 +73,8 @@ def overview(layers: Layers, tiles: str = "none", lang: str = "zh", links: str |
     draw.add_features(frame, fg, feats, cluster=cluster)
     frame.map.fit_bounds(draw.total_bounds(districts.values, pad=0.02))
     legend = HtmlControl(panels.legend(layers, colours, lang), "bottomleft", "nbgis-box nbgis-legend")
-    return finish(frame, _outline(layers, frame), _title(lang, None), panels=(legend,))
+    return finish(frame, _outline(layers, frame), _title(lang, None), boundaries.of_frame(layers.parks),
+                  panels=(legend,))
 
 
 def industry(layers: Layers, code: str, tiles: str = "none", lang: str = "zh", links: str | None = None) -> folium.Map:
@@ -87,7 +93,7 @@ def industry(layers: Layers, code: str, tiles: str = "none", lang: str = "zh", l
         hit_geoms += [g for fid, g in geoms.items() if fid in hits]
 
         def style(row: pd.Series, key: str = key) -> dict[str, Any]:
-            return _hit_style(key, row["id"] in hits, row["id"])
+            return _hit_style(key, row["id"] in hits, row)
         draw.add_areas(frame, draw.group(frame, key), layers, rows, geoms, style)
     fg = draw.group(frame, "platform")
     cluster = MarkerCluster(control=False, options=CLUSTER_OPTIONS, icon_create_function=MUTED_CLUSTER)
@@ -106,7 +112,8 @@ def industry(layers: Layers, code: str, tiles: str = "none", lang: str = "zh", l
     panel = HtmlControl(panels.industry(layers, hosts, code, lang), "topright", "nbgis-box nbgis-panel")
     legend = HtmlControl(panels.hit_legend(lang), "bottomleft", "nbgis-box nbgis-legend")
     name = getattr(layers.taxonomy.industries[code], lang)
-    return finish(frame, _outline(layers, frame), _title(lang, name), panels=(legend, panel), collapsed=True)
+    return finish(frame, _outline(layers, frame), _title(lang, name), boundaries.of_frame(layers.parks),
+                  panels=(legend, panel), collapsed=True)
 
 
 def feature(layers: Layers, feature_id: str, tiles: str = "none", lang: str = "zh", links: str | None = None
@@ -131,8 +138,9 @@ def feature(layers: Layers, feature_id: str, tiles: str = "none", lang: str = "z
         draw.add_features(frame, fg, [draw.feature(row, focus_geom, layers, lang, icon=icon, links=links)])
     elif focus_geom is not None:
         key = "corridor-axis" if row["kind"] == "corridor-axis" else "focus"
-        style = with_class(path_style(key, **FOCUS) if key in LINE_KEYS else dict(FOCUS), "nbgis-focus",
-                           feature_class(row["id"]))
+        quality = row.get("geometry_quality")
+        look = boundary_look(path_style(key, **FOCUS) if key in LINE_KEYS else dict(FOCUS), quality)
+        style = with_class(look, "nbgis-focus", feature_class(row["id"]), *boundary_class(quality))
         draw.add_features(frame, fg, [draw.feature(row, focus_geom, layers, lang, style=style, links=links)])
         labels = [draw.label(where, text, "nbgis-block")
                   for where, text in draw.block_labels(row, focus_geom, lang, gcj)]
@@ -142,8 +150,8 @@ def feature(layers: Layers, feature_id: str, tiles: str = "none", lang: str = "z
     frame.map.fit_bounds(draw.total_bounds(shown or districts.values, pad=0.1), padding_bottom_right=PANEL_PAD,
                          max_zoom=15)
     panel = HtmlControl(panels.feature(layers, row, focus_geom, lang, links), "topright", "nbgis-box nbgis-panel")
-    return finish(frame, _outline(layers, frame), _title(lang, popups.name(row, lang)), panels=(panel,),
-                  collapsed=True)
+    return finish(frame, _outline(layers, frame), _title(lang, popups.name(row, lang)),
+                  boundaries.of_frame(layers.parks), panels=(panel,), collapsed=True)
 
 
 # --- pieces --------------------------------------------------------------------------------------
@@ -178,12 +186,14 @@ def _districts(frame: Frame, layers: Layers, tolerance_m: float, hosts: set[str]
     return geoms
 
 
-def _hit_style(key: str, hit: bool, fid: str) -> dict[str, Any]:
+def _hit_style(key: str, hit: bool, row: pd.Series) -> dict[str, Any]:
     if key in LINE_KEYS:
         look = path_style(key, color=HIT["color"] if hit else MUTED["color"], opacity=1.0 if hit else 0.5)
     else:
         look = dict(HIT if hit else MUTED)
-    return with_class(look, "nbgis-hit" if hit else "nbgis-muted", f"nbgis-kind-{key}", feature_class(fid))
+    quality = row.get("geometry_quality")
+    return with_class(boundary_look(look, quality), "nbgis-hit" if hit else "nbgis-muted", f"nbgis-kind-{key}",
+                      feature_class(row["id"]), *boundary_class(quality))
 
 
 def _outline(layers: Layers, frame: Frame) -> dict[str, Any]:
@@ -215,7 +225,7 @@ def _neighbours(frame: Frame, layers: Layers, row: pd.Series) -> None:
         others = others[others["role"] != "zone"]
     geoms = draw.display_geoms(others, geometry.DETAIL["areas"], frame.basemap.gcj02)
     draw.add_areas(frame, fg, layers, others, geoms, lambda r: _hit_style(
-        "corridor-axis" if r["kind"] == "corridor-axis" else "neighbour", False, r["id"]))
+        "corridor-axis" if r["kind"] == "corridor-axis" else "neighbour", False, r))
     platforms = layers.platforms[(layers.platforms["id"] != row["id"]) & layers.platforms.geometry.notna()]
     platforms = platforms[platforms.intersects(window)]
     draw.add_features(frame, fg, draw.platform_features(

@@ -5,6 +5,8 @@ The plan's own text (``*_zh`` fields) is never translated: it is shown verbatim 
 
 from __future__ import annotations
 
+from geo.boundaries import Boundaries
+
 LANGS = ("zh", "en")
 
 TEXT: dict[str, tuple[str, str]] = {  # key -> (zh, en)
@@ -29,6 +31,10 @@ TEXT: dict[str, tuple[str, str]] = {  # key -> (zh, en)
     "tiles.amap": ("高德地图", "AMap"),
     # the note on every map
     "note": ("边界为示意，非测绘成果", "Boundaries are schematic, not surveyed"),
+    "note.mixed": ("边界 {schematic} 处为示意（非测绘成果），{surveyed} 处为测绘成果（见各要素弹窗）",
+                   "{schematic} boundaries schematic, not surveyed; {surveyed} surveyed (see each popup)"),
+    "print.note.mixed": ("边界 {schematic} 处为示意（非测绘成果），{surveyed} 处为测绘成果（粗实线）",
+                         "{schematic} boundaries schematic, not surveyed; {surveyed} surveyed (heavy solid outline)"),
     "note.gcj02": ("坐标已转换为 GCJ-02 以对齐高德底图", "Shifted to GCJ-02 to match the AMap basemap"),
     "title": ("宁波“十四五”科技创新规划空间布局", "Ningbo 14th Five-Year S&T Innovation Plan: spatial layout"),
     # print maps (maps.printmap): the sheet's subtitle, margins and notes
@@ -43,6 +49,11 @@ TEXT: dict[str, tuple[str, str]] = {  # key -> (zh, en)
     "print.schematic": ("本图为示意图：园区、走廊等边界依规划文字示意绘制，非测绘成果，不作为权属界线或用地审批依据",
                         "Schematic map: the boundaries of parks, corridors and zones are drawn from the plan's "
                         "words, not surveyed; not for ownership or land-use decisions"),
+    "print.mixed": ("园区、走廊等边界中 {schematic} 处为示意，依规划文字绘制，非测绘成果，"
+                    "不作为权属界线或用地审批依据；{surveyed} 处为测绘成果：{surveyed_list}",
+                    "Of the boundaries of parks, corridors and zones, {schematic} are schematic, drawn from the plan's "
+                    "words, not surveyed, not for ownership or land-use decisions; {surveyed} surveyed: "
+                    "{surveyed_list}"),
     "print.crs": ("坐标系：CGCS2000，高斯-克吕格投影，中央经线 {lon}°E",
                   "CGCS2000, Gauss-Krüger (transverse Mercator), central meridian {lon}°E"),
     "print.scale": ("比例尺 1:{denominator}（{paper} 幅面原大打印）", "Scale 1:{denominator} when printed at full "
@@ -64,6 +75,9 @@ TEXT: dict[str, tuple[str, str]] = {  # key -> (zh, en)
     "legend.title": ("分园主导产业", "Sub-parks by lead industry"),
     "legend.others": ("其他图层", "Other layers"),
     "legend.platforms": ("创新平台类型", "Platform types"),
+    "legend.boundaries": ("边界", "Boundaries"),
+    "legend.schematic": ("示意，依规划文字绘制", "schematic, drawn from the plan's words"),
+    "legend.surveyed": ("测绘成果", "surveyed"),
     "legend.hit": ("承载该产业", "Hosts the industry"),
     "legend.muted": ("其他要素", "Other features"),
     # platform types
@@ -77,6 +91,7 @@ TEXT: dict[str, tuple[str, str]] = {  # key -> (zh, en)
     "h.districts": ("所在区县", "Districts"),
     "h.planned": ("规划面积", "Planned area"),
     "h.computed": ("计算面积（示意图形）", "Computed area (as drawn)"),
+    "h.computed_surveyed": ("计算面积（测绘边界）", "Computed area (of the surveyed boundary)"),
     "h.industry": ("产业（规划原文）", "Industries (plan text)"),
     "h.function": ("功能（规划原文）", "Function (plan text)"),
     "h.positioning": ("功能定位（规划原文）", "Positioning (plan text)"),
@@ -98,6 +113,8 @@ TEXT: dict[str, tuple[str, str]] = {  # key -> (zh, en)
     "block.not_drawn": ("未绘制", "not drawn"),
     "geometry.schematic": ("示意边界，依规划文字绘制，非测绘成果",
                            "schematic boundary drawn from the plan's words, not surveyed"),
+    "geometry.surveyed": ("测绘边界", "surveyed boundary"),
+    "h.geometry_source": ("边界来源", "Boundary source"),
     "geometry.administrative": ("行政区划边界（简化显示）", "administrative boundary (simplified for display)"),
     "location.approximate": ("大致位置", "approximate site"),
     "location.unknown": ("位置未公开，未在图上标注", "site not publicly known; not on the map"),
@@ -122,9 +139,9 @@ TEXT: dict[str, tuple[str, str]] = {  # key -> (zh, en)
     "panel.planned": ("规划面积合计", "Planned area, total"),
     "panel.computed": ("计算面积（并集）", "Computed area (union)"),
     "panel.no_figure": ("规划未给出", "not given by the plan"),
-    "panel.overlap": ("不同类型的片区相互重叠，计算面积按其并集计，重叠部分只计一次；边界为示意",
-                      "areas of different kinds overlap; the computed area is of their union, so shared ground "
-                      "counts once; boundaries are schematic"),
+    "panel.overlap": ("不同类型的片区相互重叠，计算面积按其并集计，重叠部分只计一次。",
+                      "Areas of different kinds overlap; the computed area is of their union, so shared ground "
+                      "counts once."),
     "panel.districts": ("所在区县", "Districts"),
     "panel.unplaced": ("位置未公开的平台（未上图）", "Platforms without a known site (not on the map)"),
     "panel.list": ("要素", "Features"),
@@ -148,3 +165,12 @@ def check_lang(lang: str) -> str:
 def t(key: str, lang: str) -> str:
     zh, en = TEXT[key]
     return zh if lang == "zh" else en
+
+
+def boundary_note(bounds: Boundaries, lang: str, paper: bool = False) -> str:
+    """A map's note: every boundary schematic, or how many of them are schematic and how many surveyed (on paper,
+    with how a surveyed one looks rather than a pointer to the popups)."""
+    if not bounds.mixed:
+        return t("note", lang)
+    return t("print.note.mixed" if paper else "note.mixed", lang).format(schematic=bounds.schematic,
+                                                                           surveyed=bounds.surveyed)

@@ -11,11 +11,12 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from geo import boundaries
 from geo.layers import Layers
 from geo.queries import industry_detail
 from maps import draw, popups
-from maps.i18n import t
-from maps.style import HIT, KIND_STYLE, MARKER_CSS, MUTED, PLATFORM_ICONS
+from maps.i18n import boundary_note, t
+from maps.style import HIT, KIND_STYLE, MARKER_CSS, MUTED, PLATFORM_ICONS, boundary_look
 
 
 def legend(layers: Layers, colours: dict[str, str], lang: str) -> str:
@@ -29,8 +30,24 @@ def legend(layers: Layers, colours: dict[str, str], lang: str) -> str:
     others = "".join(f"<div>{swatch(KIND_STYLE[key])}{escape(draw.layer_name(key, lang))}</div>"
                      for key in reversed(draw.AREA_KEYS) if key != "subpark")
     return (f"<details open><summary>{escape(t('legend.title', lang))}</summary>{rows}</details>"
+            f"{boundaries_legend(boundaries.of_frame(layers.parks), lang)}"
             f"<details><summary>{escape(t('legend.others', lang))}</summary>{others}</details>"
             f"<details><summary>{escape(t('legend.platforms', lang))}</summary>{pins}</details>")
+
+
+def boundaries_legend(bounds: boundaries.Boundaries, lang: str) -> str:
+    """Once any boundary is surveyed: how a schematic and a surveyed outline look, how many there are of each,
+    and the surveyed ones' sources. Nothing while all are schematic (the map's note says so)."""
+    if not bounds.mixed:
+        return ""
+    sub = KIND_STYLE["subpark"]
+    schematic = swatch({**sub, "fillColor": "#ffffff"})
+    surveyed = swatch(boundary_look({**sub, "fillColor": "#ffffff"}, boundaries.SURVEYED))
+    sources = ("；" if lang == "zh" else "; ").join(bounds.sources)
+    return (f'<details open class="nbgis-boundaries"><summary>{escape(t("legend.boundaries", lang))}</summary>'
+            f"<div>{schematic}{escape(t('legend.schematic', lang))} ({bounds.schematic})</div>"
+            f"<div>{surveyed}{escape(t('legend.surveyed', lang))} ({bounds.surveyed})"
+            f"{f'<br><small>{escape(sources)}</small>' if sources else ''}</div></details>")
 
 
 def swatch(style: dict[str, Any]) -> str:
@@ -40,8 +57,10 @@ def swatch(style: dict[str, Any]) -> str:
     hex_colour = str(style.get("fillColor", "#ffffff")).lstrip("#")
     r, g, b = (int(hex_colour[i:i + 2], 16) for i in (0, 2, 4))
     border = "dashed" if style.get("dashArray") else "solid"
+    weight = float(style.get("weight", 1))  # hairlines thin, surveyed outlines (maps.style.boundary_look) wide
+    width = 1 if weight <= 1 else 2 if weight < 2.5 else 3
     return (f'<span class="nbgis-swatch" style="background:rgba({r},{g},{b},{style["fillOpacity"]});'
-            f'border:2px {border} {style["color"]}"></span>')
+            f'border:{width}px {border} {style["color"]}"></span>')
 
 
 def hit_legend(lang: str) -> str:
@@ -80,7 +99,8 @@ def industry(layers: Layers, hosts: gpd.GeoDataFrame, code: str, lang: str) -> s
     planned = summary["planned_area_km2"]
     html.append(p("panel.planned", f"{planned:g} {km2}" if planned is not None else t("panel.no_figure", lang)))
     html.append(p("panel.computed", f"{summary['computed_area_km2']:.1f} {km2}"))
-    html.append(f"<p><small>{escape(t('panel.overlap', lang))}</small></p>")
+    bounds = escape(boundary_note(boundaries.of_frame(layers.parks), lang))
+    html.append(f"<p><small>{escape(t('panel.overlap', lang))}{' ' if lang == 'en' else ''}{bounds}</small></p>")
     if districts:
         html.append(p("panel.districts", districts))
     placed = hosts[hosts.geometry.notna()]

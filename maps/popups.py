@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
+from geo.boundaries import SCHEMATIC, SURVEYED
 from geo.layers import Layers
 from geo.schema import KINDS
 from maps.i18n import TEXT, t
@@ -91,8 +92,9 @@ def popup_rows(row: Row, layers: Layers, lang: str) -> list[tuple[str, str]]:
     if planned is not None:
         add("h.planned", escape(area(float(planned), lang)))
     computed = value(row, "area_km2") or 0.0
+    surveyed = value(row, "geometry_quality") == SURVEYED
     if computed > 0:
-        add("h.computed", escape(area(round(float(computed), 2), lang)))
+        add("h.computed_surveyed" if surveyed else "h.computed", escape(area(round(float(computed), 2), lang)))
     for col, key in PLAN_TEXT:
         add(key, escape(str(value(row, col) or "")))
     codes = value(row, "industries") or []
@@ -108,7 +110,10 @@ def popup_rows(row: Row, layers: Layers, lang: str) -> list[tuple[str, str]]:
         add("h.status", escape(t(f"status.{status}", lang) + (f"（{words}）" if words else "")))
     quality = value(row, "geometry_quality") or value(row, "location_quality")
     if quality and f"geometry.{quality}" in TEXT:
-        add("h.geometry", escape(t(f"geometry.{quality}", lang)))
+        method = value(row, "geometry_method") if quality in (SCHEMATIC, SURVEYED) else None
+        add("h.geometry", escape(_location_text(t(f"geometry.{quality}", lang), method, lang)))
+        if surveyed:
+            add("h.geometry_source", escape(str(value(row, "geometry_source") or "")))
     elif quality and f"location.{quality}" in TEXT:
         location = t(f"location.{quality}", lang)
         method = value(row, "location_method")
@@ -123,8 +128,8 @@ _ACCURACY = re.compile(r"±\s*(\d+(?:\.\d+)?)\s*km")
 
 
 def _location_text(location: str, method: str | None, lang: str) -> str:
-    """The location row: in English with its method; in Chinese with the stated accuracy only, since the
-    method is written in English."""
+    """The location (or geometry) row: in English with its method; in Chinese with the stated accuracy only,
+    since the method is written in English."""
     if not method:
         return location
     if lang != "zh":

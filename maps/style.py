@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from geo.boundaries import SCHEMATIC, SURVEYED
+
 Style = dict[str, Any]
 
 # Tableau 10 without its grey, which reads as "muted": distinct and legible on a pale base.
@@ -59,6 +61,23 @@ def industry_colours(primary_codes: Iterable[str | None]) -> dict[str, str]:
     """A distinct colour per lead industry present, in code order (stable while the set stays the same)."""
     codes = sorted({c for c in primary_codes if c})
     return {code: PALETTE[i % len(PALETTE)] for i, code in enumerate(codes)}
+
+
+SURVEYED_WEIGHT = 2.0  # px a surveyed outline adds to its kind's
+
+
+def boundary_look(style: Style, quality: Any) -> Style:
+    """A surveyed boundary drawn solid, opaque and heavier than its kind's schematic ones (which keep their look,
+    dashes included), so what was measured stands out from what was drawn from the plan's words."""
+    if quality != SURVEYED:
+        return style
+    look = {k: v for k, v in style.items() if k != "dashArray"}
+    return {**look, "weight": float(style.get("weight", 1)) + SURVEYED_WEIGHT, "opacity": 1.0}
+
+
+def boundary_class(quality: Any) -> list[str]:
+    """``nbgis-schematic`` or ``nbgis-surveyed`` on an area's path, so a browser can tell them apart."""
+    return [f"nbgis-{quality}"] if quality in (SCHEMATIC, SURVEYED) else []
 
 
 def path_style(key: str, **overrides: Any) -> Style:

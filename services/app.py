@@ -35,7 +35,8 @@ DESCRIPTION = (
     "sub-parks, the Yongjiang corridor and its featured parks, the county innovation nodes, laboratories and "
     "institutes, as OGC API - Features (GeoJSON and HTML, 7 CRSs, CQL2 filters), with queries that only the "
     "plan can answer: what lies at a site, where an industry clusters, how far it is. Boundaries are "
-    "schematic, drawn from the plan's words; every fact cites the plan's lines in `source`."
+    "schematic, drawn from the plan's words, unless a feature's `geometry_quality` says surveyed (its "
+    "`geometry_source` then names the survey); every fact cites the plan's lines in `source`."
 )
 
 # A dot on the corridor's blue: small enough to inline, so no binary file to keep.

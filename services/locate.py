@@ -24,6 +24,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartParser
 
 from geo import batch
+from geo.boundaries import Boundaries, summary
 from geo.crs import OutputCRS
 from geo.io import nested_deeper_than
 from geo.locate import SitesError
@@ -103,7 +104,7 @@ async def locate_site(request: Request, lon: Lon = None, lat: Lat = None, crs: S
                                                                  "name_zh": row["district_name_zh"]},
         "nearest_subpark": {**(_ref(service, request, "subparks", row["nearest_subpark"]) or {}),
                             "distance_km": round(float(row["nearest_subpark_km"]), 3)},
-        "note": "Boundaries are schematic, drawn from the plan's words: an answer near an edge is uncertain.",
+        "note": locate_note(service.boundaries),
     }
     if media == HTML:  # with what is near: the areas, and the platforms (whose sites are approximate); ~10 ms
         near = {"parks": await run_in_threadpool(nearest, service.layers, site[0], site[1], None, 5),
@@ -292,3 +293,11 @@ def _check_properties(doc: Any) -> None:
             if len(names) > MAX_COLUMNS:
                 raise SitesError(f"the features carry more than {MAX_COLUMNS} distinct properties; at most "
                                  f"{MAX_COLUMNS} are read")
+
+
+def locate_note(b: Boundaries) -> str:
+    """What an answer says about the edges it was decided on: schematic ones are uncertain."""
+    if not b.mixed:
+        return "Boundaries are schematic, drawn from the plan's words: an answer near an edge is uncertain."
+    return (f"Boundaries: {summary(b)}. The schematic ones are drawn from the plan's words: an answer near one of "
+            "their edges is uncertain.")

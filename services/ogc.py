@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
+from geo.boundaries import Boundaries, summary
 from geo.export import FORMATS
 from geo.features import FeatureQuery, select
 from geo.filters import (
@@ -111,8 +112,7 @@ async def landing(request: Request, f: F = None, lang: Lang = None) -> Response:
     doc = {
         "title": "Ningbo innovation layout (宁波市科技创新“十四五”规划空间布局)",
         "description": ("The spatial part of Ningbo's 14th Five-Year Plan for Science and Technology Innovation "
-                        "as OGC API - Features, plus plan-aware queries. Boundaries are schematic, drawn from "
-                        "the plan's words, not surveyed."),
+                        "as OGC API - Features, plus plan-aware queries. " + _boundaries_text(service.boundaries)),
         "links": [
             link(url(request, "/"), "self", JSON, "This document"),
             link(url(request, "/", f="html"), "alternate", HTML, "This document as HTML"),
@@ -301,6 +301,16 @@ def feature(found: Collection, position: int, crs: ServiceCRS, names: list[str] 
     }
 
 
+def _boundaries_text(b: Boundaries) -> str:
+    if not b.mixed:
+        return "Boundaries are schematic, drawn from the plan's words, not surveyed."
+    return f"Boundaries: {summary(b)}; the schematic ones are drawn from the plan's words, not surveyed."
+
+
+# What the pages' small maps (_map.html) need of a feature: its names, and how its boundary was made
+MAP_PROPERTIES = ["id", "name_zh", "name_en", "kind", "geometry_quality"]
+
+
 def crs_headers(crs: ServiceCRS) -> dict[str, str]:
     return {"Content-Crs": f"<{crs.uri}>"}
 
@@ -379,8 +389,7 @@ async def items(
         return html_response("items.html", request, doc=doc, collection=found, offset=offset, pages=pages,
                              backdrop=service.backdrop, **_download_form(f"/collections/{found.id}/items", kept,
                                                                           found.id),
-                             map_features=[feature(found, int(p), service_crs(CRS84), ["id", "name_zh", "name_en",
-                                                                                      "kind"], False)
+                             map_features=[feature(found, int(p), service_crs(CRS84), MAP_PROPERTIES, False)
                                            for p in page])
     return json_response(doc, json_type, headers=crs_headers(output_crs))
 
@@ -411,6 +420,6 @@ async def item(
     ]
     if media == HTML:
         return html_response("item.html", request, doc=doc, collection=found, backdrop=service.backdrop,
-                             map_feature=feature(found, position, service_crs(CRS84), ["id", "name_zh"], False))
+                             map_feature=feature(found, position, service_crs(CRS84), MAP_PROPERTIES, False))
     etag = service.etags.get(feature_id)  # the feature's version: what a write sends back in If-Match
     return json_response(doc, json_type, headers={**crs_headers(output_crs), **({"ETag": etag} if etag else {})})

@@ -17,7 +17,7 @@ from geo.queries import AREAL_KINDS, NEAREST_KINDS, nearest
 from services.errors import ApiError, bad_parameter
 from services.i18n import page_lang
 from services.params import F, Lang, check_parameters, read_any_crs
-from services.query_pages import NOTE, SITE_CRSS, areas_overlay, choropleth, indicator_bars
+from services.query_pages import SITE_CRSS, areas_overlay, choropleth, indicator_bars, map_note
 from services.render import HTML, JSON, html_response, json_response, link, negotiate, url
 from services.state import service_of
 
@@ -146,7 +146,8 @@ def query_page(request: Request, mode: str, doc: dict[str, Any] | None, **extra:
     keep = {"f": "html", **({"lang": lang} if "lang" in request.query_params else {}),
             **({"industry": extra["industry"]} if extra.get("industry") else {}),
             **({"k": extra["k"]} if mode == "nearest" and extra.get("k") != 5 else {})}
-    data = {"mode": mode, "backdrop": service.backdrop, "areas": areas_overlay(service), "note": NOTE,
+    data = {"mode": mode, "backdrop": service.backdrop, "areas": areas_overlay(service),
+            "note": map_note(service),
             "site": doc["site"] if doc else None, "click": f"/{mode}?{urlencode(keep)}",
             "highlight": [f["id"] for f in (doc or {}).get("features", []) if f["kind"] != "platform"]}
     return html_response("locate.html", request, switchable=True, mode=mode, doc=doc, data=data, crss=SITE_CRSS,
@@ -159,7 +160,7 @@ async def stats(request: Request, f: F = None, lang: Lang = None) -> Response:
     service = service_of(request)
     if negotiate(request, (JSON, HTML)) == HTML:
         return html_response("stats.html", request, switchable=True, doc=service.stats,
-                             data={"mode": "stats", "backdrop": service.backdrop, "note": NOTE,
+                             data={"mode": "stats", "backdrop": service.backdrop, "note": map_note(service),
                                    **choropleth(service)},
                              names=service.layers.taxonomy.industries)
     return json_response(service.stats)

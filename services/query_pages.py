@@ -22,6 +22,15 @@ BLUES = ("#eff3ff", "#bdd7e7", "#6baed6", "#3182bd", "#08519c")
 NOTE = "Schematic boundaries, not surveyed · 边界为示意"
 
 
+def map_note(service: Service) -> str:
+    """The pages' map attribution: NOTE while every boundary is schematic, else how many are which."""
+    b = service.boundaries
+    if not b.mixed:
+        return NOTE
+    return (f"{b.schematic} schematic boundaries, not surveyed; {b.surveyed} surveyed · "
+            f"边界 {b.schematic} 处为示意，{b.surveyed} 处为测绘成果")
+
+
 def areas_overlay(service: Service) -> dict[str, Any]:
     """The sub-parks, corridor units and innovation nodes as light GeoJSON (~20 m detail), for clicking on."""
     def build() -> dict[str, Any]:

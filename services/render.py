@@ -11,10 +11,12 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import URL
 
+from geo.boundaries import Boundaries
 from services import i18n
 from services.errors import ApiError
 from services.headers import ranked_values
 from services.i18n import page_lang
+from services.state import PINNED
 
 GEOJSON = "application/geo+json"
 JSON = "application/json"
@@ -125,8 +127,16 @@ def html_response(template: str, request: Request, status: int = 200, switchable
     other = "en" if lang == "zh" else "zh"
     switch = str(request.url.include_query_params(lang=other)) if switchable else None
     page = _templates.get_template(template).render(request=request, lang=lang, switch=switch,
-                                                    t=lambda key, **kw: i18n.t(key, lang).format(**kw), **context)
+                                                    t=lambda key, **kw: i18n.t(key, lang).format(**kw),
+                                                    bounds=_boundaries(request), **context)
     return HTMLResponse(page, status_code=status, headers={"Vary": "Accept-Language"})
+
+
+def _boundaries(request: Request) -> Boundaries:
+    """The boundaries of the version this request answers from (none counted before one is pinned: an error
+    page), so the footer says whether any is surveyed."""
+    service = request.scope.get(PINNED)
+    return service.boundaries if service is not None else Boundaries()
 
 
 def _accepted_lang(request: Request) -> str:

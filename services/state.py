@@ -24,6 +24,7 @@ import shapely
 from fastapi import Request
 
 from geo import batch
+from geo.boundaries import Boundaries, of_frame
 from geo.layers import Layers, build_layers
 from geo.locate import Locator
 from geo.queries import indicators, industry_catalogue, industry_detail, stats
@@ -52,6 +53,11 @@ class Service:
     def backdrop(self) -> dict[str, Any]:
         """District outlines for the HTML pages' maps, which have no tiles offline."""
         return _backdrop(self.layers)
+
+    @cached_property
+    def boundaries(self) -> Boundaries:
+        """How many of the areas' boundaries are schematic and how many surveyed, for what the pages say."""
+        return of_frame(self.layers.parks)
 
     @cached_property
     def catalogue(self) -> list[dict[str, Any]]:

@@ -13,6 +13,8 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
+from geo import boundaries
+from geo.boundaries import SURVEYED
 from geo.layers import Layers
 from geo.queries import hosting_industry, industry_detail
 from maps import draw, popups
@@ -30,6 +32,7 @@ from maps.style import (
     PLATFORM_HIT,
     PLATFORM_ICONS,
     PLATFORM_MUTED,
+    boundary_look,
     industry_colours,
     path_style,
 )
@@ -86,6 +89,7 @@ def overview(layers: Layers, lang: str) -> Content:
             drawn.append(_layer(key, rows, {**symbols.area(path_style(key)), "facecolor": faces}))
         else:
             drawn.append(_styled(key, key, rows, path_style(key)))
+        drawn += _surveyed(key, key, rows, path_style(key))
     placed = layers.platforms[layers.platforms.geometry.notna()]
     drawn += [_layer(f"platform-{ptype}", group, symbols.platform(ptype), "point")
               for ptype, group in placed.groupby("platform_type", sort=False)]
@@ -99,6 +103,7 @@ def overview(layers: Layers, lang: str) -> Content:
          + [(Symbol("fill", symbols.area(KIND_STYLE["districts"])), draw.layer_name("districts", lang))]),
         (t("legend.platforms", lang), [(Symbol("marker", symbols.platform(ptype)), t(f"platform.{ptype}", lang))
                                        for ptype in PLATFORM_ICONS]),
+        _boundaries_legend(layers, lang),
     ]
     labels = _district_labels(layers, lang) + [Label(fid, popups.name(row, lang), row.geometry)
                                                for fid, row in areas["subpark"].iterrows()]
@@ -118,6 +123,7 @@ def industry(layers: Layers, code: str, lang: str) -> Content:
                 look = path_style(key, color=(HIT if hit else MUTED)["color"], opacity=1.0 if hit else 0.5) \
                     if key in LINE_KEYS else dict(HIT if hit else MUTED)
                 drawn.append(_styled(f"{key}-{'hit' if hit else 'muted'}", key, part, look))
+                drawn += _surveyed(f"{key}-{'hit' if hit else 'muted'}", key, part, look)
     placed = layers.platforms[layers.platforms.geometry.notna()]
     for hit in (False, True):
         part = placed[placed["id"].isin(hits) == hit]
@@ -133,7 +139,7 @@ def industry(layers: Layers, code: str, lang: str) -> Content:
         (Symbol("marker", symbols.platform("university", PLATFORM_MUTED)), t("legend.muted", lang) + " · "
          + t("layer.platform", lang)),
         (Symbol("fill", symbols.area(KIND_STYLE["districts"])), draw.layer_name("districts", lang)),
-    ])]
+    ]), _boundaries_legend(layers, lang)]
     shown = hosts[hosts.geometry.notna()]
     labels = [Label(fid, popups.name(row, lang), row.geometry, emphasis=True) for fid, row in shown.iterrows()]
     labels += _district_labels(layers, lang)
@@ -175,6 +181,7 @@ def feature(layers: Layers, feature_id: str, lang: str) -> Content:
         key = "corridor-axis" if row["kind"] == "corridor-axis" else "focus"
         look = path_style(key, **FOCUS) if key in LINE_KEYS else FOCUS
         drawn.append(_styled("focus", key, frame, look))
+        drawn += _surveyed("focus", key, frame, look)
         legend.insert(0, (_symbol(key, look), t("layer.focus", lang)))
         if not is_district:  # a district's name is its own label
             labels[:0] = [Label(f"{row['id']}#{i}", text, where, emphasis=True)
@@ -183,7 +190,8 @@ def feature(layers: Layers, feature_id: str, lang: str) -> Content:
     notes = [] if row.geometry is not None else [t("panel.no_site" if len(host_rows) else "print.no_site_city", lang)]
     kind = t(f"kind.{row['kind']}", lang) if f"kind.{row['kind']}" in TEXT else str(row["kind"])
     return Content(f"{popups.name(row, lang)} — {t('title', lang)}", _feature_subtitle(layers, row, kind, lang),
-                   drawn, labels, [(popups.name(row, lang), legend)], focus, MIN_SPAN_DEG["feature"], notes)
+                   drawn, labels, [(popups.name(row, lang), legend), _boundaries_legend(layers, lang)], focus,
+                   MIN_SPAN_DEG["feature"], notes)
 
 
 def _neighbours(layers: Layers, row: pd.Series, lang: str) -> tuple[list[Layer], list[Label],
@@ -195,7 +203,7 @@ def _neighbours(layers: Layers, row: pd.Series, lang: str) -> tuple[list[Layer],
         others = others[others["role"] != "zone"]
     near = layers.platforms[(layers.platforms["id"] != row["id"]) & layers.platforms.geometry.notna()]
     near = near[near.intersects(window)]
-    drawn = [_layer("neighbours", others, symbols.area(MUTED))]
+    drawn = [_layer("neighbours", others, symbols.area(MUTED)), *_surveyed("neighbours", "neighbours", others, MUTED)]
     drawn += [_layer(f"platform-{ptype}-muted", group, symbols.platform(ptype, PLATFORM_MUTED), "point")
               for ptype, group in near.groupby("platform_type", sort=False)]
     labels = [Label(fid, popups.name(r, lang), r.geometry, required=False) for fid, r in others.iterrows()]
@@ -218,6 +226,34 @@ def _styled(name: str, key: str, rows: gpd.GeoDataFrame, style: dict[str, Any]) 
     if key in LINE_KEYS:
         return _layer(name, rows, symbols.line(style), "line")
     return _layer(name, rows, symbols.area(style))
+
+
+def _surveyed(name: str, key: str, rows: gpd.GeoDataFrame, style: dict[str, Any]) -> list[Layer]:
+    """The surveyed among ``rows`` outlined again over their fill, solid and heavier (maps.style.boundary_look), as
+    the web maps draw them; nothing while all are schematic."""
+    if "geometry_quality" not in rows.columns:
+        return []
+    part = rows[rows["geometry_quality"] == SURVEYED]
+    if not len(part):
+        return []
+    look = boundary_look(style, SURVEYED)
+    if key in LINE_KEYS:
+        return [_layer(f"{name}-surveyed", part, symbols.line(look), "line")]
+    return [_layer(f"{name}-surveyed", part, {**symbols.area(look), "facecolor": "none"})]
+
+
+def _boundaries_legend(layers: Layers, lang: str) -> tuple[str, list[tuple[Symbol, str]]]:
+    """Once any boundary is surveyed, how a schematic and a surveyed outline look, with how many there are of
+    each (an empty group, which the legend leaves out, while all are schematic)."""
+    bounds = boundaries.of_frame(layers.parks)
+    if not bounds.mixed:
+        return t("legend.boundaries", lang), []
+    plain = {**KIND_STYLE["subpark"], "fillColor": "#ffffff"}
+    return t("legend.boundaries", lang), [
+        (Symbol("fill", symbols.area(plain)), f"{t('legend.schematic', lang)} ({bounds.schematic})"),
+        (Symbol("fill", symbols.area(boundary_look(plain, SURVEYED))),
+         f"{t('legend.surveyed', lang)} ({bounds.surveyed})"),
+    ]
 
 
 def _symbol(key: str, style: dict[str, Any]) -> Symbol:
@@ -275,7 +311,8 @@ def _feature_subtitle(layers: Layers, row: pd.Series, kind: str, lang: str) -> s
     if len(adcodes):
         parts.append(f"{t('h.districts', lang)}{colon}{sep.join(names.get(a, a) for a in adcodes)}")
     if row.get("kind") not in ("platform", "corridor-axis", "district", "city") and row.geometry is not None:
-        parts.append(f"{t('h.computed', lang)}{colon}{row['area_km2']:.2f} {t('unit.km2', lang)}")
+        computed = "h.computed_surveyed" if row.get("geometry_quality") == SURVEYED else "h.computed"
+        parts.append(f"{t(computed, lang)}{colon}{row['area_km2']:.2f} {t('unit.km2', lang)}")
     return " · ".join(parts)
 
 

@@ -26,10 +26,11 @@ from matplotlib.lines import Line2D
 from matplotlib.patheffects import Stroke
 from matplotlib.text import Text
 
+from geo import boundaries
 from geo.io import write_bytes_atomic
 from geo.layers import Layers
-from maps import geometry
-from maps.i18n import t
+from maps import geometry, popups
+from maps.i18n import boundary_note, t
 from maps.printmap import content, fonts, frame, layout, sheet
 from maps.printmap.fonts import FONT_PATH, cjk_font, font, line_height, subset_file, text_width
 from maps.printmap.labels import Box, Placement, Request, place
@@ -134,7 +135,8 @@ def build(layers: Layers, kind: str, subject: str | None, options: PrintOptions,
     # each), the figure's default canvas not at all. Its renderer measures the furniture, to keep labels off it.
     renderer = FigureCanvasAgg(fig).get_renderer()
     sheet.graticule(fig, lay, ground)
-    bar, obstacles = _furniture(fig, ax, lay, ground, t("note", lang), t("print.north", lang), renderer)
+    note = boundary_note(boundaries.of_frame(layers.parks), lang, paper=True)
+    bar, obstacles = _furniture(fig, ax, lay, ground, note, t("print.north", lang), renderer)
     dropped = _labels(ax, c, projected, obstacles, lay.k, renderer)
     sheet.legend(fig, lay, t("print.legend", lang), c.legend)
     sheet.inset(fig, lay, t("print.locator", lang), _locator(layers), ground)
@@ -307,6 +309,19 @@ def _inside_points(shape: Any, frame_box: Box, size: tuple[float, float]) -> lis
     return [(float(inside[i].x), float(inside[i].y)) for i in order]
 
 
+def _boundaries_note(layers: Layers, lang: str) -> str:
+    """The schematic notice, or, once any boundary is surveyed, how many are which and whence the surveyed came."""
+    bounds = boundaries.of_frame(layers.parks)
+    if not bounds.mixed:
+        return t("print.schematic", lang)
+    rows = layers.parks.loc[list(bounds.surveyed_ids)]
+    named = [f"{popups.name(row, lang)}（{row.get('geometry_source') or '—'}）" if lang == "zh"
+             else f"{popups.name(row, lang)} ({row.get('geometry_source') or 'no source given'})"
+             for _, row in rows.iterrows()]
+    return t("print.mixed", lang).format(schematic=bounds.schematic, surveyed=bounds.surveyed,
+                                         surveyed_list=("；" if lang == "zh" else "; ").join(named))
+
+
 def _notes(layers: Layers, c: content.Content, denominator: int, options: PrintOptions, today: date,
            size: float) -> list[tuple[str, str]]:
     """The notes at the foot, wrapped: sources, the schematic notice, projection and scale, extra notes, the
@@ -323,7 +338,7 @@ def _notes(layers: Layers, c: content.Content, denominator: int, options: PrintO
     entries = [
         ("note-sources", f"{t('print.sources', lang)}{sep}{t('print.plan', lang)}; "
                          f"{t('print.district_source', lang)}{sep}{districts}"),
-        ("note-schematic", t("print.schematic", lang)),
+        ("note-schematic", _boundaries_note(layers, lang)),
         ("note-crs", f"{t('print.crs', lang).format(lon=frame.CENTRAL_MERIDIAN)}; "
                      f"{t('print.scale', lang).format(denominator=denominator_text, paper=options.paper)}"),
         *[("note-extra", n) for n in c.notes],
