@@ -13,6 +13,9 @@ Public API (used by the CLI, and by the service and maps that build on it):
 - ``geo.monitoring``: observations beside targets, and progress toward them.
 - ``geo.validate.validate(data_dir) -> Report``: the rules every layer obeys; ``Report.ok``,
   ``Report.findings`` and ``Report.text()``.
+- ``geo.rules.check_feature(layers, collection_id, feature_id, properties, geometry) -> list[Finding]``: the same
+  per-feature rules on one feature as a write would leave it (hard findings refuse it, soft ones are kept with
+  it); ``clean_properties`` and ``writable_properties`` say what a client may send.
 - ``geo.features.select(frame, queryables, FeatureQuery, taxonomy)``: the items query (bbox, property
   filters, CQL2, sortby) with the plan's rules (industry narrowing, district adcodes).
 - ``geo.measure``: geodesic areas and lengths on the WGS 84 ellipsoid.

@@ -33,7 +33,7 @@ SCALAR_QUERYABLES = {
     "platform_type": ("string", "Type of platform"),
     "location_quality": ("string", "How well a platform's site is known"),
     "status": ("string", "A platform's status as the plan states it: planned, under-construction, operating, unknown"),
-    "geometry_quality": ("string", "How the boundary was drawn (schematic or administrative)"),
+    "geometry_quality": ("string", "How the boundary was drawn (schematic, surveyed or administrative)"),
     "adcode": ("string", "Administrative division code"),
 }
 ARRAY_QUERYABLES = {

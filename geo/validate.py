@@ -8,8 +8,7 @@ the planned one and the share that lies inside its host district(s).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,21 +21,25 @@ from geo.layers import DATA_DIR, Layers, load_layers
 from geo.measure import geodesic_area_km2, geodesic_distances_km
 from geo.monitoring import indicator_ids
 from geo.plan import cited_ranges, lost_qualifier, qualifier_words
-from geo.schema import (
-    KINDS,
-    NOT_QUOTED,
-    PARK_KINDS,
-    PLATFORM_STATUSES,
-    PLATFORM_TYPES,
-    REQUIRED_PROPERTIES,
-    TERM_FIELDS,
+from geo.rules import (
+    EXTENT_MARGIN_DEG,
+    MIN_SHARE_IN_DISTRICT,
+    SLUG,
+    Districts,
+    Finding,
+    area_findings,
+    corridor_findings,
+    district_findings,
+    geometry_findings,
+    industry_findings,
+    overlapping,
+    platform_findings,
+    required_findings,
+    share_inside,
 )
+from geo.schema import KINDS, NOT_QUOTED, PARK_KINDS, TERM_FIELDS
 
-SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-MIN_SHARE_IN_DISTRICT = 0.95
-AREA_TOLERANCE = 0.05
-EXTENT_MARGIN_DEG = 0.005  # about 500 m: the district coastline is simplified
-MAX_OVERLAP_KM2 = 1e-4  # 100 m²: rounding to 6 decimals can leave slivers
+__all__ = ["Finding", "Report", "validate"]  # Finding (and the per-feature rules) live in geo.rules
 # Each must lie >= 95 % on land; the corridor's areas are left out: 东钱湖地区 holds its lake.
 ON_LAND_KINDS = ("subpark", "corridor-unit", "innovation-node", "provincial-park", "innovation-street", "qianwan-zone")
 MAX_IN_LAKE_KM2 = 0.01  # rounding only: a park bounded by a lake must not lie in it
@@ -48,13 +51,6 @@ MAX_NAMESAKE_KM = 0.5  # a platform's point to the park that bears its name
 # The districts, as the plan shortens their names (北仑, 江北 ...), with their adcodes.
 DISTRICT_SHORT = {"海曙": "330203", "江北": "330205", "北仑": "330206", "镇海": "330211", "鄞州": "330212",
                   "奉化": "330213", "象山": "330225", "宁海": "330226", "余姚": "330281", "慈溪": "330282"}
-
-
-@dataclass(frozen=True)
-class Finding:
-    rule: str
-    feature: str
-    message: str
 
 
 @dataclass(frozen=True)
@@ -127,12 +123,7 @@ def _frames(layers: Layers) -> Iterator[tuple[str, gpd.GeoDataFrame]]:
 def _required(layers: Layers) -> Iterator[Finding]:
     for name, frame in _frames(layers):
         for rec in frame.drop(columns="geometry").to_dict("records"):
-            for key in REQUIRED_PROPERTIES[name]:
-                value = rec.get(key)
-                if value is None or value == "":
-                    yield Finding("property", str(rec.get("id")), f"missing {key}")
-                elif key in ("district_adcodes", "district_names_zh", "industries") and not isinstance(value, list):
-                    yield Finding("property", str(rec.get("id")), f"{key} must be a list")
+            yield from required_findings(name, str(rec.get("id")), rec)
 
 
 def _ids_and_kinds(layers: Layers) -> Iterator[Finding]:
@@ -147,42 +138,16 @@ def _ids_and_kinds(layers: Layers) -> Iterator[Finding]:
             seen.add(fid)
             if kind not in allowed[name]:
                 yield Finding("kind", str(fid), f"kind {kind!r} does not belong in {name}")
-    for fid, ptype in zip(layers.platforms["id"], layers.platforms.get("platform_type", [])):
-        if ptype not in PLATFORM_TYPES:
-            yield Finding("kind", fid, f"platform_type {ptype!r} is not one of {', '.join(PLATFORM_TYPES)}")
     for rec in layers.platforms.drop(columns="geometry").to_dict("records"):
-        status = rec.get("status")
-        if status not in PLATFORM_STATUSES:
-            yield Finding("status", rec["id"], f"status {status!r} is not one of {', '.join(PLATFORM_STATUSES)}")
-        elif (status == "unknown") != (not rec.get("status_zh")) or (rec.get("status_zh") and not cited_ranges(
-                rec.get("status_source") or "")):
-            yield Finding("status", rec["id"], "a known status quotes the plan's words (status_zh) and cites "
-                                               "their lines (status_source); 'unknown' has neither")
+        yield from platform_findings(rec["id"], rec)
 
 
 def _geometries(layers: Layers) -> Iterator[Finding]:
     extent = layers.city.buffer(EXTENT_MARGIN_DEG)
+    shapely.prepare(extent)
     for _, frame in _frames(layers):
         for fid, kind, geom, row in zip(frame["id"], frame["kind"], frame.geometry, frame.to_dict("records")):
-            if geom is None or geom.is_empty:
-                if kind == "platform" and row.get("location_quality") == "unknown":
-                    continue  # the plan names no place: kept without a location, never invented
-                yield Finding("geometry", fid, "geometry is missing or empty")
-                continue
-            if not geom.is_valid:
-                yield Finding("geometry", fid, f"invalid geometry: {shapely.is_valid_reason(geom)}")
-            spec = KINDS.get(kind)
-            if spec and geom.geom_type not in spec.geometry_types:
-                yield Finding("geometry", fid, f"{geom.geom_type} where {kind} needs {'/'.join(spec.geometry_types)}")
-            if kind != "city" and not extent.covers(geom):
-                yield Finding("extent", fid, "lies (partly) outside Ningbo")
-            drawn_from_words = kind in {k.name for k in PARK_KINDS}
-            if drawn_from_words and (row.get("geometry_quality") != "schematic" or not row.get("geometry_method")):
-                yield Finding("schematic", fid, "a boundary drawn from words needs geometry_quality "
-                                                "'schematic' and a geometry_method")
-            if kind == "platform" and (row.get("location_quality") != "approximate" or not row.get("location_method")):
-                yield Finding("schematic", fid, "a placed platform needs location_quality 'approximate' "
-                                                "and a location_method")
+            yield from geometry_findings(fid, kind, geom, row, extent)
 
 
 def _counts(layers: Layers) -> Iterator[Finding]:
@@ -194,37 +159,12 @@ def _counts(layers: Layers) -> Iterator[Finding]:
             yield Finding("count", kind.name, f"{n} features; the plan has {kind.expected_count}")
 
 
-def _host(layers: Layers, adcodes: Iterable[str]) -> shapely.Geometry:
-    d = layers.districts
-    return shapely.union_all(d[d["adcode"].isin(list(adcodes))].geometry.values)
-
-
-def _share_inside(geom: shapely.Geometry, host: shapely.Geometry) -> float:
-    area = geodesic_area_km2(geom)
-    return geodesic_area_km2(shapely.intersection(geom, host)) / area if area else 0.0
-
-
 def _placement(layers: Layers) -> Iterator[Finding]:
-    names = dict(zip(layers.districts["adcode"], layers.districts["name_zh"]))
-    for _, frame in _frames(layers):
-        if frame is layers.districts:
-            continue
+    districts = Districts(layers.districts)
+    for frame in (layers.parks, layers.platforms):
         for fid, kind, geom, codes, dnames in zip(frame["id"], frame["kind"], frame.geometry,
                                                    frame["district_adcodes"], frame["district_names_zh"]):
-            unknown = [c for c in codes if c not in names or c == "330200"]
-            if unknown:
-                yield Finding("district", fid, f"unknown district adcode(s) {unknown}")
-                continue
-            if list(dnames) != [names[c] for c in codes]:
-                yield Finding("district", fid, "district_names_zh do not match district_adcodes")
-            if geom is None or geom.is_empty:
-                continue
-            if kind == "platform" and codes and not _host(layers, codes).buffer(EXTENT_MARGIN_DEG).covers(geom):
-                yield Finding("district", fid, f"point lies outside {'/'.join(dnames)}")
-            if KINDS[kind].in_host_district:
-                share = _share_inside(geom, _host(layers, codes))
-                if share < MIN_SHARE_IN_DISTRICT:
-                    yield Finding("district", fid, f"only {share:.1%} inside {'/'.join(dnames)} (needs 95 %)")
+            yield from district_findings(fid, kind, geom, codes, dnames, districts)
 
 
 def _lake_geoms(layers: Layers) -> list[tuple[str, shapely.Geometry]]:
@@ -247,12 +187,12 @@ def _land(layers: Layers) -> Iterator[Finding]:
             if exception:
                 yield Finding("land", rec["id"], "land_exception on a kind the land rule does not check")
             continue
-        on_land = _share_inside(geom, dry)
+        on_land = share_inside(geom, dry)
         if not exception:
             if on_land < MIN_SHARE_IN_DISTRICT:
                 yield Finding("land", rec["id"], f"only {on_land:.1%} on land (GSHHS shoreline less lakes; needs 95 %)")
             for i, part in _block_parts(rec, geom):  # and each block on its own: a small one cannot hide
-                if (share := _share_inside(part, dry)) < MIN_SHARE_IN_DISTRICT:
+                if (share := share_inside(part, dry)) < MIN_SHARE_IN_DISTRICT:
                     yield Finding("land", f"{rec['id']} block {i + 1}", f"only {share:.1%} on land (needs 95 %)")
             continue
         if not isinstance(exception, dict) or not exception.get("reason") or not cited_ranges(
@@ -260,7 +200,7 @@ def _land(layers: Layers) -> Iterator[Finding]:
             yield Finding("land", rec["id"], "land_exception needs a reason and a source citing the plan's lines")
         elif on_land >= MIN_SHARE_IN_DISTRICT:
             yield Finding("land", rec["id"], f"land_exception not needed: {on_land:.1%} on GSHHS land")
-        elif (reclaimed := _share_inside(geom, districts)) < MIN_SHARE_IN_DISTRICT:
+        elif (reclaimed := share_inside(geom, districts)) < MIN_SHARE_IN_DISTRICT:
             yield Finding("land", rec["id"], f"reclaimed-land exception, yet only {reclaimed:.1%} inside the "
                                              "district polygons (needs 95 %)")
 
@@ -312,7 +252,7 @@ def _stated_districts(layers: Layers) -> Iterator[Finding]:
             if not stated or geom is None or geom.is_empty:
                 continue
             host = d.loc[stated[0]].geometry
-            share = (1.0 if host.covers(geom) else 0.0) if geom.geom_type == "Point" else _share_inside(geom, host)
+            share = (1.0 if host.covers(geom) else 0.0) if geom.geom_type == "Point" else share_inside(geom, host)
             if share < MIN_SHARE_IN_DISTRICT:
                 yield Finding("stated-district", fid, f"its name places it in {d.loc[stated[0]]['name_zh']}, "
                                                       f"yet only {share:.1%} lies there")
@@ -334,10 +274,7 @@ def _namesakes(layers: Layers) -> Iterator[Finding]:
 def _areas(layers: Layers) -> Iterator[Finding]:
     p = layers.parks
     for fid, kind, area, planned in zip(p["id"], p["kind"], p["area_km2"], p.get("planned_area_km2", [None] * len(p))):
-        if kind == "subpark" and not planned:
-            yield Finding("area", fid, "a sub-park needs its planned_area_km2")
-        if planned and abs(area / planned - 1) > AREA_TOLERANCE:
-            yield Finding("area", fid, f"computed {area:.2f} km² is not within ±5 % of planned {planned} km²")
+        yield from area_findings(fid, kind, area, planned)
 
 
 def _blocks(layers: Layers) -> Iterator[Finding]:
@@ -356,12 +293,11 @@ def _blocks(layers: Layers) -> Iterator[Finding]:
 
 def _overlaps(layers: Layers) -> Iterator[Finding]:
     sub = layers.kind("subpark")
-    geoms = sub.geometry.values
-    left, right = sub.sindex.query(geoms, predicate="intersects")
-    for i, j in zip(left, right):
-        if i < j:
-            shared = geodesic_area_km2(shapely.intersection(geoms[i], geoms[j]))
-            if shared > MAX_OVERLAP_KM2:
+    geoms = np.asarray(sub.geometry.values, dtype=object)
+    tree = shapely.STRtree(geoms)
+    for i, geom in enumerate(geoms):
+        for j, shared in overlapping(geom, tree, geoms):
+            if i < j:
                 yield Finding("overlap", f"{sub['id'].iloc[i]} / {sub['id'].iloc[j]}",
                               f"sub-parks overlap by {shared:.3f} km²")
 
@@ -374,8 +310,7 @@ def _corridor_units(layers: Layers) -> Iterator[Finding]:
         return
     zone_geom = zone.geometry.iloc[0]
     for fid, geom in zip(layers.kind("corridor-unit")["id"], layers.kind("corridor-unit").geometry):
-        if geom is not None and _share_inside(geom, zone_geom) < 0.999:
-            yield Finding("corridor", fid, "corridor unit is not inside the corridor zone")
+        yield from corridor_findings(fid, geom, zone_geom)
 
 
 def _industries(layers: Layers) -> Iterator[Finding]:
@@ -383,12 +318,7 @@ def _industries(layers: Layers) -> Iterator[Finding]:
     yield from (Finding("industry", "industries.json", p) for p in tax.problems())
     for frame in (layers.parks, layers.platforms):
         for fid, codes in zip(frame["id"], frame.get("industries", [[]] * len(frame))):
-            if not isinstance(codes, list):
-                yield Finding("industry", fid, "industries must be a list of codes")
-                continue
-            for code in codes:
-                if code not in tax:
-                    yield Finding("industry", fid, f"industry code {code!r} is not in industries.json")
+            yield from industry_findings(fid, codes, tax)
 
 
 def _facts(layers: Layers) -> Iterator[tuple[str, dict[str, Any], str]]:
@@ -532,15 +462,16 @@ def _observations(layers: Layers) -> Iterator[Finding]:
 def _area_rows(layers: Layers) -> list[AreaRow]:
     rows = []
     p = layers.parks
+    districts = Districts(layers.districts)
     dry = layers.dry_land
     for rec, geom in zip(p.drop(columns="geometry").to_dict("records"), p.geometry):
         if rec["kind"] == "corridor-axis":
             continue
         share = on_land = None
         if KINDS[rec["kind"]].in_host_district and geom is not None:
-            share = _share_inside(geom, _host(layers, rec["district_adcodes"]))
+            share = share_inside(geom, districts.host(rec["district_adcodes"]))
         if geom is not None and not geom.is_empty:
-            on_land = _share_inside(geom, dry)
+            on_land = share_inside(geom, dry)
         rows.append(AreaRow(rec["id"], rec["kind"], rec["area_km2"], rec.get("planned_area_km2"), share, on_land,
                             bool(rec.get("land_exception"))))
     return rows

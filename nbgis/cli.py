@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING
 from geo.layers import DATA_DIR
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from geo.accounts import TokenRecord
     from geo.layers import Layers
     from geo.store.base import FeatureStore
 
@@ -314,6 +317,70 @@ def _store(args: argparse.Namespace) -> int:
     return 0
 
 
+def _user(args: argparse.Namespace) -> int:
+    from geo.accounts import AccountError, issue_token, parse_duration
+    from geo.store.base import StoreError
+
+    try:
+        issued = issue_token(args.name, args.role, _listed(args.collections), _listed(args.districts),
+                             parse_duration(args.expires) if args.expires else None) if args.action == "add" else None
+        store = _store_of(args)
+        _init(store, _data_of(args))  # the first admin is often made before the first `nbgis serve`
+        if issued is not None:
+            store.add_token(issued[1])
+            return _user_added(*issued)
+        if args.action == "list":
+            return _user_list(store)
+        return _user_revoke(args, store)
+    except (AccountError, StoreError) as exc:
+        return _fail(str(exc))
+
+
+def _user_added(text: str, record: TokenRecord) -> int:
+    print(text)  # alone on stdout, for TOKEN=$(nbgis user add ...); what it is goes to stderr
+    scope = ("every collection" if record.collections == ("*",) else ", ".join(record.collections)) + (
+        f" in {', '.join(record.districts)}" if record.districts else "")
+    print(f"nbgis: added token {record.token_id} for {record.name}: {record.role}"
+          f"{f' writing {scope}' if record.role == 'editor' else ''}, "
+          f"{'expires ' + _when(record.expires_at) if record.expires_at else 'never expires'}.\n"
+          f"nbgis: this is the only time the token is shown: it cannot be shown again (only its salted hash is "
+          f"stored). Give it to {record.name} now; if it is lost, revoke it and add another.", file=sys.stderr)
+    return 0
+
+
+def _user_list(store: FeatureStore) -> int:
+    rows = [("NAME", "TOKEN ID", "ROLE", "COLLECTIONS", "DISTRICTS", "CREATED", "EXPIRES", "REVOKED")]
+    for t in sorted(store.tokens(), key=lambda t: (t.name, t.created_at)):
+        rows.append((t.name, t.token_id, t.role, ",".join(t.collections), ",".join(t.districts) or "*",
+                     _when(t.created_at), _when(t.expires_at) if t.expires_at else "never",
+                     _when(t.revoked_at) if t.revoked_at else "-"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    return 0
+
+
+def _user_revoke(args: argparse.Namespace, store: FeatureStore) -> int:
+    from datetime import UTC, datetime
+
+    revoked = store.revoke(args.name, datetime.now(UTC))
+    if not revoked:
+        return _fail(f"no token in use has the name or id {args.name!r} (nbgis user list shows them)")
+    print(f"revoked {revoked} token{'s' if revoked > 1 else ''} of {args.name}; every instance refuses "
+          f"{'them' if revoked > 1 else 'it'} from now on")
+    return 0
+
+
+def _listed(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def _when(at: datetime) -> str:
+    from datetime import UTC
+
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
 def _port(text: str) -> int:
     """A TCP port: uvicorn would bind 80000 modulo 65536 (14464) without a word."""
     try:
@@ -397,6 +464,23 @@ def build_parser() -> argparse.ArgumentParser:
                                           "default, with a note that the office fills it in")
     _store_flags(mp)
     mp.set_defaults(run=_map)
+    us = sub.add_parser("user", help="give, list and revoke the bearer tokens that writes need")
+    user = us.add_subparsers(dest="action", required=True)
+    ua = user.add_parser("add", help="give NAME a new token; it is printed once and cannot be shown again")
+    ua.add_argument("name", help="who holds it: a person or an office (letters, digits, . @ _ -; Chinese too)")
+    ua.add_argument("--role", required=True,
+                    help="viewer: reads (when reads need a token); editor: writes --collections; admin: everything")
+    ua.add_argument("--collections", help="an editor's collections, comma-separated (subparks,corridor-units), "
+                                          "or * for every editable one")
+    ua.add_argument("--districts", help="limit an editor to features in these districts, as adcodes "
+                                        "(330206,330211); default: every district")
+    ua.add_argument("--expires", help="how long the token lasts: 90d, 12h, 30m or 2w (default: until revoked)")
+    ul = user.add_parser("list", help="every token: name, id, role, scope, when made, expires and was revoked")
+    ur = user.add_parser("revoke", help="revoke the token with this id, or every token of this name, at once")
+    ur.add_argument("name", metavar="NAME|TOKEN_ID")
+    for p in (ua, ul, ur):
+        _store_flags(p)
+    us.set_defaults(run=_user)
     return parser
 
 

@@ -21,6 +21,7 @@ from geo.layers import Layers, read_seed, seed_digest
 from geo.store.base import open_store
 from services import downloads, errors, locate, map_pages, ogc, plan, search
 from services.assets import asset_file
+from services.auth import Failures, ReadsNeedToken
 from services.guard import Guard
 from services.middleware import ConditionalGet, HeadAndVary, PinService, RequestId, SecurityHeaders, TrustedHosts
 from services.openapi import openapi_document
@@ -73,6 +74,7 @@ def create_app(layers: Layers | None = None, settings: Settings | None = None) -
                                 {"name": "Plan-aware queries", "description": "Answers only the plan can give"}])
     app.state.settings = config
     app.state.guard = Guard(config)
+    app.state.auth_failures = Failures()
     if layers is not None:  # tests pass loaded layers: build now, so a TestClient without lifespan works
         app.state.service = Service.build(layers)
     # The last added runs first. Innermost: the request's dataset version pinned (or a 503 while the store is
@@ -85,6 +87,8 @@ def create_app(layers: Layers | None = None, settings: Settings | None = None) -
     # Feature collections and map pages are text that shrinks four-fold; clients that ask get it gzipped.
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)  # level 9: 5x the time, 1 % smaller
     app.add_middleware(ConditionalGet)  # outside gzip: answers are kept compressed, revalidations cost nothing
+    if config.read_requires_token:  # outside ConditionalGet: no kept answer or 304 reaches a client without one
+        app.add_middleware(ReadsNeedToken)
     app.add_middleware(HeadAndVary)  # HEAD becomes GET before routing, and every answer says Vary
     hosts = [*config.trusted_hosts, *([config.public_url.split("://", 1)[1].split("/")[0].rsplit(":", 1)[0]]
                                         if config.public_url else [])]

@@ -49,6 +49,11 @@ def not_found(what: str) -> ApiError:
     return ApiError(404, what)
 
 
+def error_response(request: Request, error: ApiError) -> Response:
+    """The answer to `error` where the exception handlers do not reach (a middleware's)."""
+    return _response(request, error.status, error.code, error.description, error.headers)
+
+
 def _response(request: Request, status: int, code: str, description: str,
               headers: Mapping[str, str] | None = None) -> Response:
     if wants_html(request):  # a person in a browser gets a page saying what was wrong, with a way back
@@ -93,7 +98,7 @@ def wants_html(request: Request) -> bool:
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:
-        return _response(request, exc.status, exc.code, exc.description, exc.headers)
+        return error_response(request, exc)
 
     @app.exception_handler(OSError)
     async def os_error(request: Request, exc: OSError) -> Response:

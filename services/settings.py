@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     forwarded_allow_ips: CommaList = Field(default_factory=list)
     # Origins whose pages may call the API from a browser (reads only: the API is open data).
     cors_origins: CommaList = Field(default_factory=lambda: ["*"])
+    # Reads are open data unless this is on: then every request but the landing page, /conformance, /api and the
+    # static files needs a bearer token of any role (services.auth.ReadsNeedToken). Writes always need one.
+    read_requires_token: bool = False
     # Who may show the HTML pages in a frame, as CSP frame-ancestors sources ('self', https://intranet.example).
     frame_ancestors: CommaList = Field(default_factory=lambda: ["'self'"])
 

@@ -50,7 +50,7 @@ def test_init_seeds_once_and_status_counts(store_url: str) -> None:
     assert store.status().revision is None
     store = seeded(store_url)
     status = store.status()
-    assert status.revision == schema.head() == "0001"
+    assert status.revision == schema.head() == "0002"
     assert status.counts == SEED_COUNTS and sum(status.counts.values()) > 80
     assert status.version == store.version() and status.changed_at is not None
     # a second start finds the store filled from the same seed: nothing is loaded again, the version stays
@@ -140,7 +140,8 @@ def test_postgis_tables_are_what_qgis_opens(postgis_cluster: Cluster) -> None:
         counts = {layer: connection.execute(f"SELECT count(*) FROM {layer} WHERE ST_SRID(geom) = 4326").fetchone()[0]
                   for layer in LAYERS}
         labels = connection.execute("SELECT kind, name_zh FROM parks ORDER BY fid LIMIT 1").fetchone()
-    assert sorted(columns) == sorted((layer, "GEOMETRY", 4326) for layer in LAYERS)
+    # the layers, and every version of their features (history QGIS can open too)
+    assert sorted(columns) == sorted((layer, "GEOMETRY", 4326) for layer in (*LAYERS, "nbgis_versions"))
     assert sorted(t for (t,) in indexes) == sorted(LAYERS)
     first = read_seed(DATA_DIR)["parks"][0].properties
     assert labels == (first["kind"], first["name_zh"])  # columns QGIS can style and label by

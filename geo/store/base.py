@@ -6,12 +6,18 @@ dataset version that changes with every committed change. Readers never query a 
 version moved. The reference documents (taxonomy, indicators, the plan's text) stay in the data folder.
 
 Stores: geo.store.sqlite (an embedded GeoPackage file, the default) and geo.store.postgis (PostgreSQL + PostGIS,
-shared by several instances). `open_store(url)` picks one by the URL's scheme. Writing features (create, replace,
-update, delete with history) is the next step; `editable` says whether a store will take them.
+shared by several instances). `open_store(url)` picks one by the URL's scheme.
+
+Writes come as changesets (`apply`): edits of one or more features, written in one transaction or not at all,
+each checked against the ETag its writer last saw (optimistic concurrency), each leaving a version of the
+feature behind (who, when, why, the feature after it), so history can be listed, read and reverted. Version 1
+of every feature is the seed. The stores also keep the accounts' tokens (salted hashes) and staged imports.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
@@ -19,9 +25,13 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import shapely
+
+if TYPE_CHECKING:
+    from geo.accounts import TokenRecord
+    from geo.store.history import History
 
 LAYERS = ("parks", "platforms", "districts")  # one table each, in this order
 SRID = 4326
@@ -35,6 +45,30 @@ class StoreUnavailable(StoreError):
     """The store cannot be reached now (the database is down or unreachable); worth retrying."""
 
 
+class NotFound(StoreError):
+    """A changeset names a feature the layer does not hold (now)."""
+
+    def __init__(self, layer: str, feature_id: str) -> None:
+        super().__init__(f"{layer} holds no feature {feature_id!r}")
+        self.layer, self.id = layer, feature_id
+
+
+class AlreadyExists(StoreError):
+    """A changeset creates a feature whose id the layer already holds."""
+
+    def __init__(self, layer: str, feature_id: str) -> None:
+        super().__init__(f"{layer} already holds a feature {feature_id!r}")
+        self.layer, self.id = layer, feature_id
+
+
+class Conflict(StoreError):
+    """A feature changed since its writer read it: the ETag they sent is not the feature's now."""
+
+    def __init__(self, layer: str, feature_id: str, expected: str, actual: str) -> None:
+        super().__init__(f"{feature_id!r} changed since it was read (it is at {actual}, not {expected})")
+        self.layer, self.id, self.expected, self.actual = layer, feature_id, expected, actual
+
+
 @dataclass(frozen=True)
 class Feature:
     """One stored feature: its id, its properties as the seed file wrote them (key order kept), its geometry."""
@@ -42,6 +76,86 @@ class Feature:
     id: str
     properties: dict[str, Any]
     geometry: shapely.Geometry | None
+
+
+def feature_etag(properties: dict[str, Any], geometry: shapely.Geometry | None) -> str:
+    """A feature's strong ETag (quoted): a digest of its properties (key order aside) and its geometry's WKB,
+    the same on every store and instance, and changed by any edit, one made in QGIS on the tables included."""
+    digest = hashlib.sha256(json.dumps(properties, sort_keys=True, ensure_ascii=False).encode())
+    if geometry is not None:
+        digest.update(shapely.to_wkb(geometry, byte_order=1))
+    return f'"{digest.hexdigest()[:32]}"'
+
+
+def etag_matches(if_match: str, etag: str) -> bool:
+    """If-Match's comparison (RFC 9110 13.1.1): strong, one of a list, or * for any current feature."""
+    tags = [tag.strip() for tag in if_match.split(",")]
+    return "*" in tags or etag in tags
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One feature's change within a changeset. `op` is what the store does; `action` what the user did
+    (create, replace, update, delete, revert, restore, import), kept in the version."""
+
+    layer: str
+    id: str
+    op: str  # create | replace | delete
+    properties: dict[str, Any] | None = None
+    geometry: shapely.Geometry | None = None
+    if_match: str | None = None  # the ETag the writer read; None only for create (the id must not be held)
+    action: str = ""
+
+    def __post_init__(self) -> None:
+        if self.op not in ("create", "replace", "delete"):
+            raise ValueError(f"unknown edit operation {self.op!r}")
+        if self.layer not in LAYERS:
+            raise ValueError(f"unknown layer {self.layer!r}")
+
+
+@dataclass(frozen=True)
+class Version:
+    """A feature as one changeset left it (properties None: deleted by it)."""
+
+    layer: str
+    id: str
+    seq: int  # 1: as seeded
+    changeset: int
+    action: str
+    author: str
+    at: datetime
+    reason: str
+    findings: list[dict[str, Any]]  # the soft rules it broke, as reported when it was written
+    properties: dict[str, Any] | None
+    geometry: shapely.Geometry | None
+
+    @property
+    def deleted(self) -> bool:
+        return self.properties is None
+
+    @property
+    def etag(self) -> str | None:
+        return None if self.properties is None else feature_etag(self.properties, self.geometry)
+
+
+@dataclass(frozen=True)
+class Changeset:
+    id: int
+    author: str
+    at: datetime
+    reason: str
+    versions: list[Version]
+    dataset_version: str  # the store's version once it was committed
+
+
+@dataclass(frozen=True)
+class Staged:
+    """An import shown to its editor and not yet committed."""
+
+    id: str
+    author: str
+    at: datetime
+    payload: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -65,7 +179,7 @@ class Status:
 class FeatureStore(ABC):
     """A place the layers live. Implementations: SQLiteStore, PostGISStore."""
 
-    editable = False  # the next step adds create/replace/update/delete, with history, to stores that say True
+    editable = True  # takes changesets (apply), keeping every version
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -114,6 +228,76 @@ class FeatureStore(ABC):
     def load(self, features: dict[str, list[Feature]], seed_digest: str | None = None) -> str:
         """Replace every layer's features in one transaction, recording the seed's digest when they are a seed;
         the new version."""
+
+    @abstractmethod
+    def _history(self, write: bool = False) -> AbstractContextManager[History]:
+        """The history tables in one transaction (a writing one when `write`)."""
+
+    def _after_apply(self, history: History, layers: set[str]) -> None:  # noqa: B027 (most stores: nothing)
+        """What the store keeps up to date besides the rows, within a changeset's transaction."""
+
+    def current(self, layer: str, feature_id: str) -> tuple[Feature, str] | None:
+        """The feature as the store holds it now, and its ETag; None when there is none."""
+        with self._history() as history:
+            return history.current(layer, feature_id)
+
+    def apply(self, edits: list[Edit], author: str, reason: str,
+              findings: Mapping[str, list[dict[str, Any]]] | None = None) -> Changeset:
+        """Write the edits as one changeset, in one transaction: every one or none. Raises Conflict when a
+        feature's ETag is not its edit's if_match, NotFound / AlreadyExists when an id is missing / held.
+        `findings`: the soft-rule findings per feature id, kept with its version."""
+        with self._history(write=True) as history:
+            changeset = history.apply(edits, author, reason, findings)
+            self._after_apply(history, {edit.layer for edit in edits})
+            return changeset
+
+    def versions(self, layer: str, feature_id: str) -> list[Version]:
+        """Every version of a feature, oldest first; [] when the layer never held it."""
+        with self._history() as history:
+            return history.versions(layer, feature_id)
+
+    def version_of(self, layer: str, feature_id: str, seq: int) -> Version | None:
+        with self._history() as history:
+            return history.version_of(layer, feature_id, seq)
+
+    def changes(self, since: datetime | None = None, limit: int = 1000) -> list[Version]:
+        """The versions written after `since` (every one when None), oldest first, at most `limit`."""
+        with self._history() as history:
+            return history.changes(since, limit)
+
+    def add_token(self, token: TokenRecord) -> None:
+        """Keep an account's token (its salted hash; never the token)."""
+        with self._history(write=True) as history:
+            history.add_token(token)
+
+    def tokens(self) -> list[TokenRecord]:
+        """Every token, revoked and expired ones too, oldest first."""
+        with self._history() as history:
+            return history.tokens()
+
+    def token(self, token_id: str) -> TokenRecord | None:
+        """One token, read now: a revocation is seen by the next request on every instance."""
+        with self._history() as history:
+            return history.token(token_id)
+
+    def revoke(self, name_or_token_id: str, at: datetime) -> int:
+        """Revoke a token, or every token of an account; how many were revoked."""
+        with self._history(write=True) as history:
+            return history.revoke(name_or_token_id, at)
+
+    def stage(self, staged: Staged) -> None:
+        """Keep an import until its editor commits it (on any instance)."""
+        with self._history(write=True) as history:
+            history.stage(staged)
+
+    def staged(self, staged_id: str) -> Staged | None:
+        with self._history() as history:
+            return history.staged(staged_id)
+
+    def unstage(self, staged_id: str) -> None:
+        """Forget a staged import (committed, or dropped)."""
+        with self._history(write=True) as history:
+            history.unstage(staged_id)
 
     def init(self, seed: Callable[[], dict[str, list[Feature]]], digest: str) -> str | None:
         """Upgrade the schema, and fill the store with seed() when it is empty, or when it holds an older seed

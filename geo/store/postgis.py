@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 import psycopg
 import shapely
@@ -32,12 +33,24 @@ from geo.store.base import (
     ordered,
     redacted,
 )
+from geo.store.history import Dialect, History
 
 CHANNEL = "nbgis_dataset"
 HEARTBEAT_S = 0.25
 CONNECT_TIMEOUT_S = 3
 RETRY_S = 0.5
 INIT_LOCK = 0x6E62676973  # 'nbgis': the advisory lock of `init`
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+POSTGIS = Dialect(param="%s", json_param="%s::json", geom_param=f"ST_GeomFromWKB(%s, {SRID})",
+                  geom_column="ST_AsBinary({})", json_column="{}::text", row_lock=" FOR UPDATE",
+                  encode_geometry=lambda geometry: None if geometry is None else shapely.to_wkb(geometry),
+                  decode_wkb=lambda value: None if value is None else bytes(value),
+                  encode_time=_same, decode_time=_same, unique_violation=psycopg.errors.UniqueViolation)
 
 
 class PostGISStore(FeatureStore):
@@ -111,7 +124,13 @@ class PostGISStore(FeatureStore):
                     for f, geometry in zip(rows, ewkb):
                         copy.write_row((f.id, json.dumps(f.properties, ensure_ascii=False), geometry))
             cursor.execute("UPDATE nbgis_dataset SET seed_digest = %s, seed_counter = counter", (seed_digest,))
+            History(cursor, POSTGIS).seed(ordered(features))
             return _version(cursor)[0]
+
+    @contextmanager
+    def _history(self, write: bool = False) -> Iterator[History]:
+        with self._transaction(read_only=not write) as cursor:
+            yield History(cursor, POSTGIS)
 
     def version(self) -> str:
         with self._transaction() as cursor:

@@ -26,12 +26,12 @@ def head() -> str:
     return revision
 
 
-def upgrade(engine: sa.Engine) -> None:
-    """Migrate the database behind engine to head, in one transaction."""
+def upgrade(engine: sa.Engine, revision: str = "head") -> None:
+    """Migrate the database behind engine to `revision` (this release's: head), in one transaction."""
     config = _config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
 
 
 def current(engine: sa.Engine) -> str | None:

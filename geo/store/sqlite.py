@@ -13,7 +13,7 @@ import struct
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import shapely
@@ -32,6 +32,7 @@ from geo.store.base import (
     check_layers,
     ordered,
 )
+from geo.store.history import Dialect, History
 
 POLL_S = 0.2
 _ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}  # by the header's envelope indicator (GeoPackage 2.1.3)
@@ -55,6 +56,16 @@ def gpkg_wkb(blob: bytes | None) -> bytes | None:
     if blob[:2] != b"GP":
         raise StoreError("a geometry is not GeoPackage binary")
     return blob[8 + _ENVELOPE_BYTES[(blob[3] >> 1) & 0b111]:]
+
+
+def _time_text(at: datetime) -> str:
+    """A time as the store writes it: UTC, fixed width, so text order is time order."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+GEOPACKAGE = Dialect(param="?", json_param="?", geom_param="?", geom_column="{}", json_column="{}", row_lock="",
+                     encode_geometry=gpkg_geometry, decode_wkb=gpkg_wkb, encode_time=_time_text,
+                     decode_time=datetime.fromisoformat, unique_violation=sqlite3.IntegrityError)
 
 
 class SQLiteStore(FeatureStore):
@@ -130,16 +141,29 @@ class SQLiteStore(FeatureStore):
                     [(f.id, json.dumps(f.properties, ensure_ascii=False), gpkg_geometry(f.geometry)) for f in rows])
                 self._extent(connection, layer)
             connection.execute("UPDATE nbgis_dataset SET seed_digest = ?, seed_counter = counter", (seed_digest,))
+            History(connection.cursor(), GEOPACKAGE).seed(ordered(features))
             return _version(connection)[0]
 
     @staticmethod
-    def _extent(connection: sqlite3.Connection, layer: str) -> None:
+    def _extent(connection: sqlite3.Connection | sqlite3.Cursor, layer: str) -> None:
         """gpkg_contents' bounds of the layer, which QGIS shows as its extent."""
         blobs = [row[0] for row in connection.execute(f"SELECT geom FROM {layer} WHERE geom IS NOT NULL")]
         geometries = shapely.from_wkb([gpkg_wkb(b) for b in blobs])
         bounds = shapely.total_bounds(geometries) if len(blobs) else [None] * 4
         connection.execute("UPDATE gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, max_y = ? WHERE table_name = ?",
                            (*(None if b is None else float(b) for b in bounds), layer))
+
+    @contextmanager
+    def _history(self, write: bool = False) -> Iterator[History]:
+        try:
+            with self._transaction(write) as connection:
+                yield History(connection.cursor(), GEOPACKAGE)
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"{self.path}: {exc}") from exc
+
+    def _after_apply(self, history: History, layers: set[str]) -> None:
+        for layer in layers:
+            self._extent(history.cursor, layer)
 
     def version(self) -> str:
         try:
