@@ -35,7 +35,7 @@ from pyproj import Geod
 from bench import peers, postgres
 from bench.report import Row
 from bench.serving import settle
-from bench.write_client import Endpoint, Owned, Propagation, Writes, creates, merged, propagation, updates
+from bench.write_client import Endpoint, Owned, Propagation, Writes, count, creates, merged, propagation, updates
 from geo.layers import DATA_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +47,7 @@ SIDE_M, STEP_M, SPACING_M, CLEARANCE_M = 100.0, 3.0, 400.0, 200.0
 PYGEOAPI = "pygeoapi (PostgreSQL)"
 OURS = {"PostGIS": "ours (PostGIS store)", "GeoPackage": "ours (GeoPackage store)"}
 TARGET_VISIBLE_MS = 1000
+WARM_UP_S = 3.0
 SETTLE_S = 5.0  # after a run, up to this long for the machine to go idle (ours rebuilds its snapshot per write)
 VALIDATION = {PYGEOAPI: "validates nothing", OURS["PostGIS"]: "validates every write against the plan's rules",
               OURS["GeoPackage"]: "validates every write against the plan's rules"}
@@ -200,10 +201,15 @@ async def _measure(endpoints: list[Endpoint], features: Features, clients: int, 
     """Creates, then updates, each run A B C A B C; then propagation on each system in turn."""
     results: dict[str, dict[str, Any]] = {e.name: {"creates": [], "updates": []} for e in endpoints}
     owned: dict[str, list[Owned]] = {}
+    for e in endpoints:  # writes and reads before the clock: pygeoapi reflects its tables on a first request
+        warm = await creates(e, features.maker("bench-warm", 1), 1, WARM_UP_S)
+        results[e.name]["made"] = warm.ok + warm.late
+        await count(e.second, WRITTEN)
     for r in range(rounds):
         for e in endpoints:
             run = await creates(e, features.maker(f"bench-{r}", clients), clients, seconds)
             results[e.name]["creates"].append(run)
+            results[e.name]["made"] += run.ok + run.late
             owned.setdefault(e.name, [c[0] for c in run.created if c])
             _log_run(log, "creates", e, run)
             settle(SETTLE_S)
@@ -220,6 +226,8 @@ async def _measure(endpoints: list[Endpoint], features: Features, clients: int, 
         log(f"writes {'propagation':<12} {e.name:<26} p50 {seen.percentile(50):7.1f} ms  p99 "
             f"{seen.percentile(99):7.1f} ms  unseen {seen.unseen}  refused {dict(seen.failed)}")
         settle(SETTLE_S)
+        # every create answered 2xx is there, on the other instance too
+        results[e.name]["listed"] = await count(e.second, WRITTEN)
     return results
 
 
@@ -246,6 +254,14 @@ def run(work: Path, smoke: bool = False, clients: int = 8, seconds: float = 5, r
     return _rows(results, clients, seconds, rounds)
 
 
+def _listed(result: dict[str, Any]) -> str:
+    """Whether the second instance lists every node: the seeded ones and every create answered 2xx."""
+    seeded = len(seed_features()[WRITTEN])
+    expected = seeded + result["made"]
+    verdict = "all there" if result["listed"] == expected else f"DIFFERS from the {expected} expected"
+    return f"instance B lists {result['listed']} nodes after ({seeded} seeded + {result['made']} created: {verdict})"
+
+
 def _rows(results: dict[str, dict[str, Any]], clients: int, seconds: float, rounds: int) -> list[Row]:
     rows = []
     peer = results.get(PYGEOAPI)
@@ -256,9 +272,13 @@ def _rows(results: dict[str, dict[str, Any]], clients: int, seconds: float, roun
             ours = merged(results[name][kind])
             note = (f"{setting}; ours {VALIDATION[name]} (422s count as errors) and needs a token and If-Match; "
                     f"write p50/p99 ms {ours.percentile(50):.0f}/{ours.percentile(99):.0f}; errors {ours.error_text()}")
-            if theirs is not None:
+            if kind == "creates":
+                note += f"; {_listed(results[name])}"
+            if theirs is not None and peer is not None:
                 note += (f"; {PYGEOAPI} {VALIDATION[PYGEOAPI]}, p50/p99 ms {theirs.percentile(50):.0f}/"
                          f"{theirs.percentile(99):.0f}, errors {theirs.error_text()}")
+                if kind == "creates":
+                    note += f", {_listed(peer)}"
             rows.append(Row("writes", f"{label} [{name}]", "writes/s", ours.rate, PYGEOAPI if theirs else "",
                             theirs.rate if theirs else math.nan, ">=1" if theirs else "", note))
     their_seen: Propagation | None = peer["propagation"] if peer else None
