@@ -19,7 +19,7 @@ from fastapi.responses import FileResponse, Response
 
 from geo.layers import Layers, read_seed, seed_digest
 from geo.store.base import open_store
-from services import downloads, errors, locate, map_pages, ogc, plan, search
+from services import downloads, edit, errors, locate, map_pages, ogc, plan, search
 from services.assets import asset_file
 from services.auth import Failures, ReadsNeedToken
 from services.guard import Guard
@@ -81,7 +81,9 @@ def create_app(layers: Layers | None = None, settings: Settings | None = None) -
     # down, which still gets every header below); then security headers, reading pages before they are compressed.
     app.add_middleware(PinService)
     app.add_middleware(SecurityHeaders, frame_ancestors=config.frame_ancestors)
-    # Read-only open data: any web page may query it from the browser (GET and the POST of /locate).
+    # Open data: any web page may read it from the browser (GET and the POST of /locate). No page of another
+    # origin may write: PUT, PATCH and DELETE are not allowed across origins, nor the Authorization header a
+    # write needs, so a browser never sends another site's write with a token (there are no cookies to send).
     app.add_middleware(CORSMiddleware, allow_origins=config.cors_origins, allow_methods=["GET", "POST"],
                        expose_headers=["Content-Crs", "X-Locate-Summary", "Content-Disposition"])
     # Feature collections and map pages are text that shrinks four-fold; clients that ask get it gzipped.
@@ -96,6 +98,7 @@ def create_app(layers: Layers | None = None, settings: Settings | None = None) -
     app.add_middleware(RequestId)  # outermost: every answer and every logged error carries the request's id
     errors.install(app)
     app.include_router(ogc.router)
+    app.include_router(edit.router)
     app.include_router(plan.router)
     app.include_router(locate.router)
     app.include_router(downloads.router)

@@ -39,6 +39,7 @@ class ApiError(Exception):
         self.code = code or CODES.get(status, "Error")
         self.description = description
         self.headers: dict[str, str] = {}
+        self.extra: dict[str, object] = {}  # more members of the JSON body (a write's rule findings)
 
 
 def bad_parameter(name: str, problem: str) -> ApiError:
@@ -51,11 +52,11 @@ def not_found(what: str) -> ApiError:
 
 def error_response(request: Request, error: ApiError) -> Response:
     """The answer to `error` where the exception handlers do not reach (a middleware's)."""
-    return _response(request, error.status, error.code, error.description, error.headers)
+    return _response(request, error.status, error.code, error.description, error.headers, error.extra)
 
 
 def _response(request: Request, status: int, code: str, description: str,
-              headers: Mapping[str, str] | None = None) -> Response:
+              headers: Mapping[str, str] | None = None, extra: Mapping[str, object] | None = None) -> Response:
     if wants_html(request):  # a person in a browser gets a page saying what was wrong, with a way back
         from services.render import html_response  # services.render raises ApiError: imported when needed
 
@@ -67,7 +68,7 @@ def _response(request: Request, status: int, code: str, description: str,
         else:
             page.headers.update(headers or {})
             return page
-    body = orjson.dumps({"code": code, "description": description})
+    body = orjson.dumps({"code": code, "description": description, **(extra or {})})
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 

@@ -157,6 +157,8 @@ class PinService:
             await unavailable(scope, receive, send)
             return
         if PINNED not in scope:  # ConditionalGet, outside, pins the version its ETag names
+            if isinstance(holder, Live):
+                await holder.caught_up()  # after a write here, the version it made
             scope[PINNED] = current_service(scope["app"])
         await self.app(scope, receive, send)
 
@@ -240,6 +242,8 @@ class ConditionalGet:
             await self.app(scope, receive, send)
             return
         # The answer's dataset version is the tag's: pin that Service for the handler (PinService keeps it).
+        if isinstance(holder, Live):
+            await holder.caught_up()  # after a write here, the version it made
         service = scope[PINNED] = current_service(scope["app"])
         version = service.version
         if version != self.version:  # the data changed: nothing kept is true any more

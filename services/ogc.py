@@ -71,6 +71,10 @@ CONFORMANCE = (
     "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+    # Part 4 (draft): services.edit, on every collection but the districts
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",
 )
 REL_QUERYABLES = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
 REL_CONFORMANCE = "http://www.opengis.net/def/rel/ogc/1.0/conformance"
@@ -408,4 +412,5 @@ async def item(
     if media == HTML:
         return html_response("item.html", request, doc=doc, collection=found, backdrop=service.backdrop,
                              map_feature=feature(found, position, service_crs(CRS84), ["id", "name_zh"], False))
-    return json_response(doc, json_type, headers=crs_headers(output_crs))
+    etag = service.etags.get(feature_id)  # the feature's version: what a write sends back in If-Match
+    return json_response(doc, json_type, headers={**crs_headers(output_crs), **({"ETag": etag} if etag else {})})

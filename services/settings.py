@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     crs_builds_per_client: int = 30  # distinct CRS definitions one client may have built per minute
     max_json_depth: int = 32  # nesting of an uploaded GeoJSON document
 
+    # Editing (OGC API - Features Part 4). A feature's body may be this large (a surveyed boundary of many
+    # thousands of vertices). Writes to an existing feature need If-Match: its ETag as the writer read it, so no
+    # change is overwritten unseen. QGIS sends no If-Match: an instance QGIS edits through may set this False
+    # (writes without If-Match then replace what is there; writes with one are still checked).
+    max_feature_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    require_if_match: bool = True
+
     @field_validator("trusted_hosts", "forwarded_allow_ips", "cors_origins", "frame_ancestors", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:

@@ -8,6 +8,7 @@ answers from one version from start to end.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import threading
@@ -26,7 +27,7 @@ from geo.layers import Layers, build_layers
 from geo.locate import Locator
 from geo.queries import indicators, industry_catalogue, industry_detail, stats
 from geo.search import SearchIndex
-from geo.store.base import FeatureStore, StoreUnavailable
+from geo.store.base import Feature, FeatureStore, StoreUnavailable, feature_etag
 from services.catalog import Collection, build_collections
 from services.crs import warm_up
 
@@ -39,6 +40,7 @@ class Service:
     layers: Layers
     collections: dict[str, Collection]
     version: str  # the store's dataset version these answers come from ("0": layers given directly, no store)
+    etags: dict[str, str] = field(default_factory=dict)  # feature id -> its ETag as stored (none without a store)
     _industries: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)  # every code, once
     _memo: OrderedDict[Any, Any] = field(default_factory=OrderedDict, repr=False)
     _memo_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # thread-pool handlers too
@@ -98,9 +100,12 @@ class Service:
         return self._industries[code]
 
     @classmethod
-    def build(cls, layers: Layers, version: str = "0", warm: bool = True) -> Service:
+    def build(cls, layers: Layers, version: str = "0", warm: bool = True,
+              features: dict[str, list[Feature]] | None = None) -> Service:
+        """The Service over `layers`; with the stored `features` they came from, each feature's ETag."""
         warm_up()  # the CRSs, before any request needs one
-        service = cls(layers, build_collections(layers), version)
+        etags = {f.id: feature_etag(f.properties, f.geometry) for rows in (features or {}).values() for f in rows}
+        service = cls(layers, build_collections(layers), version, etags)
         return service.warm() if warm else service
 
 
@@ -131,12 +136,16 @@ class Live:
         self.available = True
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._swap = threading.Lock()  # the watch and a local write may both ask for the next version
+        self._written = threading.Event()  # set by a local write: load its version now, not at the next poll
+        self._expected = 0  # the newest version this process committed (its counter)
         self.current = self._build().warm()
 
     def _build(self) -> Service:
         started = time.perf_counter()
         snapshot = self.store.snapshot()
-        service = Service.build(build_layers(snapshot.features, self.data_dir), snapshot.version, warm=False)
+        service = Service.build(build_layers(snapshot.features, self.data_dir), snapshot.version, warm=False,
+                                features=snapshot.features)
         log.info("dataset version %s ready in %.2f s (%s)", snapshot.version, time.perf_counter() - started,
                  ", ".join(f"{len(v)} {k}" for k, v in snapshot.features.items()))
         return service
@@ -144,9 +153,11 @@ class Live:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._watch, name="nbgis-store-watch", daemon=True)
         self._thread.start()
+        threading.Thread(target=self._follow_writes, name="nbgis-store-writes", daemon=True).start()
 
     def stop(self) -> None:
         self._stop.set()
+        self._written.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.store.close()
@@ -154,8 +165,35 @@ class Live:
     def _watch(self) -> None:
         self.store.watch(self.current.version, self._changed, self._health, self._stop)
 
+    def committed(self, version: str) -> None:
+        """A write of this process committed `version`: serve it as soon as it is built (the next read of this
+        instance waits for it, see caught_up), without waiting for the watch's next poll."""
+        self._expected = max(self._expected, _counter(version))
+        self._written.set()
+
+    def _follow_writes(self) -> None:
+        while not self._stop.is_set():
+            self._written.wait()
+            self._written.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self._changed(self.store.version())
+            except Exception:  # the store is down: the watch says so and catches up once it is back
+                log.debug("a written version could not be loaded yet", exc_info=True)
+
+    async def caught_up(self, timeout_s: float = 2.0) -> None:
+        """Wait (up to timeout_s) until the version this process last wrote is served: read your own writes."""
+        deadline = time.monotonic() + timeout_s
+        while _counter(self.current.version) < self._expected and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+
     def _changed(self, version: str) -> None:
-        if version == self.current.version:
+        with self._swap:
+            self._swap_to(version)
+
+    def _swap_to(self, version: str) -> None:
+        if version == self.current.version or _counter(version) < _counter(self.current.version):
             return
         try:
             service = self._build()
@@ -178,6 +216,11 @@ class Live:
         else:
             log.error("the store %s cannot be reached; answering 503 until it can", self.store.url_shown)
         self.available = reachable
+
+
+def _counter(version: str) -> int:
+    """The change counter of a dataset version uid.counter (the uid is the store's, the same for all)."""
+    return int(version.rpartition(".")[2] or 0)
 
 
 def service_of(request: Request) -> Service:

@@ -115,7 +115,7 @@ class Edit:
 
 @dataclass(frozen=True)
 class Version:
-    """A feature as one changeset left it (properties None: deleted by it)."""
+    """A feature as one changeset left it. A deletion keeps the properties the feature had, and no geometry."""
 
     layer: str
     id: str
@@ -131,11 +131,12 @@ class Version:
 
     @property
     def deleted(self) -> bool:
-        return self.properties is None
+        return self.action == "delete"
 
     @property
     def etag(self) -> str | None:
-        return None if self.properties is None else feature_etag(self.properties, self.geometry)
+        """The ETag the feature had after this version; None once deleted."""
+        return None if self.deleted or self.properties is None else feature_etag(self.properties, self.geometry)
 
 
 @dataclass(frozen=True)
@@ -260,10 +261,12 @@ class FeatureStore(ABC):
         with self._history() as history:
             return history.version_of(layer, feature_id, seq)
 
-    def changes(self, since: datetime | None = None, limit: int = 1000) -> list[Version]:
-        """The versions written after `since` (every one when None), oldest first, at most `limit`."""
+    def changes(self, since: datetime | None = None, limit: int = 1000, after: int | None = None,
+                through: int | None = None) -> list[Version]:
+        """The versions written after the time `since` and in changesets numbered after `after` and up to
+        `through` (each bound: none when None), oldest first, at most `limit`."""
         with self._history() as history:
-            return history.changes(since, limit)
+            return history.changes(since, limit, after, through)
 
     def add_token(self, token: TokenRecord) -> None:
         """Keep an account's token (its salted hash; never the token)."""

@@ -114,11 +114,12 @@ class History:
                 self._write_row(edit)
             except self.d.unique_violation as exc:  # created by a transaction that committed since we looked
                 raise AlreadyExists(edit.layer, edit.id) from exc
-            properties = None if edit.op == "delete" else edit.properties
+            # a deletion keeps what the feature was (its collection, names), without a geometry
+            properties = held[0].properties if held is not None and edit.op == "delete" else edit.properties
             geometry = None if edit.op == "delete" else edit.geometry
             seq = self._run("SELECT coalesce(max(seq), 0) + 1 FROM nbgis_versions WHERE layer = ? AND id = ?",
                             (edit.layer, edit.id)).fetchone()[0]
-            action = edit.action or edit.op
+            action = "delete" if edit.op == "delete" else edit.action or edit.op  # Version.deleted reads it
             self._run(f"INSERT INTO nbgis_versions (layer, id, seq, changeset, action, properties, geom) "
                       f"VALUES (?, ?, ?, ?, ?, {self.d.json_param}, {self.d.geom_param})",
                       (edit.layer, edit.id, seq, changeset, action,
@@ -173,10 +174,15 @@ class History:
         found = self._versions("v.layer = ? AND v.id = ? AND v.seq = ?", (layer, feature_id, seq))
         return found[0] if found else None
 
-    def changes(self, since: datetime | None, limit: int) -> list[Version]:
-        if since is None:
-            return self._versions("1 = 1", (), f"ORDER BY v.vid LIMIT {int(limit)}")
-        return self._versions("c.at > ?", (self.d.encode_time(since),), f"ORDER BY v.vid LIMIT {int(limit)}")
+    def changes(self, since: datetime | None, limit: int, after: int | None = None,
+                through: int | None = None) -> list[Version]:
+        where, params = ["1 = 1"], []
+        for clause, value in (("c.at > ?", None if since is None else self.d.encode_time(since)),
+                              ("c.id > ?", after), ("c.id <= ?", through)):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        return self._versions(" AND ".join(where), tuple(params), f"ORDER BY v.vid LIMIT {int(limit)}")
 
     # tokens ----------------------------------------------------------------------------------------------------
     TOKEN_COLUMNS = "token_id, name, role, collections, districts, salt, hash, created_at, expires_at, revoked_at"
