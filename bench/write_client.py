@@ -201,13 +201,16 @@ class Propagation:
 
 
 async def propagation(endpoint: Endpoint, mine: Owned, move: Callable[[dict[str, Any], int], dict[str, Any]],
-                      samples: int) -> Propagation:
-    """`samples` times: PUT the feature moved on the first instance, then GET it from the second every POLL_S
-    until it shows the new version (marker_of)."""
+                      samples: int, budget_s: float) -> Propagation:
+    """`samples` times, or as many as fit in budget_s: PUT the feature moved on the first instance, then GET it
+    from the second every POLL_S until it shows the new version (marker_of)."""
     result = Propagation()
     fid = mine.feature["id"]
+    deadline = time.perf_counter() + budget_s
     async with _client(endpoint.first) as writer, _client(endpoint.second) as reader:
         for n in range(1, samples + 1):
+            if time.perf_counter() > deadline:
+                break
             if endpoint.etags and mine.etag is None:
                 mine.etag = await _etag(writer, endpoint, fid)
             body = move(mine.feature, 1_000_000 + n)

@@ -112,11 +112,14 @@ def test_smoke_run_measures_every_section(tmp_path: Path) -> None:
     writes = {r["case"]: r for r in by_section["writes"]}
     store = "[ours (GeoPackage store)]"
     assert list(writes) == [f"create (POST) {store}", f"replace (PUT, moved 3 m) {store}",
-                            f"visible on a second instance {store}"]
+                            f"visible on a second instance {store}", f"one version rebuilt {store}"]
     for case in list(writes)[:2]:
         assert writes[case]["ours"] > 0 and "errors none" in writes[case]["note"], writes[case]
+    created = writes[f"create (POST) {store}"]["note"]
+    assert "created: all there)" in created  # the second instance lists every create answered 201
     visible = writes[f"visible on a second instance {store}"]
     assert 0 < visible["ours"] < 5000 and "not seen within 5 s: 0, writes refused: 0" in visible["note"]
+    assert writes[f"one version rebuilt {store}"]["ours"] > 0
 
 
 def test_short_soak_keeps_every_promise() -> None:
