@@ -148,11 +148,13 @@ def parse_token(text: str) -> tuple[str, str]:
     return match[1], match[2]
 
 
-def verify(text: str, record: TokenRecord | None, now: datetime | None = None) -> TokenRecord:
+def verify(text: str, record: TokenRecord | None, now: datetime | None = None, name: str | None = None
+           ) -> TokenRecord:
     """The record when `text` is its token and it may be used now; else TokenRejected saying why.
 
-    `record` is what the store holds for the text's token id (None: no such token). The secret is compared in
-    constant time, and before expiry or revocation, so only its holder learns that a token expired.
+    `record` is what the store holds for the text's token id (None: no such token); `name`, when the token came
+    with one (HTTP Basic: the account name and the token as password), must be the record's. The secret is
+    compared in constant time, and before expiry or revocation, so only its holder learns that a token expired.
     """
     token_id, secret = parse_token(text)
     if record is None or record.token_id != token_id:
@@ -160,6 +162,8 @@ def verify(text: str, record: TokenRecord | None, now: datetime | None = None) -
         raise TokenRejected(UNKNOWN, token_id, f"token {token_id} is not known here")
     if not hmac.compare_digest(_mac(record.salt, secret), record.hash):
         raise TokenRejected(WRONG_SECRET, token_id, f"token {token_id}: the secret is wrong")
+    if name is not None and name != record.name:
+        raise TokenRejected(WRONG_SECRET, token_id, f"token {token_id} is not {name[:64]!r}'s")
     now = now or datetime.now(UTC)
     if record.revoked_at is not None and record.revoked_at <= now:
         raise TokenRejected(REVOKED, token_id, f"token {token_id} was revoked at {_iso(record.revoked_at)}")

@@ -9,17 +9,19 @@ once per Layers; a check is then a few milliseconds.
 
 from __future__ import annotations
 
+import functools
 import re
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 import shapely
 
-from geo.layers import Layers
+from geo.layers import Layers, read_seed
 from geo.measure import geodesic_area_km2
 from geo.plan import cited_ranges
 from geo.schema import KINDS, PARK_KINDS, PLATFORM, PLATFORM_STATUSES, PLATFORM_TYPES, REQUIRED_PROPERTIES
@@ -183,6 +185,13 @@ def industry_findings(fid: str, codes: Any, taxonomy: Taxonomy) -> Iterator[Find
             yield Finding("industry", fid, f"industry code {code!r} is not in industries.json")
 
 
+def count_findings(where: str, kind: str, n: int, severity: Severity = "hard") -> Iterator[Finding]:
+    """A kind the plan counts (10 sub-parks, 12 corridor units ...) has that many features."""
+    expected = KINDS[kind].expected_count
+    if expected is not None and n != expected:
+        yield Finding("count", where, f"{n} {kind} features; the plan has {expected}", severity)
+
+
 def overlapping(geom: shapely.Geometry, tree: shapely.STRtree, geoms: np.ndarray) -> Iterator[tuple[int, float]]:
     """(index in geoms, km² shared) of every geometry that overlaps geom by more than MAX_OVERLAP_KM2."""
     for j in tree.query(geom, predicate="intersects"):
@@ -255,23 +264,26 @@ class Rules:
         self.owner = {fid: KINDS[kind].collection for frame in (layers.parks, layers.platforms, layers.districts)
                       for fid, kind in zip(frame["id"], frame["kind"])}
         self.collections = {c: self._collection(layers, c) for c in EDITABLE_COLLECTIONS}
+        self.counts = {c.kind: len(layers.kind(c.kind)) for c in self.collections.values()}
 
     @staticmethod
     def _collection(layers: Layers, collection_id: str) -> _Collection:
         kind = next(k.name for k in KINDS.values() if k.collection == collection_id)
         layer = layer_of(kind)
         frame = layers.kind(kind).drop(columns=["geometry", *COMPUTED_PROPERTIES])
+        # the properties of the kind now, and as the plan's seed has them (so a deleted feature can be restored)
+        values: dict[str, list[Any]] = {column: list(frame[column]) for column in frame.columns}
+        for name, seeded in _seed_values(layers.data_dir, layer, kind).items():
+            values.setdefault(name, []).extend(seeded)
         types: dict[str, str | None] = {}
-        for column in frame.columns:
-            seen = {value_type(v) for v in frame[column] if v is not None}
+        for column, column_values in values.items():
+            seen = {value_type(v) for v in column_values if v is not None}
             if seen:  # carried by a feature of this kind: as its values are (an empty list says only "list")
                 typed = seen - {"list"}
                 types[column] = typed.pop() if len(typed) == 1 else "list" if not typed else None
-        for name in REQUIRED_PROPERTIES[layer]:
-            types.setdefault(name, "string")
-        for name in LIST_PROPERTIES:  # the codes and names are strings, even where every list is empty
-            if types.get(name) == "list":
-                types[name] = "list of strings"
+        for name in REQUIRED_PROPERTIES[layer]:  # codes and names are strings, even where every list is empty
+            if types.get(name) in (None, "list"):
+                types[name] = "list of strings" if name in LIST_PROPERTIES else "string"
         types.update(OPTIONAL_PROPERTIES.get(kind, {}))
         return _Collection(kind, layer, types)
 
@@ -320,6 +332,21 @@ class Rules:
             found += area_findings(fid, kind, area, props.get("planned_area_km2"))
         if geom is not None:
             found += self._neighbours(fid, kind, geom, props)
+        if fid not in self.owner:  # a new feature
+            found += count_findings(fid, kind, self.counts[kind] + 1, "soft")
+        return found
+
+    def check_delete(self, collection_id: str, feature_id: str) -> list[Finding]:
+        """What deleting a feature of this collection would break: the corridor zone while units lie in it
+        (hard), a count the plan gives (soft)."""
+        spec = self.collection(collection_id)
+        if self.owner.get(feature_id) != collection_id:
+            return []  # nothing to delete: the store answers 404
+        found = []
+        if feature_id == self.zone_id and self.units:
+            found.append(Finding("corridor", feature_id, f"the corridor zone holds {len(self.units)} corridor units "
+                                                         "(delete them first)"))
+        found += count_findings(feature_id, spec.kind, self.counts[spec.kind] - 1, "soft")
         return found
 
     def _identity(self, collection_id: str, spec: _Collection, fid: str, props: Mapping[str, Any]
@@ -370,11 +397,27 @@ class Rules:
                     yield Finding("corridor", fid, f"corridor units outside the zone: {', '.join(outside)}")
 
 
+@functools.cache
+def _seed_values(data_dir: Path, layer: str, kind: str) -> dict[str, list[Any]]:
+    """Every value each property has in the seed's features of a kind."""
+    values: dict[str, list[Any]] = {}
+    for feature in read_seed(data_dir)[layer]:
+        if feature.properties.get("kind") == kind:
+            for name, value in feature.properties.items():
+                values.setdefault(name, []).append(value)
+    return values
+
+
 def check_feature(layers: Layers, collection_id: str, feature_id: str, properties: Mapping[str, Any],
                   geometry: shapely.Geometry | None) -> list[Finding]:
     """The findings on one feature as a write (create or replace) would leave it. KeyError for a collection
     that is not editable."""
     return Rules.of(layers).check(collection_id, feature_id, properties, geometry)
+
+
+def check_delete(layers: Layers, collection_id: str, feature_id: str) -> list[Finding]:
+    """The findings on deleting one feature (KeyError for a collection that is not editable)."""
+    return Rules.of(layers).check_delete(collection_id, feature_id)
 
 
 def writable_properties(layers: Layers, collection_id: str) -> list[str]:

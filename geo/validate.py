@@ -29,6 +29,7 @@ from geo.rules import (
     Finding,
     area_findings,
     corridor_findings,
+    count_findings,
     district_findings,
     geometry_findings,
     industry_findings,
@@ -152,11 +153,7 @@ def _geometries(layers: Layers) -> Iterator[Finding]:
 
 def _counts(layers: Layers) -> Iterator[Finding]:
     for kind in KINDS.values():
-        if kind.expected_count is None:
-            continue
-        n = len(layers.kind(kind.name))
-        if n != kind.expected_count:
-            yield Finding("count", kind.name, f"{n} features; the plan has {kind.expected_count}")
+        yield from count_findings(kind.name, kind.name, len(layers.kind(kind.name)))
 
 
 def _placement(layers: Layers) -> Iterator[Finding]:

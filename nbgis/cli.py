@@ -285,7 +285,9 @@ def _serve(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         return _fail(f"cannot serve {settings.data}: {exc}", 1)
     try:  # once, here: a store that cannot be reached fails the command instead of every worker
-        _init(_store_of(args), settings.data)
+        store = _store_of(args)
+        _init(store, settings.data)
+        store.close()  # the workers open their own
     except StoreError as exc:
         return _fail(str(exc))
     uvicorn.run("services.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
@@ -314,6 +316,42 @@ def _store(args: argparse.Namespace) -> int:
         print(f"changed    {status.changed_at.isoformat(timespec='seconds') if status.changed_at else 'never'}")
         for layer, count in status.counts.items():
             print(f"{layer:<10} {count} features")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    """Read surveyed boundaries, print the diff table, and write them as one changeset (not with --dry-run)."""
+    import getpass
+
+    from geo.imports import ImportFileError, ImportRefused, commit_import, plan_import, read_boundaries
+    from geo.store.base import Conflict, StoreError
+
+    if not args.file.is_file():
+        return _fail(f"cannot read {args.file}: No such file")
+    try:
+        boundaries = read_boundaries(args.file, args.match, args.layer, args.crs, encoding=args.encoding)
+        store, data = _store_of(args), _data_of(args)
+        _init(store, data)
+        plan = plan_import(store, data, boundaries, args.collection, args.match, args.source)
+    except (ImportFileError, StoreError) as exc:
+        return _fail(str(exc))
+    print(plan.text())
+    if not plan.ok:
+        return _fail(f"nothing written: {len(plan.errors())} problem(s) above")
+    if args.dry_run:
+        print(f"dry run: nothing written ({len(plan.matches)} feature(s) would change)")
+        return 0
+    try:
+        changeset = commit_import(store, plan, f"cli:{getpass.getuser()}", args.reason or "")
+    except Conflict as exc:
+        return _fail(f"nothing written: {exc}; run the import again")
+    except (ImportRefused, StoreError) as exc:
+        return _fail(f"nothing written: {exc}")
+    if changeset is None:
+        print("nothing written: every matched feature is already as the file has it")
+        return 0
+    print(f"wrote changeset {changeset.id}: {len(changeset.versions)} feature(s) of {plan.collection} "
+          f"by {changeset.author}; dataset version {changeset.dataset_version}")
     return 0
 
 
@@ -464,6 +502,22 @@ def build_parser() -> argparse.ArgumentParser:
                                           "default, with a note that the office fills it in")
     _store_flags(mp)
     mp.set_defaults(run=_map)
+    im = sub.add_parser("import", help="replace features' boundaries with surveyed ones from a Shapefile (or .zip), "
+                                       "GeoPackage, DXF, KML, GeoJSON or FlatGeobuf; prints the diff, writes one "
+                                       "changeset or nothing")
+    im.add_argument("file", type=Path, help="the file; a DXF names each boundary by its CAD layer")
+    im.add_argument("--collection", required=True, help="the collection whose features it replaces (subparks, ...)")
+    im.add_argument("--match", required=True, choices=("id", "name_zh"),
+                    help="the column whose value names the feature (id or name_zh)")
+    im.add_argument("--layer", help="the layer to read from a file holding several")
+    im.add_argument("--crs", help="the CRS of the coordinates when the file names none or the wrong one: "
+                                  "EPSG:4549, EPSG:4490, GCJ02, WKT, ... (default: the file's own)")
+    im.add_argument("--encoding", help="a Shapefile's text encoding when it has no .cpg saying it (GBK, ...)")
+    im.add_argument("--source", help="geometry_source to record (default: the file's name and layer)")
+    im.add_argument("--reason", help="why, kept with the changeset")
+    im.add_argument("--dry-run", action="store_true", help="print the diff and write nothing")
+    _store_flags(im)
+    im.set_defaults(run=_import)
     us = sub.add_parser("user", help="give, list and revoke the bearer tokens that writes need")
     user = us.add_subparsers(dest="action", required=True)
     ua = user.add_parser("add", help="give NAME a new token; it is printed once and cannot be shown again")

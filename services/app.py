@@ -19,7 +19,7 @@ from fastapi.responses import FileResponse, Response
 
 from geo.layers import Layers, read_seed, seed_digest
 from geo.store.base import open_store
-from services import downloads, edit, errors, locate, map_pages, ogc, plan, search
+from services import downloads, edit, errors, imports, locate, map_pages, ogc, plan, search
 from services.assets import asset_file
 from services.auth import Failures, ReadsNeedToken
 from services.guard import Guard
@@ -99,6 +99,7 @@ def create_app(layers: Layers | None = None, settings: Settings | None = None) -
     errors.install(app)
     app.include_router(ogc.router)
     app.include_router(edit.router)
+    app.include_router(imports.router)
     app.include_router(plan.router)
     app.include_router(locate.router)
     app.include_router(downloads.router)

@@ -1,12 +1,13 @@
 """Who is asking: the bearer token of a request, checked against the store on every use.
 
-Writes call `authenticate` (or depend on `Writer`), then `authorize_write` with the feature's districts. The token
-is looked up in the store each time, never cached, so a token revoked on one instance stops at once on all of them.
-Failures answer 401 with a `WWW-Authenticate: Bearer` challenge (RFC 6750), a scope that does not allow the write
-403; each failed attempt with a token is logged on "nbgis.auth" (client, token id, reason: never the secret), and a
-client past FAILURES_PER_MINUTE of them gets 429 until the oldest leaves the minute. Only failures are counted: a
-valid token is accepted even from a limited address (an office behind one NAT shares it with its neighbours), and
-guessing is hopeless anyway against a 256-bit secret; the limit keeps a broken client or a scan out of the log.
+Writes call `authenticate` (in a thread: it reads the store), then `authorize_write` with the feature's
+districts. The token is looked up in the store each time, never cached, so a token revoked on one instance stops
+at once on all of them. Failures answer 401 with a `WWW-Authenticate: Bearer` challenge (RFC 6750), a scope that
+does not allow the write 403. Each refused request is logged on "nbgis.auth" (client, token id, reason: never the
+secret), and a client past FAILURES_PER_MINUTE failed token checks gets 429 until the oldest leaves the minute.
+Only failures are counted: a valid token is accepted even from a limited address (an office behind one NAT shares
+it with its neighbours), and guessing is hopeless anyway against a 256-bit secret; the 429 tells a misconfigured
+client or a scanner to stop, and the log shows who went on.
 
 `ReadsNeedToken` (installed when the setting read_requires_token is on) asks a token of any role for every request
 but the landing page, /conformance, /api and the static files.
@@ -14,19 +15,28 @@ but the landing page, /conformance, /api and the static files.
 
 from __future__ import annotations
 
+import base64
 import logging
 import math
 import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Iterable
-from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from geo.accounts import TokenRecord, TokenRejected, parse_token, verify, write_denial
+from geo.accounts import (
+    UNKNOWN,
+    WRONG_SECRET,
+    TokenRecord,
+    TokenRejected,
+    may_read,
+    parse_token,
+    verify,
+    write_denial,
+)
 from geo.store.base import FeatureStore, StoreUnavailable
 from services.errors import ApiError, error_response
 from services.state import Live
@@ -71,33 +81,46 @@ class Failures:
 
 def authenticate(request: Request) -> TokenRecord:
     """The verified token of this request; ApiError 401 (none, or a bad, expired or revoked one), 429 (too many
-    failures from this client), 501 (no store) or 503 (the store cannot be reached). Looks the token up in the
-    store: blocking, so FastAPI runs it in a thread as a dependency (`Writer`), and async code awaits it through
-    run_in_threadpool."""
+    failures from this client), 501 (no store) or StoreUnavailable (503). Looks the token up in the store, so it
+    blocks: async code awaits it through run_in_threadpool."""
     known: TokenRecord | None = request.scope.get(TOKEN)
     if known is not None:  # ReadsNeedToken checked it already, in this same request
         return known
     header = request.headers.get("authorization", "")
-    scheme, _, text = header.strip().partition(" ")
-    if scheme.lower() != "bearer":
-        log.debug("%s %s from %s: no bearer token", request.method, request.url.path, _client(request))
+    presented = _credentials(header)
+    if presented is None:
+        log.info("%s %s from %s refused: no bearer token", request.method, request.url.path, _client(request))
         raise _unauthorized("this needs a bearer token: send the header Authorization: Bearer nbgis_... "
                             "(an administrator gives one with `nbgis user add`)" if not header else
-                            "this service takes bearer tokens only: Authorization: Bearer nbgis_...", None)
+                            "this service takes bearer tokens: Authorization: Bearer nbgis_... (or Basic, with "
+                            "the account's name and the token as its password)", None)
     store = store_of(request)
     if store is None:
         raise ApiError(501, "this instance serves layers given at start-up, not a store: it has no accounts and "
                             "takes no writes", "NotImplemented")
+    text, name = presented
     try:
         token_id, _ = parse_token(text)
-        record = verify(text, store.token(token_id))
+        record = verify(text, store.token(token_id), name=name)
     except TokenRejected as rejected:
         raise _refused(request, rejected) from None
     request.scope[TOKEN] = record
     return record
 
 
-Writer = Annotated[TokenRecord, Depends(authenticate)]
+def _credentials(header: str) -> tuple[str, str | None] | None:
+    """The token text of an Authorization header, and the account name it came with: `Bearer TOKEN`, or `Basic`
+    with NAME:TOKEN (what QGIS's Basic authentication sends); None when it holds neither."""
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() == "bearer":
+        return value, None
+    if scheme.lower() != "basic":
+        return None
+    try:
+        name, colon, password = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
+    except (ValueError, UnicodeDecodeError):  # binascii.Error is a ValueError
+        return "", None  # refused as a malformed token, and counted
+    return (password, name) if colon else ("", None)
 
 
 def authorize_write(record: TokenRecord, collection: str, adcodes_before: Iterable[str] | None = None,
@@ -131,7 +154,7 @@ def _refused(request: Request, rejected: TokenRejected) -> ApiError:
                             f"{wait} s", "TooManyRequests")
         exc.headers = {"Retry-After": str(wait)}
         return exc
-    if rejected.reason in ("unknown", "wrong-secret"):  # one answer for both: ids that exist are not told
+    if rejected.reason in (UNKNOWN, WRONG_SECRET):  # one answer for both: ids that exist are not told
         rejected = TokenRejected(rejected.reason, rejected.token_id, f"token {rejected.token_id} is not valid here")
     return _unauthorized(f"{rejected}; ask an administrator for a token", "invalid_token")
 
@@ -156,7 +179,11 @@ class ReadsNeedToken:
             return
         request = Request(scope)
         try:
-            await run_in_threadpool(authenticate, request)
+            record = await run_in_threadpool(authenticate, request)
+            parts = path.split("/")
+            collection = parts[2] if len(parts) > 2 and parts[1] == "collections" else ""
+            if not may_read(record, collection):  # a role the store holds that this release does not know
+                raise ApiError(403, f"token {record.token_id} ({record.name}) may not read this", "Forbidden")
         except StoreUnavailable as exc:  # outside the app's exception handlers: answered here, as they would
             unavailable = ApiError(503, str(exc), "StoreUnavailable")
             unavailable.headers = {"Retry-After": "1"}

@@ -47,7 +47,7 @@ FeatureId = Annotated[str, Path(alias="featureId", description="The feature's id
 
 
 # Who may write what, and where ------------------------------------------------------------------------------
-def _live(request: Request) -> Live:
+def live_of(request: Request) -> Live:
     holder = request.app.state.service
     if not isinstance(holder, Live):
         raise ApiError(501, "this instance serves layers given at start-up, not a store: it takes no writes",
@@ -213,7 +213,7 @@ async def _apply(request: Request, store: FeatureStore, edits: list[Edit], token
         raise ApiError(404, f"featureId: {exc}") from exc
     except AlreadyExists as exc:
         raise ApiError(409, f"{exc}: choose another id, or PUT to replace it", "Conflict") from exc
-    _live(request).committed(changeset.dataset_version)
+    live_of(request).committed(changeset.dataset_version)
     return changeset
 
 
@@ -266,7 +266,7 @@ async def create(request: Request, collection_id: CollectionId) -> Response:
     check_parameters(request, set())
     service = service_of(request)
     found, layer = _editable(service, collection_id)
-    store = _live(request).store
+    store = live_of(request).store
     token = await _writer(request)
     doc = await _body(request, FEATURE_TYPES)
     if not isinstance(doc, dict) or doc.get("type") != "Feature":
@@ -298,7 +298,7 @@ async def replace(request: Request, collection_id: CollectionId, feature_id: Fea
     check_parameters(request, set())
     service = service_of(request)
     found, layer = _editable(service, collection_id)
-    store = _live(request).store
+    store = live_of(request).store
     token = await _writer(request)
     if_match = _if_match(request, required=True)
     doc = await _body(request, FEATURE_TYPES)
@@ -332,7 +332,7 @@ async def update(request: Request, collection_id: CollectionId, feature_id: Feat
     check_parameters(request, set())
     service = service_of(request)
     found, layer = _editable(service, collection_id)
-    store = _live(request).store
+    store = live_of(request).store
     token = await _writer(request)
     if_match = _if_match(request, required=True)
     patch = await _body(request, PATCH_TYPES)
@@ -357,7 +357,7 @@ async def delete(request: Request, collection_id: CollectionId, feature_id: Feat
     check_parameters(request, set())
     service = service_of(request)
     found, layer = _editable(service, collection_id)
-    store = _live(request).store
+    store = live_of(request).store
     token = await _writer(request)
     if_match = _if_match(request, required=True)
     held, _ = await _current(store, layer, feature_id)
@@ -385,7 +385,7 @@ async def versions(request: Request, collection_id: CollectionId, feature_id: Fe
     check_parameters(request, {"f"})
     service = service_of(request)
     found, layer = _editable(service, collection_id)
-    store = _live(request).store
+    store = live_of(request).store
     media = negotiate(request, (JSON, HTML))
     authors = await run_in_threadpool(_reader_sees_authors, request, (EDITOR, ADMIN))
     history = await run_in_threadpool(store.versions, layer, feature_id)
@@ -398,8 +398,15 @@ async def versions(request: Request, collection_id: CollectionId, feature_id: Fe
                      link(url(request, f"{path}/versions", f="html"), "alternate", HTML, "As HTML"),
                      link(url(request, path), "item", GEOJSON, "The feature now")]}
     if media == HTML:
-        return html_response("versions.html", request, doc=doc, collection=found)
-    return json_response(doc, JSON)
+        page = html_response("versions.html", request, doc=doc, collection=found)
+        page.headers.update(_private(authors))
+        return page
+    return json_response(doc, JSON, headers=_private(authors))
+
+
+def _private(authors: bool) -> dict[str, str]:
+    """An answer naming who wrote what is for its reader alone: no shared cache may keep it."""
+    return {"Cache-Control": "private, no-cache"} if authors else {}
 
 
 @router.get("/collections/{collectionId}/items/{featureId}/versions/{version}",
@@ -410,7 +417,7 @@ async def version(request: Request, collection_id: CollectionId, feature_id: Fea
     check_parameters(request, {"crs"})
     service = service_of(request)
     found, layer = _editable(service, collection_id)
-    store = _live(request).store
+    store = live_of(request).store
     output_crs = parse_crs_parameter("crs", crs)
     authors = await run_in_threadpool(_reader_sees_authors, request, (EDITOR, ADMIN))
     held = await run_in_threadpool(store.version_of, layer, feature_id, version)
@@ -423,7 +430,7 @@ async def version(request: Request, collection_id: CollectionId, feature_id: Fea
         geometry = shapely.geometry.mapping(moved)
     doc = {"type": "Feature", "id": feature_id, "geometry": geometry, "properties": held.properties,
            "version": _version_doc(request, found.id, held, authors)}
-    return json_response(doc, GEOJSON, headers=crs_headers(output_crs))
+    return json_response(doc, GEOJSON, headers={**crs_headers(output_crs), **_private(authors)})
 
 
 @router.post("/collections/{collectionId}/items/{featureId}/revert",
@@ -432,7 +439,7 @@ async def revert(request: Request, collection_id: CollectionId, feature_id: Feat
     check_parameters(request, set())
     service = service_of(request)
     found, layer = _editable(service, collection_id)
-    store = _live(request).store
+    store = live_of(request).store
     token = await _writer(request)
     doc = await _body(request, ("application/json",))
     seq = doc.get("version") if isinstance(doc, dict) else None
@@ -462,7 +469,7 @@ async def changes(
                                                                   "whole changeset")] = 1000,
 ) -> Response:
     check_parameters(request, {"since", "limit"})
-    store = _live(request).store
+    store = live_of(request).store
     after_time, after_changeset = _since(since)
     admins = await run_in_threadpool(_reader_sees_authors, request, (ADMIN,))
     page = await run_in_threadpool(store.changes, after_time, limit + 1, after_changeset)
@@ -477,7 +484,7 @@ async def changes(
     if more:
         doc["links"].append(link(url(request, "/changes", since=page[-1].changeset, limit=limit), "next", JSON,
                                  "The changes after these"))
-    return json_response(doc, JSON)
+    return json_response(doc, JSON, headers=_private(admins))
 
 
 def _since(since: str | None) -> tuple[datetime | None, int | None]:

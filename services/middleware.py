@@ -241,6 +241,9 @@ class ConditionalGet:
         if holder is None or (isinstance(holder, Live) and not holder.available):  # PinService answers 503
             await self.app(scope, receive, send)
             return
+        if any(k == b"authorization" for k, _ in scope["headers"]):  # an answer for this account alone (who wrote
+            await self.app(scope, receive, send)  # what): never replayed to another, nor marked public
+            return
         # The answer's dataset version is the tag's: pin that Service for the handler (PinService keeps it).
         if isinstance(holder, Live):
             await holder.caught_up()  # after a write here, the version it made

@@ -16,6 +16,7 @@ from geo.export import FORMATS
 from geo.filters import CQL2_LANGUAGES
 from maps.basemap import TILES, basemap
 from maps.printmap import FORMATS as PRINT_FORMATS
+from services.auth import EXEMPT
 from services.crs import SUPPORTED
 from services.render import GEOJSON, HTML, JSON, OPENAPI, SCHEMA
 
@@ -95,7 +96,85 @@ def openapi_document(app: FastAPI, collection_ids: list[str], max_limit: int) ->
                     media: {"schema": schema if media in (JSON, GEOJSON, SCHEMA, OPENAPI) else {"type": "string"}}
                     for media in MEDIA_TYPES[path]
                 }
+    _describe_writes(doc)
+    if app.state.settings.read_requires_token:
+        _describe_private_reads(doc)
     return doc
+
+
+# Part 4's writes read their bodies and headers themselves (services.edit): what they take is written here.
+FEATURE_SCHEMA = {"type": "object", "required": ["type", "geometry", "properties"], "properties": {
+    "type": {"type": "string", "enum": ["Feature"]}, "id": {"type": "string"},
+    "geometry": {"type": "object", "nullable": True, "description": "GeoJSON geometry, in Content-Crs"},
+    "properties": {"type": "object", "description": "as /collections/{collectionId}/schema lists them; computed "
+                                                    "ones (area_km2) are ignored, nulls are absent"}}}
+REVERT_SCHEMA = {"type": "object", "required": ["version"], "properties": {
+    "version": {"type": "integer", "minimum": 1}, "reason": {"type": "string", "maxLength": 500}}}
+HEADERS = {
+    "If-Match": {"name": "If-Match", "in": "header", "required": True, "schema": {"type": "string"},
+                 "description": "The feature's ETag as you read it (GET the feature); 428 without, 412 when stale"},
+    "Content-Crs": {"name": "Content-Crs", "in": "header", "required": False,
+                    "schema": {"type": "string", "enum": [f"<{uri}>" for uri in SUPPORTED]},
+                    "description": "The CRS of the body's coordinates (CRS84 when absent)"},
+    "X-Edit-Reason": {"name": "X-Edit-Reason", "in": "header", "required": False, "schema": {"type": "string"},
+                      "description": "Why (percent-encoded UTF-8), kept with the version"},
+}
+WRITES = {  # path, method: the body's media types and schema, the headers it takes
+    ("/collections/{collectionId}/items", "post"): (("application/geo+json", JSON), FEATURE_SCHEMA,
+                                                    ("Content-Crs", "X-Edit-Reason")),
+    ("/collections/{collectionId}/items/{featureId}", "put"): (("application/geo+json", JSON), FEATURE_SCHEMA,
+                                                               ("If-Match", "Content-Crs", "X-Edit-Reason")),
+    ("/collections/{collectionId}/items/{featureId}", "patch"): (
+        ("application/merge-patch+json",), {"type": "object", "description": "RFC 7396: {properties: {...}} "
+                                            "and/or {geometry: {...}}; a null removes a property"},
+        ("If-Match", "Content-Crs", "X-Edit-Reason")),
+    ("/collections/{collectionId}/items/{featureId}", "delete"): ((), None, ("If-Match", "X-Edit-Reason")),
+    ("/collections/{collectionId}/items/{featureId}/revert", "post"): ((JSON,), REVERT_SCHEMA, ("If-Match",)),
+}
+WRITE_ERRORS = {"401": "No token, or a bad, expired or revoked one", "403": "The token's role or scope does not "
+                "allow this write", "405": "The collection is not editable", "409": "The id is taken",
+                "412": "The feature changed since you read it (If-Match is stale)", "413": "The body is too large",
+                "415": "Not a media type this write takes", "422": "The feature breaks the plan's rules (the body "
+                "names each rule and feature)", "428": "If-Match is missing", "429": "Too many failed tokens",
+                "501": "This instance serves layers given at start-up, not a store, and takes no writes"}
+# Operations that read a store's history or staged imports, or take an upload (their own bodies)
+STORE_PATHS = ("/collections/{collectionId}/items/{featureId}/versions",
+               "/collections/{collectionId}/items/{featureId}/versions/{version}", "/changes", "/imports",
+               "/imports/{importId}")
+
+
+def _describe_writes(doc: dict[str, Any]) -> None:
+    doc.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = {
+        "type": "http", "scheme": "bearer", "description": "A token from `nbgis user add` (nbgis_...)"}
+    for (path, method), (media_types, schema, headers) in WRITES.items():
+        operation = doc["paths"][path][method]
+        operation["security"] = [{"bearer": []}]
+        if media_types:
+            operation["requestBody"] = {"required": True, "content": {m: {"schema": schema} for m in media_types}}
+        operation["parameters"] = [*operation.get("parameters", []), *(HEADERS[h] for h in headers)]
+        responses = operation["responses"]
+        for status, description in WRITE_ERRORS.items():
+            responses.setdefault(status, {**ERROR, "description": description})
+    for path in STORE_PATHS:
+        for method, operation in doc["paths"].get(path, {}).items():
+            statuses = ("401", "403", "412", "413", "422", "429", "501") if method != "get" or "imports" in path \
+                else ("401", "429", "501")
+            if "imports" in path:
+                operation["security"] = [{"bearer": []}]
+            for status in statuses:
+                operation["responses"].setdefault(status, {**ERROR, "description": WRITE_ERRORS[status]})
+
+
+def _describe_private_reads(doc: dict[str, Any]) -> None:
+    """Reads that need a token (services.auth.ReadsNeedToken) say so, as the writes do."""
+    for path, operations in doc["paths"].items():
+        if path in EXEMPT:
+            continue
+        for operation in operations.values():
+            operation.setdefault("security", [{"bearer": []}])
+            operation["responses"].setdefault("401", {**ERROR, "description": "No token, or a bad, expired or "
+                                                                             "revoked one"})
+            operation["responses"].setdefault("429", {**ERROR, "description": "Too many failed tokens"})
 
 
 def _to_30(node: Any) -> Any:

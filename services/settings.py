@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     # change is overwritten unseen. QGIS sends no If-Match: an instance QGIS edits through may set this False
     # (writes without If-Match then replace what is there; writes with one are still checked).
     max_feature_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    max_import_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)  # a file of surveyed boundaries (POST /imports)
     require_if_match: bool = True
 
     @field_validator("trusted_hosts", "forwarded_allow_ips", "cors_origins", "frame_ancestors", mode="before")

@@ -182,7 +182,7 @@ class Live:
             except Exception:  # the store is down: the watch says so and catches up once it is back
                 log.debug("a written version could not be loaded yet", exc_info=True)
 
-    async def caught_up(self, timeout_s: float = 2.0) -> None:
+    async def caught_up(self, timeout_s: float = 10.0) -> None:
         """Wait (up to timeout_s) until the version this process last wrote is served: read your own writes."""
         deadline = time.monotonic() + timeout_s
         while _counter(self.current.version) < self._expected and time.monotonic() < deadline:

@@ -15,6 +15,7 @@ from geo.rules import (
     EDITABLE_COLLECTIONS,
     Finding,
     Rules,
+    check_delete,
     check_feature,
     clean_properties,
     writable_properties,
@@ -166,6 +167,25 @@ def test_a_platform_without_a_place_needs_none(layers: Layers) -> None:
     assert check_feature(layers, "platforms", fid, seed(fid).properties, None) == []
     found = check(layers, fid, shapely.Point(121.55, 29.87))  # placed, yet its location_quality says unknown
     assert rules_of(found) == {("schematic", fid, "hard")}
+
+
+def test_a_feature_beyond_the_plans_count_is_reported(layers: Layers) -> None:
+    park = next(f for f in SEED.values() if f.properties["kind"] == "provincial-park")
+    found = check_feature(layers, "provincial-parks", "provincial-park-new", {**park.properties,
+                          "id": "provincial-park-new"}, affinity.translate(park.geometry, 0.0, 0.01))
+    assert rules_of(found) == {("count", "provincial-park-new", "soft")}
+    assert found[0].message == "3 provincial-park features; the plan has 2"
+
+
+def test_what_a_delete_breaks(layers: Layers) -> None:
+    zone = next(f for f in SEED.values() if f.properties.get("role") == "zone")
+    found = check_delete(layers, "corridor", zone.id)
+    assert rules_of(found) == {("corridor", zone.id, "hard"), ("count", zone.id, "soft")}
+    assert "holds 12 corridor units" in only(found, "corridor").message
+    assert rules_of(check_delete(layers, "subparks", "subpark-cixi")) == {("count", "subpark-cixi", "soft")}
+    assert check_delete(layers, "subparks", "unit-meihu-town") == []  # not a sub-park: the store's 404
+    with pytest.raises(KeyError, match="not editable"):
+        check_delete(layers, "districts", "district-beilun")
 
 
 def test_what_a_client_sends_back_is_cleaned(layers: Layers) -> None:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 import psycopg
+import psycopg_pool
 import shapely
 import sqlalchemy as sa
 
@@ -40,6 +42,7 @@ HEARTBEAT_S = 0.25
 CONNECT_TIMEOUT_S = 3
 RETRY_S = 0.5
 INIT_LOCK = 0x6E62676973  # 'nbgis': the advisory lock of `init`
+POOL_SIZE = 8  # connections a process keeps for reads and writes (the watch has its own)
 
 
 def _same(value: Any) -> Any:
@@ -59,6 +62,21 @@ class PostGISStore(FeatureStore):
         # psycopg takes libpq's URL; SQLAlchemy (for Alembic) names its driver in the scheme
         self.dsn = "postgresql://" + url.split("://", 1)[1]
         self.sqlalchemy_url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        self._pool: psycopg_pool.ConnectionPool | None = None
+        self._pool_lock = threading.Lock()
+
+    def _pooled(self) -> psycopg_pool.ConnectionPool:
+        """Connections kept open, made on first use in this process: a new one costs ~10 ms, more than a write.
+        Each is checked as it is taken, so one broken by a database restart is replaced, not used."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = psycopg_pool.ConnectionPool(
+                    self.dsn, min_size=1, max_size=POOL_SIZE, open=False, timeout=CONNECT_TIMEOUT_S,
+                    kwargs={"connect_timeout": CONNECT_TIMEOUT_S}, check=psycopg_pool.ConnectionPool.check_connection,
+                    name="nbgis-store")
+                self._pool.open(wait=False)
+                weakref.finalize(self, self._pool.close)  # a store dropped unclosed gives its connections back
+            return self._pool
 
     def _connect(self, autocommit: bool = False) -> psycopg.Connection:
         try:
@@ -68,17 +86,24 @@ class PostGISStore(FeatureStore):
 
     @contextmanager
     def _transaction(self, read_only: bool = True) -> Iterator[psycopg.Cursor]:
-        """One transaction; REPEATABLE READ, so every query of a read sees the same committed state."""
-        with self._connect() as connection:
-            connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ if read_only else None
-            connection.read_only = read_only
-            try:
+        """One transaction on a pooled connection; REPEATABLE READ, so every query of a read sees the same
+        committed state."""
+        try:
+            with self._pooled().connection() as connection:
+                connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ if read_only else None
+                connection.read_only = read_only
                 with connection.transaction(), connection.cursor() as cursor:
                     yield cursor
-            except psycopg.OperationalError as exc:
-                raise StoreUnavailable(f"{redacted(self.url)}: {exc}") from exc
-            except psycopg.errors.UndefinedTable as exc:
-                raise StoreError(f"the store has no schema ({exc}); `nbgis store init` makes it") from exc
+        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+            raise StoreUnavailable(f"{redacted(self.url)}: {str(exc).strip().splitlines()[-1]}") from exc
+        except psycopg.errors.UndefinedTable as exc:
+            raise StoreError(f"the store has no schema ({exc}); `nbgis store init` makes it") from exc
+
+    def close(self) -> None:
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
 
     def _engine(self) -> sa.Engine:
         return sa.create_engine(self.sqlalchemy_url, poolclass=sa.pool.NullPool,
