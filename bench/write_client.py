@@ -110,7 +110,8 @@ async def _etag(client: httpx.AsyncClient, endpoint: Endpoint, fid: str) -> str 
 
 async def _write(client: httpx.AsyncClient, endpoint: Endpoint, method: str, url: str, feature: dict[str, Any],
                  etag: str | None, run: Writes, deadline: float) -> httpx.Response | None:
-    """One write; counted in run if it ended before the deadline (its latency too, if 2xx)."""
+    """One write; counted in run if it ended before the deadline (its latency too, if 2xx); its answer, or None
+    when there was none."""
     headers = endpoint.headers()
     if etag and endpoint.etags:
         headers["If-Match"] = etag
@@ -123,8 +124,7 @@ async def _write(client: httpx.AsyncClient, endpoint: Endpoint, method: str, url
     ended = time.perf_counter()
     if ended > deadline:  # finished after the run: neither a write of the run nor an error
         run.late += 200 <= response.status_code < 300
-        return None
-    if 200 <= response.status_code < 300:
+    elif 200 <= response.status_code < 300:
         run.ok += 1
         run.latencies_ms.append((ended - started) * 1000)
     else:
