@@ -51,8 +51,8 @@ PYGEOAPI = "pygeoapi (PostgreSQL)"
 OURS = {"PostGIS": "ours (PostGIS store)", "GeoPackage": "ours (GeoPackage store)"}
 TARGET_VISIBLE_MS = 1000
 WARM_UP_S = 3.0
-SETTLE_S = 3.0  # after a run, up to this long for the machine to go idle (ours rebuilds its snapshot per write)
-PROPAGATION_BUDGET_S = 40.0  # per system: fewer than the samples asked for when each takes over 0.3 s
+SETTLE_S = 2.0  # after a run, up to this long for the machine to go idle (ours rebuilds its snapshot per write)
+PROPAGATION_BUDGET_S = 30.0  # per system: fewer than the samples asked for when each takes over 0.3 s
 VALIDATION = {PYGEOAPI: "validates nothing", OURS["PostGIS"]: "validates every write against the plan's rules",
               OURS["GeoPackage"]: "validates every write against the plan's rules"}
 GEOD = Geod(ellps="WGS84")
