@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from geo.accounts import ADMIN, EDITABLE_COLLECTIONS, EDITOR, TokenRecord
 from geo.io import nested_deeper_than
-from geo.rules import Finding, check_feature, clean_properties, layer_of
+from geo.rules import Finding, check_delete, check_feature, clean_properties, layer_of, writable_properties
 from geo.schema import KINDS
 from geo.store.base import AlreadyExists, Changeset, Conflict, Edit, Feature, FeatureStore, NotFound, Version
 from services.auth import authenticate, authorize_write
@@ -48,10 +48,14 @@ FeatureId = Annotated[str, Path(alias="featureId", description="The feature's id
 
 # Who may write what, and where ------------------------------------------------------------------------------
 def live_of(request: Request) -> Live:
+    """The store this instance serves; 405 on an instance serving layers given at start-up (its OPTIONS lists no
+    write either)."""
     holder = request.app.state.service
     if not isinstance(holder, Live):
-        raise ApiError(501, "this instance serves layers given at start-up, not a store: it takes no writes",
-                       "NotImplemented")
+        error = ApiError(405, "this instance serves layers given at start-up, not a store: it keeps no history "
+                              "and takes no writes")
+        error.headers = {"Allow": READ_ONLY_ALLOW}
+        raise error
     return holder
 
 
@@ -173,9 +177,9 @@ def _properties(service: Service, collection: Collection, feature_id: str, given
         raise ApiError(400, "properties: not a JSON object")
     cleaned, unknown = clean_properties(service.layers, collection.id, given)
     if unknown:
+        known = ", ".join(sorted(writable_properties(service.layers, collection.id)))
         raise ApiError(422, f"properties: {', '.join(sorted(unknown))} {'is' if len(unknown) == 1 else 'are'} not "
-                            f"a property of {collection.id} (GET /collections/{collection.id}/schema lists them)",
-                       "InvalidFeature")
+                            f"a property of {collection.id}; its properties: {known}", "InvalidFeature")
     kind = next(k.name for k in KINDS.values() if k.collection == collection.id)
     rest = {k: v for k, v in cleaned.items() if k not in ("id", "kind")}
     return {"id": feature_id, "kind": cleaned.get("kind", kind), **rest}  # another kind: the rules refuse it
@@ -184,7 +188,11 @@ def _properties(service: Service, collection: Collection, feature_id: str, given
 def _check(service: Service, collection: Collection, feature_id: str, properties: dict[str, Any],
            geometry: shapely.Geometry | None) -> list[Finding]:
     """The soft findings of the feature as written; 422 naming every hard one."""
-    findings = check_feature(service.layers, collection.id, feature_id, properties, geometry)
+    return _refuse_hard(check_feature(service.layers, collection.id, feature_id, properties, geometry))
+
+
+def _refuse_hard(findings: list[Finding]) -> list[Finding]:
+    """The findings, once none is hard; 422 naming every hard one."""
     hard = [f for f in findings if f.severity == "hard"]
     if hard:
         error = ApiError(422, "; ".join(f"{f.rule}: {f.feature}: {f.message}" for f in hard), "InvalidFeature")
@@ -245,14 +253,19 @@ def _adcodes(properties: dict[str, Any] | None) -> list[str]:
 
 
 # Part 4 --------------------------------------------------------------------------------------------------------
-@router.options("/collections/{collectionId}/items", include_in_schema=False)
+@router.options("/collections/{collectionId}/items", summary="The methods the collection allows (Allow)",
+                response_class=Response, responses={200: {
+                    "description": "No body; Allow lists the methods (POST where it is editable)", "content": {}}})
 async def items_options(request: Request, collection_id: CollectionId) -> Response:
     found = collection_of(service_of(request), collection_id)
     editable = found.id in EDITABLE_COLLECTIONS and isinstance(request.app.state.service, Live)
     return Response(status_code=200, headers={"Allow": READ_ONLY_ALLOW + (", POST" if editable else "")})
 
 
-@router.options("/collections/{collectionId}/items/{featureId}", include_in_schema=False)
+@router.options("/collections/{collectionId}/items/{featureId}", summary="The methods a feature allows (Allow)",
+                response_class=Response, responses={200: {
+                    "description": "No body; Allow lists the methods (PUT, PATCH, DELETE where editable)",
+                    "content": {}}})
 async def item_options(request: Request, collection_id: CollectionId, feature_id: FeatureId) -> Response:
     found = collection_of(service_of(request), collection_id)
     editable = found.id in EDITABLE_COLLECTIONS and isinstance(request.app.state.service, Live)
@@ -362,8 +375,10 @@ async def delete(request: Request, collection_id: CollectionId, feature_id: Feat
     if_match = _if_match(request, required=True)
     held, _ = await _current(store, layer, feature_id)
     authorize_write(token, found.id, _adcodes(held.properties), None)
+    findings = _refuse_hard(check_delete(service.layers, found.id, feature_id))  # the zone that holds units
     edit = Edit(layer, feature_id, "delete", None, None, if_match, "delete")
-    return _receipt(request, found.id, await _apply(request, store, [edit], token, _reason(request), {}))
+    return _receipt(request, found.id, await _apply(request, store, [edit], token, _reason(request),
+                                                    {feature_id: findings}))
 
 
 # History -------------------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Path, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Request, UploadFile
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -26,6 +26,8 @@ from services.params import check_parameters
 from services.render import JSON, json_response, link, url
 
 router = APIRouter(tags=["Editing (OGC API - Features Part 4)"])
+# The token, checked before the form is (a dependency runs first): without one, 401 whatever the form holds.
+Writer = Annotated[TokenRecord, Depends(authenticate)]
 ImportId = Annotated[str, Path(alias="importId", pattern=r"^[0-9a-f]{16}$", description="A staged import's id")]
 
 
@@ -39,6 +41,7 @@ def _scope(token: TokenRecord, plan: ImportPlan) -> None:
 @router.post("/imports", summary="Upload surveyed boundaries: the diff, staged for a commit")
 async def stage(
     request: Request,
+    token: Writer,
     file: Annotated[UploadFile, File(description="Shapefile (.zip, or .shp with its parts zipped), GeoPackage, "
                                                  "DXF, KML, GeoJSON or FlatGeobuf")],
     collection: Annotated[str, Form(description="The collection whose boundaries the file holds")],
@@ -53,7 +56,6 @@ async def stage(
 ) -> Response:
     check_parameters(request, set())
     store = live_of(request).store
-    token = await run_in_threadpool(authenticate, request)
     authorize_write(token, collection)  # the collection at all, before reading anything
     if reason is not None and len(reason) > MAX_REASON_CHARS:
         raise ApiError(400, f"reason: at most {MAX_REASON_CHARS} characters")

@@ -135,8 +135,7 @@ WRITE_ERRORS = {"401": "No token, or a bad, expired or revoked one", "403": "The
                 "allow this write", "405": "The collection is not editable", "409": "The id is taken",
                 "412": "The feature changed since you read it (If-Match is stale)", "413": "The body is too large",
                 "415": "Not a media type this write takes", "422": "The feature breaks the plan's rules (the body "
-                "names each rule and feature)", "428": "If-Match is missing", "429": "Too many failed tokens",
-                "501": "This instance serves layers given at start-up, not a store, and takes no writes"}
+                "names each rule and feature)", "428": "If-Match is missing", "429": "Too many failed tokens"}
 # Operations that read a store's history or staged imports, or take an upload (their own bodies)
 STORE_PATHS = ("/collections/{collectionId}/items/{featureId}/versions",
                "/collections/{collectionId}/items/{featureId}/versions/{version}", "/changes", "/imports",
@@ -157,8 +156,8 @@ def _describe_writes(doc: dict[str, Any]) -> None:
             responses.setdefault(status, {**ERROR, "description": description})
     for path in STORE_PATHS:
         for method, operation in doc["paths"].get(path, {}).items():
-            statuses = ("401", "403", "412", "413", "422", "429", "501") if method != "get" or "imports" in path \
-                else ("401", "429", "501")
+            statuses = ("401", "403", "405", "412", "413", "422", "429") if method != "get" or "imports" in path \
+                else ("401", "405", "429")
             if "imports" in path:
                 operation["security"] = [{"bearer": []}]
             for status in statuses:
