@@ -333,5 +333,5 @@ def _rows(results: dict[str, dict[str, Any]], clients: int, seconds: float, roun
                         note=f"what every instance does for each new version before serving it (the store's "
                              f"snapshot, the layers, the collections), median, in the benchmark's process after "
                              f"the runs; then {warm_up:.2f} s warming the derived answers; the writing instance "
-                             f"holds its next requests until its own write's version is served"))
+                             f"holds every request until the newest version it wrote is served (up to 2 s)"))
     return rows
