@@ -1,7 +1,8 @@
 """The OpenAPI 3.0 document at /api (OGC API - Features' oas30 class), from FastAPI's routes.
 
 FastAPI writes OpenAPI 3.1; OGC clients and validators read 3.0, so the few 3.1 spellings FastAPI uses
-(null in anyOf, `examples` arrays, `const`, numeric exclusive bounds) are rewritten in their 3.0 form.
+(null in anyOf, `examples` arrays, `const`, numeric exclusive bounds, an upload's contentMediaType) are
+rewritten in their 3.0 form.
 """
 
 from __future__ import annotations
@@ -193,6 +194,9 @@ def _to_30(node: Any) -> Any:
         out["nullable"] = True
     if "const" in out:
         out["enum"] = [out.pop("const")]
+    if "contentMediaType" in out:  # an uploaded file (3.1) is a binary string in 3.0
+        out.pop("contentMediaType")
+        out["format"] = "binary"
     if isinstance(out.get("examples"), list) and "in" not in out and "schema" not in out:
         examples = out.pop("examples")
         if examples:
