@@ -319,10 +319,18 @@ def _store(args: argparse.Namespace) -> int:
     return 0
 
 
-def _import(args: argparse.Namespace) -> int:
-    """Read surveyed boundaries, print the diff table, and write them as one changeset (not with --dry-run)."""
+def _login() -> str:
+    """Who runs the command: the OS login, or the uid where the system has no name for it (a bare container)."""
     import getpass
 
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return f"uid{os.getuid()}"
+
+
+def _import(args: argparse.Namespace) -> int:
+    """Read surveyed boundaries, print the diff table, and write them as one changeset (not with --dry-run)."""
     from geo.imports import ImportFileError, ImportRefused, commit_import, plan_import, read_boundaries
     from geo.store.base import Conflict, StoreError
 
@@ -342,7 +350,7 @@ def _import(args: argparse.Namespace) -> int:
         print(f"dry run: nothing written ({len(plan.matches)} feature(s) would change)")
         return 0
     try:
-        changeset = commit_import(store, plan, f"cli:{getpass.getuser()}", args.reason or "")
+        changeset = commit_import(store, plan, f"cli:{_login()}", args.reason or "")
     except Conflict as exc:
         return _fail(f"nothing written: {exc}; run the import again")
     except (ImportRefused, StoreError) as exc:
