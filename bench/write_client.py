@@ -189,7 +189,6 @@ class Propagation:
     """Per write: ms from its 2xx to the first read of the second instance that shows it (inf: never seen)."""
 
     visible_ms: list[float] = field(default_factory=list)
-    write_ms: list[float] = field(default_factory=list)
     failed: Counter[str] = field(default_factory=Counter)  # writes refused, by status
 
     def percentile(self, q: float) -> float:
@@ -217,14 +216,12 @@ async def propagation(endpoint: Endpoint, mine: Owned, move: Callable[[dict[str,
             headers = endpoint.headers()
             if endpoint.etags and mine.etag:
                 headers["If-Match"] = mine.etag
-            started = time.perf_counter()
             response = await writer.put(endpoint.item(endpoint.first, fid), content=json.dumps(body), headers=headers)
             written = time.perf_counter()
             if not 200 <= response.status_code < 300:
                 result.failed[str(response.status_code)] += 1
                 mine.etag = None
                 continue
-            result.write_ms.append((written - started) * 1000)
             mine.feature, mine.etag = body, response.headers.get("ETag")
             result.visible_ms.append(await _seen(reader, endpoint, fid, marker_of(body), written))
     return result
