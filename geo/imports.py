@@ -259,8 +259,8 @@ def _input_crs(name: str, file_crs: Any, given: str | None) -> tuple[OutputCRS, 
             raise ImportFileError(f"--crs: {exc}") from exc
     if file_crs is None:
         raise ImportFileError(f"{name} does not say its CRS (no .prj or CRS in the file); name it with --crs, "
-                              f"e.g. EPSG:4549 (CGCS2000 Gauss-Kruger CM 120E; EPSG:4550 east of 121.5E), "
-                              f"EPSG:4490 or GCJ02")
+                              f"e.g. EPSG:4549 (CGCS2000 Gauss-Kruger CM 120E), "
+                              f"EPSG:4550 (CM 123E, east of 121.5E), EPSG:4490 or GCJ02")
     try:
         return parse_crs(pyproj.CRS.from_user_input(file_crs).to_wkt()), "file"
     except (CRSError, pyproj.exceptions.CRSError) as exc:

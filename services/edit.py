@@ -281,6 +281,7 @@ async def create(request: Request, collection_id: CollectionId) -> Response:
     found, layer = _editable(service, collection_id)
     store = live_of(request).store
     token = await _writer(request)
+    authorize_write(token, found.id)  # the role and collection first: a viewer gets 403 whatever it sent
     doc = await _body(request, FEATURE_TYPES)
     if not isinstance(doc, dict) or doc.get("type") != "Feature":
         raise ApiError(400, "the body is not a GeoJSON Feature (\"type\": \"Feature\")")
@@ -313,6 +314,7 @@ async def replace(request: Request, collection_id: CollectionId, feature_id: Fea
     found, layer = _editable(service, collection_id)
     store = live_of(request).store
     token = await _writer(request)
+    authorize_write(token, found.id)  # the role and collection first: a viewer gets 403 whatever it sent
     if_match = _if_match(request, required=True)
     doc = await _body(request, FEATURE_TYPES)
     if not isinstance(doc, dict) or doc.get("type") != "Feature":
@@ -347,6 +349,7 @@ async def update(request: Request, collection_id: CollectionId, feature_id: Feat
     found, layer = _editable(service, collection_id)
     store = live_of(request).store
     token = await _writer(request)
+    authorize_write(token, found.id)  # the role and collection first: a viewer gets 403 whatever it sent
     if_match = _if_match(request, required=True)
     patch = await _body(request, PATCH_TYPES)
     if not isinstance(patch, dict):
@@ -372,6 +375,7 @@ async def delete(request: Request, collection_id: CollectionId, feature_id: Feat
     found, layer = _editable(service, collection_id)
     store = live_of(request).store
     token = await _writer(request)
+    authorize_write(token, found.id)  # the role and collection first: a viewer gets 403 whatever it sent
     if_match = _if_match(request, required=True)
     held, _ = await _current(store, layer, feature_id)
     authorize_write(token, found.id, _adcodes(held.properties), None)
@@ -456,6 +460,7 @@ async def revert(request: Request, collection_id: CollectionId, feature_id: Feat
     found, layer = _editable(service, collection_id)
     store = live_of(request).store
     token = await _writer(request)
+    authorize_write(token, found.id)  # the role and collection first: a viewer gets 403 whatever it sent
     doc = await _body(request, ("application/json",))
     seq = doc.get("version") if isinstance(doc, dict) else None
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
