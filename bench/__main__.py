@@ -1,7 +1,7 @@
 """``python -m bench [SECTION ...] [--smoke]``: run the benchmarks and print one table of results.
 
-Sections: serving, batch, maps, export (default: all). Results go to the terminal and, as Markdown and JSON,
-to the work directory; ``--readme`` also writes them into bench/README.md with the date and the machine.
+Sections: serving, batch, maps, export, writes (default: all). Results go to the terminal and, as Markdown and
+JSON, to the work directory; ``--readme`` also writes them into bench/README.md with the date and the machine.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ import time
 from datetime import date
 from pathlib import Path
 
-from bench import batch, batch_e2e, export, maps, serving
+from bench import batch, batch_e2e, export, maps, serving, writes
 from bench.data import prepare
 from bench.report import Row, markdown, text
 from geo.io import write_bytes_atomic
 
-SECTIONS = ("serving", "batch", "maps", "export")
+SECTIONS = ("serving", "batch", "maps", "export", "writes")
 README = Path(__file__).resolve().parent / "README.md"
 BEGIN, END = "<!-- results -->", "<!-- /results -->"
 
@@ -51,8 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=Path(__file__).resolve().parent / ".work",
                         help="where the peers' environments, the data and the results go (default bench/.work)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes per server (default 1)")
-    parser.add_argument("--seconds", type=int, default=5, help="length of each wrk run (default 5)")
+    parser.add_argument("--seconds", type=int, default=5, help="length of each wrk run and write run (default 5)")
     parser.add_argument("--connections", type=int, default=16, help="wrk's open connections (default 16)")
+    parser.add_argument("--clients", type=int, default=8, help="writes: clients writing at once (default 8)")
     parser.add_argument("--readme", action="store_true", help="write the table into bench/README.md")
     parser.add_argument("--huge", type=int, default=0, metavar="N",
                         help="with batch: also N sites (e.g. 100000000) through nbgis locate, Parquet in and out, "
@@ -93,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         save()
     if "export" in chosen:
         rows += export.run(args.work, args.smoke)
+        save()
+    if "writes" in chosen:
+        rows += writes.run(args.work, args.smoke, args.clients, args.seconds)
         save()
     elapsed = time.perf_counter() - started
     print()

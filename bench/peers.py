@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import pyogrio
 import shapely
@@ -121,7 +122,7 @@ _PYSQLITE3_PTH = ("import sys, pysqlite3, pysqlite3.dbapi2; "
                   "sys.modules.update({'sqlite3': pysqlite3, 'sqlite3.dbapi2': pysqlite3.dbapi2})")
 _PYGEOAPI_SETUP = ("import pathlib, sysconfig; pathlib.Path(sysconfig.get_path('purelib'), 'pysqlite3_as_sqlite3.pth')"
                    f".write_text({_PYSQLITE3_PTH!r} + '\\n')")
-_PYGEOAPI_CHECK = ("import pygeoapi, sqlite3, starlette, uvicorn, uvloop, httptools; "
+_PYGEOAPI_CHECK = ("import pygeoapi, sqlite3, starlette, uvicorn, uvloop, httptools, geoalchemy2, psycopg2; "
                    "assert (pygeoapi.__version__, uvicorn.__version__, starlette.__version__) == "
                    f"{(PYGEOAPI_VERSION, UVICORN_VERSION, STARLETTE_VERSION)!r}; "
                    "c = sqlite3.connect(':memory:'); c.enable_load_extension(True); "
@@ -130,10 +131,11 @@ _PYGEOAPI_CHECK = ("import pygeoapi, sqlite3, starlette, uvicorn, uvloop, httpto
 
 @cache  # once per run: the check starts the venv's Python
 def ensure_pygeoapi(work: Path) -> Path:
-    """pygeoapi in work/venv-pygeoapi with uvicorn, and SpatiaLite for its GeoPackage provider; the venv's python."""
+    """pygeoapi in work/venv-pygeoapi with uvicorn, SpatiaLite for its GeoPackage provider, and GeoAlchemy2 and
+    psycopg2 for its PostgreSQL provider (bench.writes); the venv's python."""
     apt_install("libsqlite3-mod-spatialite")
     packages = [f"pygeoapi=={PYGEOAPI_VERSION}", UVICORN, f"starlette=={STARLETTE_VERSION}",
-                "pysqlite3-binary"]
+                "pysqlite3-binary", "GeoAlchemy2", "psycopg2-binary"]
     return _venv(work / "venv-pygeoapi", _python_312(), packages, _PYGEOAPI_CHECK, _PYGEOAPI_SETUP)
 
 
@@ -217,9 +219,17 @@ def _gpkg_copy(dataset: Dataset, folder: Path) -> tuple[Path, str]:
     return copy, table
 
 
-def _pygeoapi_config(port: int, datasets: dict[str, Dataset], provider: str, folder: Path) -> dict:
-    """pygeoapi's configuration: the three collections, limit 10 by default and up to 10000 items a request."""
-    url = f"http://127.0.0.1:{port}"
+def pygeoapi_resource(name: str, bounds: list[float], provider: dict[str, Any]) -> dict[str, Any]:
+    """One collection of pygeoapi's configuration, its provider given (GeoJSON, SQLiteGPKG, PostgreSQL)."""
+    return {
+        "type": "collection", "title": name, "description": f"bench collection {name}", "keywords": [name],
+        "extents": {"spatial": {"bbox": bounds, "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}},
+        "providers": [{"type": "feature", "id_field": "id", **provider}],
+    }
+
+
+def _pygeoapi_resources(datasets: dict[str, Dataset], provider: str, folder: Path) -> dict[str, Any]:
+    """pygeoapi's collections over the datasets' GeoJSON files or GeoPackages."""
     resources = {}
     for name, dataset in datasets.items():
         if provider == "geojson":
@@ -228,11 +238,13 @@ def _pygeoapi_config(port: int, datasets: dict[str, Dataset], provider: str, fol
             gpkg, table = _gpkg_copy(dataset, folder)
             source = {"name": "SQLiteGPKG", "data": str(gpkg), "table": table}
         bounds = [float(b) for b in pyogrio.read_info(dataset.gpkg)["total_bounds"]]
-        resources[name] = {
-            "type": "collection", "title": name, "description": f"bench collection {name}", "keywords": [name],
-            "extents": {"spatial": {"bbox": bounds, "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}},
-            "providers": [{"type": "feature", "id_field": "id", **source}],
-        }
+        resources[name] = pygeoapi_resource(name, bounds, source)
+    return resources
+
+
+def pygeoapi_document(port: int, resources: dict[str, Any]) -> dict[str, Any]:
+    """pygeoapi's configuration around its collections: limit 10 by default and up to 10000 items a request."""
+    url = f"http://127.0.0.1:{port}"
     return {
         "server": {
             "bind": {"host": "127.0.0.1", "port": port}, "url": url,
@@ -251,24 +263,35 @@ def _pygeoapi_config(port: int, datasets: dict[str, Dataset], provider: str, fol
 
 
 @contextmanager
-def pygeoapi_server(work: Path, datasets: dict[str, Dataset], provider: str, workers: int) -> Iterator[Server]:
-    """pygeoapi's Starlette app under uvicorn over the GeoJSON files (provider "geojson") or GeoPackages ("gpkg")."""
-    labels = {"geojson": "GeoJSON", "gpkg": "GeoPackage"}
-    if provider not in labels:
-        raise ValueError(f"provider must be one of {sorted(labels)}, not {provider!r}")
+def pygeoapi_process(work: Path, folder: Path, resources: dict[str, Any], workers: int, log_name: str
+                     ) -> Iterator[str]:
+    """pygeoapi's Starlette app under uvicorn with these collections (its configuration and OpenAPI document in
+    folder); its URL."""
     python = ensure_pygeoapi(work)
-    folder = work / "pygeoapi" / provider
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     # pygeoapi reads its configuration as YAML, of which JSON is a subset.
     config, openapi = folder / "pygeoapi-config.yml", folder / "pygeoapi-openapi.yml"
-    config.write_text(json.dumps(_pygeoapi_config(port, datasets, provider, folder), indent=1))
+    config.write_text(json.dumps(pygeoapi_document(port, resources), indent=1))
     env = {"PYGEOAPI_CONFIG": str(config), "PYGEOAPI_OPENAPI": str(openapi)}
     _run(python.parent / "pygeoapi", "openapi", "generate", config, "--output-file", openapi, env=env, cwd=folder)
     command = [python, "-m", "uvicorn", "pygeoapi.starlette_app:APP", "--host", "127.0.0.1", "--port", str(port),
                "--workers", str(workers), "--log-level", "warning"]
     url = f"http://127.0.0.1:{port}"
-    with serve_process(command, env, folder, work / "logs" / f"pygeoapi-{provider}.log", f"{url}/collections"):
+    with serve_process(command, env, folder, work / "logs" / f"{log_name}.log", f"{url}/collections"):
+        yield url
+
+
+@contextmanager
+def pygeoapi_server(work: Path, datasets: dict[str, Dataset], provider: str, workers: int) -> Iterator[Server]:
+    """pygeoapi over the GeoJSON files (provider "geojson") or GeoPackages ("gpkg")."""
+    labels = {"geojson": "GeoJSON", "gpkg": "GeoPackage"}
+    if provider not in labels:
+        raise ValueError(f"provider must be one of {sorted(labels)}, not {provider!r}")
+    folder = work / "pygeoapi" / provider
+    folder.mkdir(parents=True, exist_ok=True)
+    with pygeoapi_process(work, folder, _pygeoapi_resources(datasets, provider, folder), workers,
+                          f"pygeoapi-{provider}") as url:
         yield Server(f"pygeoapi ({labels[provider]})", url, {name: name for name in datasets})
 
 
@@ -290,15 +313,15 @@ def _copy_value(value: object, pg_type: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
 
 
-def _load_sql(dataset: Dataset) -> str:
-    """SQL that creates and fills the collection's table from its GeoJSON: our ids as primary key, SRID 4326 geometry
-    (hex EWKB, null where the feature has none) with a GiST index, one column per property."""
-    features = json.loads(dataset.geojson.read_text())["features"]
+def load_sql(table_name: str, geojson: Path) -> str:
+    """SQL that creates and fills a table from a GeoJSON file: our ids as primary key, SRID 4326 geometry (hex
+    EWKB, null where the feature has none) with a GiST index, one column per property."""
+    features = json.loads(geojson.read_text())["features"]
     keys = list(dict.fromkeys(k for f in features for k in f["properties"] if k != "id"))
     types = {k: _pg_type([f["properties"].get(k) for f in features]) for k in keys}
     geometries = [shapely.geometry.shape(f["geometry"]) if f["geometry"] else None for f in features]
     ewkb = shapely.to_wkb(shapely.set_srid(geometries, 4326), hex=True, include_srid=True)
-    table = f'"{dataset.collection}"'
+    table = f'"{table_name}"'
     columns = ", ".join(f'"{k}" {types[k]}' for k in keys)
     rows = "".join(
         "\t".join([_copy_value(str(f["id"] if "id" in f else f["properties"]["id"]), "text"),
@@ -316,7 +339,8 @@ def postgis(work: Path, datasets: dict[str, Dataset]) -> Iterator[postgres.Clust
     named as the collection (quoted: synthetic-points keeps its dash); its DSN is the cluster's."""
     apt_install(*postgres.PACKAGES)
     with postgres.cluster(work, DATABASE) as running:
-        running.psql("CREATE EXTENSION postgis;\n" + "".join(_load_sql(d) for d in datasets.values()))
+        tables = "".join(load_sql(d.collection, d.geojson) for d in datasets.values())
+        running.psql("CREATE EXTENSION postgis;\n" + tables)
         yield running
 
 

@@ -60,7 +60,7 @@ def test_smoke_run_measures_every_section(tmp_path: Path) -> None:
     by_section: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_section.setdefault(row["section"], []).append(row)
-    assert set(by_section) == {"serving", "batch location", "batch end to end", "maps", "export"}
+    assert set(by_section) == {"serving", "batch location", "batch end to end", "maps", "export", "writes"}
 
     conditional = [r for r in by_section["serving"] if r["peer"] == "ours, answer built each time"]
     assert [r["case"] for r in conditional] == ["subparks items?limit=100, repeated",
@@ -107,6 +107,19 @@ def test_smoke_run_measures_every_section(tmp_path: Path) -> None:
     assert [r["case"] for r in export] == [f"all 10 layers to {f}" for f in ("gpkg", "shapefile", "dxf")]
     assert all("GDAL: ours" in r["note"] and r["ours"] > 0 and r["peer_value"] > 0 for r in export)
     assert all("ours 10" in r["note"] for r in export[:2])
+
+    # two instances of ours on one GeoPackage, written by the same client as pygeoapi is in the full run
+    writes = {r["case"]: r for r in by_section["writes"]}
+    store = "[ours (GeoPackage store)]"
+    assert list(writes) == [f"create (POST) {store}", f"replace (PUT, moved 3 m) {store}",
+                            f"visible on a second instance {store}", f"one version rebuilt {store}"]
+    for case in list(writes)[:2]:
+        assert writes[case]["ours"] > 0 and "errors none" in writes[case]["note"], writes[case]
+    created = writes[f"create (POST) {store}"]["note"]
+    assert "created: all there)" in created  # the second instance lists every create answered 201
+    visible = writes[f"visible on a second instance {store}"]
+    assert 0 < visible["ours"] < 5000 and "not seen within 5 s: 0, writes refused: 0" in visible["note"]
+    assert writes[f"one version rebuilt {store}"]["ours"] > 0
 
 
 def test_short_soak_keeps_every_promise() -> None:
