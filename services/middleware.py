@@ -159,8 +159,9 @@ class PinService:
             await unavailable(scope, receive, send)
             return
         if PINNED not in scope:  # ConditionalGet, outside, pins the version its ETag names
-            if isinstance(holder, Live):
-                await holder.caught_up()  # after a write here, the version it made
+            if isinstance(holder, Live) and scope["method"] in ("GET", "HEAD"):
+                await holder.caught_up()  # a read after a write here sees the version it made (a write need
+                # not wait: the store checks its If-Match against the feature as it is)
             scope[PINNED] = current_service(scope["app"])
         await self.app(scope, receive, send)
 

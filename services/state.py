@@ -28,6 +28,7 @@ from geo.boundaries import Boundaries, of_frame
 from geo.layers import Layers, build_layers
 from geo.locate import Locator
 from geo.queries import indicators, industry_catalogue, industry_detail, stats
+from geo.rules import Rules
 from geo.search import SearchIndex
 from geo.store.base import Feature, FeatureStore, StoreUnavailable, feature_etag
 from services.catalog import Collection, build_collections
@@ -87,6 +88,7 @@ class Service:
         after an edit leaves to its first large upload (under a burst of edits it would be built per edit)."""
         for name in ("backdrop", "catalogue", "stats", "indicators", "locator", "search"):
             getattr(self, name)
+        Rules.of(self.layers)  # what the first write of this version checks against
         if large_batches:
             batch.warm(self.locator)
         return self
@@ -150,6 +152,7 @@ class Live:
         self._swap = threading.Lock()  # the watch and a local write may both ask for the next version
         self._written = threading.Event()  # set by a local write: load its version now, not at the next poll
         self._expected = 0  # the newest version this process committed (its counter)
+        self._to_warm = threading.Event()  # a new version is served and not warmed yet
         self.current = self._build().warm()
 
     def _build(self) -> Service:
@@ -165,10 +168,12 @@ class Live:
         self._thread = threading.Thread(target=self._watch, name="nbgis-store-watch", daemon=True)
         self._thread.start()
         threading.Thread(target=self._follow_writes, name="nbgis-store-writes", daemon=True).start()
+        threading.Thread(target=self._warm_latest, name="nbgis-store-warm", daemon=True).start()
 
     def stop(self) -> None:
         self._stop.set()
         self._written.set()
+        self._to_warm.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.store.close()
@@ -214,12 +219,24 @@ class Live:
             log.exception("dataset version %s cannot be served; still serving %s", version, self.current.version)
             return
         self.current = service  # one assignment: a request has either the old Service or the new one
-        service.warm(large_batches=False)
-        # The old version is garbage once its last request ends; let the collector see the new objects, then
-        # keep them out of its full passes again (see services.app's lifespan)
-        gc.unfreeze()
-        gc.collect()
-        gc.freeze()
+        self._to_warm.set()  # off this thread, which goes on to the next version at once
+
+    def _warm_latest(self) -> None:
+        """Warm the version being served, skipping any that a newer one replaced meanwhile (a burst of edits)."""
+        while not self._stop.is_set():
+            self._to_warm.wait()
+            self._to_warm.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.current.warm(large_batches=False)
+            except Exception:  # a request computes what is missing; the log says why it could not be done here
+                log.exception("warming dataset version %s failed", self.current.version)
+            # The old version is garbage once its last request ends; let the collector see the new objects,
+            # then keep them out of its full passes again (see services.app's lifespan)
+            gc.unfreeze()
+            gc.collect()
+            gc.freeze()
 
     def _health(self, reachable: bool) -> None:
         if reachable:
