@@ -332,6 +332,6 @@ def _rows(results: dict[str, dict[str, Any]], clients: int, seconds: float, roun
         rows.append(Row("writes", f"one version rebuilt [{name}]", "s", build,
                         note=f"what every instance does for each new version before serving it (the store's "
                              f"snapshot, the layers, the collections), median, in the benchmark's process after "
-                             f"the runs; then {warm_up:.2f} s warming the derived answers; the writing instance "
-                             f"holds every request until the newest version it wrote is served (up to 2 s)"))
+                             f"the runs; then {warm_up:.2f} s warming the derived answers, off the watch thread; "
+                             f"reads on the writing instance wait for the version it wrote (up to 10 s)"))
     return rows
