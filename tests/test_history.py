@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -181,3 +182,18 @@ def test_tokens_are_kept_revoked_and_read_afresh(store_url: str) -> None:
     revoked = open_store(store_url).token("e5f6a7b8")  # another instance's store object sees it at once
     assert revoked is not None and revoked.revoked_at == at
     assert store.token("c0ffee00").revoked_at is None and store.token("nothing") is None  # type: ignore[union-attr]
+
+
+def test_the_geopackage_extent_holds_what_is_written(tmp_path: Path) -> None:
+    """QGIS zooms to gpkg_contents' bounds: a feature written beyond them widens them in the same transaction."""
+    store = seeded(str(tmp_path / "store.gpkg"))
+    node, _ = store.current("parks", "node-haishu-moon-lake")  # type: ignore[misc]
+    with sqlite3.connect(tmp_path / "store.gpkg") as connection:
+        before = connection.execute("SELECT min_x, min_y, max_x, max_y FROM gpkg_contents "
+                                    "WHERE table_name = 'parks'").fetchone()
+    far = shapely.box(before[2] + 0.01, before[1] + 0.1, before[2] + 0.02, before[1] + 0.11)
+    store.apply([Edit("parks", "node-far", "create", node.properties | {"id": "node-far"}, far)], "a", "far east")
+    with sqlite3.connect(tmp_path / "store.gpkg") as connection:
+        after = connection.execute("SELECT min_x, min_y, max_x, max_y FROM gpkg_contents "
+                                   "WHERE table_name = 'parks'").fetchone()
+    assert after == (before[0], before[1], far.bounds[2], before[3])

@@ -234,7 +234,7 @@ class FeatureStore(ABC):
     def _history(self, write: bool = False) -> AbstractContextManager[History]:
         """The history tables in one transaction (a writing one when `write`)."""
 
-    def _after_apply(self, history: History, layers: set[str]) -> None:  # noqa: B027 (most stores: nothing)
+    def _after_apply(self, history: History, edits: list[Edit]) -> None:  # noqa: B027 (most stores: nothing)
         """What the store keeps up to date besides the rows, within a changeset's transaction."""
 
     def current(self, layer: str, feature_id: str) -> tuple[Feature, str] | None:
@@ -249,7 +249,7 @@ class FeatureStore(ABC):
         `findings`: the soft-rule findings per feature id, kept with its version."""
         with self._history(write=True) as history:
             changeset = history.apply(edits, author, reason, findings)
-            self._after_apply(history, {edit.layer for edit in edits})
+            self._after_apply(history, edits)
             return changeset
 
     def versions(self, layer: str, feature_id: str) -> list[Version]:
