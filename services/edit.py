@@ -72,8 +72,17 @@ def _editable(service: Service, collection_id: str) -> tuple[Collection, str]:
     return found, layer_of(kind)
 
 
-async def _writer(request: Request) -> TokenRecord:
-    return await run_in_threadpool(authenticate, request)
+async def _begin(request: Request, collection_id: str) -> tuple[Service, Collection, str, FeatureStore, TokenRecord]:
+    """What every write starts with: the version it is checked against, the collection and its layer (405 for a
+    read-only one), the store, and the writer's token, whose role and collection are checked before the body
+    is read (a viewer gets 403 whatever it sent)."""
+    check_parameters(request, set())
+    service = service_of(request)
+    found, layer = _editable(service, collection_id)
+    store = live_of(request).store
+    token = await run_in_threadpool(authenticate, request)
+    authorize_write(token, found.id)
+    return service, found, layer, store, token
 
 
 def _reader_sees_authors(request: Request, roles: tuple[str, ...]) -> bool:
@@ -209,9 +218,10 @@ def _finding(finding: Finding) -> dict[str, str]:
 
 
 async def _apply(request: Request, store: FeatureStore, edits: list[Edit], token: TokenRecord, reason: str,
-                 findings: dict[str, list[Finding]]) -> Changeset:
-    """One changeset, from the thread pool; the store's refusals as 404, 409 and 412."""
-    kept = {fid: [_finding(f) for f in found] for fid, found in findings.items() if found}
+                 findings: list[Finding]) -> Changeset:
+    """One changeset of one feature's edit and its soft findings, from the thread pool; the store's refusals
+    as 404, 409 and 412."""
+    kept = {edits[0].id: [_finding(f) for f in findings]} if findings else {}
     try:
         changeset = await run_in_threadpool(store.apply, edits, token.name, reason, kept)
     except Conflict as exc:
@@ -278,12 +288,7 @@ async def item_options(request: Request, collection_id: CollectionId, feature_id
 @router.post("/collections/{collectionId}/items", status_code=201, summary="Add a feature",
              responses={201: {"description": "Created; Location names the new feature, ETag its version"}})
 async def create(request: Request, collection_id: CollectionId) -> Response:
-    check_parameters(request, set())
-    service = service_of(request)
-    found, layer = _editable(service, collection_id)
-    store = live_of(request).store
-    token = await _writer(request)
-    authorize_write(token, found.id)  # the role and collection first: a viewer gets 403 whatever it sent
+    service, found, layer, store, token = await _begin(request, collection_id)
     doc = await _body(request, FEATURE_TYPES)
     if not isinstance(doc, dict) or doc.get("type") != "Feature":
         raise ApiError(400, "the body is not a GeoJSON Feature (\"type\": \"Feature\")")
@@ -300,7 +305,7 @@ async def create(request: Request, collection_id: CollectionId) -> Response:
     geometry = _geometry(doc.get("geometry"), _content_crs(request), service)
     findings = _check(service, found, feature_id, properties, geometry)
     edit = Edit(layer, feature_id, "create", properties, geometry, None, "create")
-    changeset = await _apply(request, store, [edit], token, _reason(request), {feature_id: findings})
+    changeset = await _apply(request, store, [edit], token, _reason(request), findings)
     return _receipt(request, found.id, changeset, status=201)
 
 
@@ -315,12 +320,7 @@ def _new_id(collection_id: str, properties: dict[str, Any]) -> str:
 
 @router.put("/collections/{collectionId}/items/{featureId}", summary="Replace a feature")
 async def replace(request: Request, collection_id: CollectionId, feature_id: FeatureId) -> Response:
-    check_parameters(request, set())
-    service = service_of(request)
-    found, layer = _editable(service, collection_id)
-    store = live_of(request).store
-    token = await _writer(request)
-    authorize_write(token, found.id)  # the role and collection first: a viewer gets 403 whatever it sent
+    service, found, layer, store, token = await _begin(request, collection_id)
     if_match = _if_match(request, required=True)
     doc = await _body(request, FEATURE_TYPES)
     if not isinstance(doc, dict) or doc.get("type") != "Feature":
@@ -334,8 +334,7 @@ async def replace(request: Request, collection_id: CollectionId, feature_id: Fea
     geometry = _geometry(doc.get("geometry"), _content_crs(request), service)
     findings = _check(service, found, feature_id, properties, geometry)
     edit = Edit(layer, feature_id, "replace", properties, geometry, if_match, "replace")
-    return _receipt(request, found.id, await _apply(request, store, [edit], token, _reason(request),
-                                                    {feature_id: findings}))
+    return _receipt(request, found.id, await _apply(request, store, [edit], token, _reason(request), findings))
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -353,12 +352,7 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 @router.patch("/collections/{collectionId}/items/{featureId}", summary="Update part of a feature (JSON merge patch)")
 async def update(request: Request, collection_id: CollectionId, feature_id: FeatureId) -> Response:
-    check_parameters(request, set())
-    service = service_of(request)
-    found, layer = _editable(service, collection_id)
-    store = live_of(request).store
-    token = await _writer(request)
-    authorize_write(token, found.id)  # the role and collection first: a viewer gets 403 whatever it sent
+    service, found, layer, store, token = await _begin(request, collection_id)
     if_match = _if_match(request, required=True)
     patch = await _body(request, PATCH_TYPES)
     if not isinstance(patch, dict):
@@ -373,25 +367,18 @@ async def update(request: Request, collection_id: CollectionId, feature_id: Feat
                 else held.geometry)
     findings = _check(service, found, feature_id, properties, geometry)
     edit = Edit(layer, feature_id, "replace", properties, geometry, if_match, "update")
-    return _receipt(request, found.id, await _apply(request, store, [edit], token, _reason(request),
-                                                    {feature_id: findings}))
+    return _receipt(request, found.id, await _apply(request, store, [edit], token, _reason(request), findings))
 
 
 @router.delete("/collections/{collectionId}/items/{featureId}", summary="Delete a feature (its history stays)")
 async def delete(request: Request, collection_id: CollectionId, feature_id: FeatureId) -> Response:
-    check_parameters(request, set())
-    service = service_of(request)
-    found, layer = _editable(service, collection_id)
-    store = live_of(request).store
-    token = await _writer(request)
-    authorize_write(token, found.id)  # the role and collection first: a viewer gets 403 whatever it sent
+    service, found, layer, store, token = await _begin(request, collection_id)
     if_match = _if_match(request, required=True)
     held, _ = await _current(store, layer, feature_id)
     authorize_write(token, found.id, _adcodes(held.properties), None)
     findings = _refuse_hard(check_delete(service.layers, found.id, feature_id))  # the zone that holds units
     edit = Edit(layer, feature_id, "delete", None, None, if_match, "delete")
-    return _receipt(request, found.id, await _apply(request, store, [edit], token, _reason(request),
-                                                    {feature_id: findings}))
+    return _receipt(request, found.id, await _apply(request, store, [edit], token, _reason(request), findings))
 
 
 # History -------------------------------------------------------------------------------------------------------
@@ -464,12 +451,7 @@ async def version(request: Request, collection_id: CollectionId, feature_id: Fea
 @router.post("/collections/{collectionId}/items/{featureId}/revert",
              summary="Write an earlier version again (a deleted feature too), as a new version")
 async def revert(request: Request, collection_id: CollectionId, feature_id: FeatureId) -> Response:
-    check_parameters(request, set())
-    service = service_of(request)
-    found, layer = _editable(service, collection_id)
-    store = live_of(request).store
-    token = await _writer(request)
-    authorize_write(token, found.id)  # the role and collection first: a viewer gets 403 whatever it sent
+    service, found, layer, store, token = await _begin(request, collection_id)
     doc = await _body(request, ("application/json",))
     seq = doc.get("version") if isinstance(doc, dict) else None
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
@@ -485,7 +467,7 @@ async def revert(request: Request, collection_id: CollectionId, feature_id: Feat
     edit = (Edit(layer, feature_id, "replace", old.properties, old.geometry, if_match, "revert") if held else
             Edit(layer, feature_id, "create", old.properties, old.geometry, None, "restore"))
     reason = _reason(request, doc.get("reason")) or f"back to version {seq}"
-    return _receipt(request, found.id, await _apply(request, store, [edit], token, reason, {feature_id: findings}),
+    return _receipt(request, found.id, await _apply(request, store, [edit], token, reason, findings),
                     status=200 if held else 201)
 
 
