@@ -153,6 +153,7 @@ class Live:
         self._written = threading.Event()  # set by a local write: load its version now, not at the next poll
         self._expected = 0  # the newest version this process committed (its counter)
         self._to_warm = threading.Event()  # a new version is served and not warmed yet
+        self._settled = 0  # the newest version found unservable: reads do not wait for it
         self.current = self._build().warm()
 
     def _build(self) -> Service:
@@ -201,7 +202,7 @@ class Live:
     async def caught_up(self, timeout_s: float = 10.0) -> None:
         """Wait (up to timeout_s) until the version this process last wrote is served: read your own writes."""
         deadline = time.monotonic() + timeout_s
-        while _counter(self.current.version) < self._expected and time.monotonic() < deadline:
+        while max(_counter(self.current.version), self._settled) < self._expected and time.monotonic() < deadline:
             await asyncio.sleep(0.005)
 
     def _changed(self, version: str) -> None:
@@ -217,6 +218,7 @@ class Live:
             raise  # the watch notices the outage, and calls again once the store is back
         except Exception:  # the new version cannot be served (a bad edit): keep answering from the last good one
             log.exception("dataset version %s cannot be served; still serving %s", version, self.current.version)
+            self._settled = max(self._settled, _counter(version))  # reads waiting for it stop waiting
             return
         self.current = service  # one assignment: a request has either the old Service or the new one
         self._to_warm.set()  # off this thread, which goes on to the next version at once
