@@ -12,7 +12,7 @@ import sqlite3
 import struct
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager, nullcontext
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -73,7 +73,6 @@ class SQLiteStore(FeatureStore):
     def __init__(self, path: Path) -> None:
         super().__init__(f"sqlite:///{path}")
         self.path = path
-        self._writing = threading.Lock()
 
     def _connect(self) -> sqlite3.Connection:
         if not self.path.exists():
@@ -84,10 +83,8 @@ class SQLiteStore(FeatureStore):
 
     @contextmanager
     def _transaction(self, write: bool = False) -> Iterator[sqlite3.Connection]:
-        """One transaction on a fresh connection: readers see one committed state (WAL), writers wait their turn:
-        in this process in order, on a lock (SQLite's own wait for its write lock sleeps in steps of up to
-        100 ms, which eight writers of one instance would spend mostly asleep)."""
-        with self._writing if write else nullcontext(), closing(self._connect()) as connection:
+        """One transaction on a fresh connection: readers see one committed state (WAL), writers wait their turn."""
+        with closing(self._connect()) as connection:
             connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
                 yield connection
