@@ -19,14 +19,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from geo.schema import DISTRICT, KINDS
+from geo.schema import DISTRICT, EDITABLE_COLLECTIONS
 from geo.validate import DISTRICT_SHORT
 
 VIEWER, EDITOR, ADMIN = "viewer", "editor", "admin"
 ROLES = (VIEWER, EDITOR, ADMIN)
 ALL_COLLECTIONS = ("*",)
-# Every collection but the districts (reference data: the administrative boundaries are not ours to edit).
-EDITABLE_COLLECTIONS = tuple(dict.fromkeys(k.collection for k in KINDS.values() if k.collection != DISTRICT.collection))
 DISTRICT_ADCODES = tuple(DISTRICT_SHORT.values())  # Ningbo's ten districts and counties
 
 PREFIX = "nbgis_"

@@ -24,7 +24,16 @@ import shapely
 from geo.layers import Layers, read_seed
 from geo.measure import geodesic_area_km2
 from geo.plan import cited_ranges
-from geo.schema import KINDS, PARK_KINDS, PLATFORM, PLATFORM_STATUSES, PLATFORM_TYPES, REQUIRED_PROPERTIES
+from geo.schema import (
+    EDITABLE_COLLECTIONS,
+    KINDS,
+    PARK_KINDS,
+    PLATFORM,
+    PLATFORM_STATUSES,
+    PLATFORM_TYPES,
+    REQUIRED_PROPERTIES,
+    editable_kind,
+)
 from geo.taxonomy import Taxonomy
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -42,8 +51,6 @@ COMPUTED_PROPERTIES = ("area_km2",)
 OPTIONAL_PROPERTIES = {k.name: {"geometry_source": "string"} for k in PARK_KINDS}
 LIST_PROPERTIES = ("district_adcodes", "district_names_zh", "industries")
 PARK_KIND_NAMES = frozenset(k.name for k in PARK_KINDS)
-# The districts layer (districts and the city outline) is reference data, not edited.
-EDITABLE_COLLECTIONS = (*dict.fromkeys(k.collection for k in PARK_KINDS), PLATFORM.collection)
 
 Severity = Literal["hard", "soft"]
 
@@ -268,7 +275,7 @@ class Rules:
 
     @staticmethod
     def _collection(layers: Layers, collection_id: str) -> _Collection:
-        kind = next(k.name for k in KINDS.values() if k.collection == collection_id)
+        kind = editable_kind(collection_id).name
         layer = layer_of(kind)
         frame = layers.kind(kind).drop(columns=["geometry", *COMPUTED_PROPERTIES])
         # the properties of the kind now, and as the plan's seed has them (so a deleted feature can be restored)

@@ -32,6 +32,16 @@ DISTRICT = Kind("district", "districts", "Districts and counties of Ningbo", ("P
 CITY = Kind("city", "districts", "Ningbo city outline", ("Polygon", "MultiPolygon"), 1)
 
 KINDS = {k.name: k for k in (*PARK_KINDS, PLATFORM, DISTRICT, CITY)}
+# Every collection but the districts (reference data: the administrative boundaries are not ours to edit); each
+# holds features of one kind.
+EDITABLE_COLLECTIONS = tuple(dict.fromkeys(k.collection for k in (*PARK_KINDS, PLATFORM)))
+
+
+def editable_kind(collection_id: str) -> Kind:
+    """The kind of feature an editable collection holds; KeyError for a collection that is not editable."""
+    if collection_id not in EDITABLE_COLLECTIONS:
+        raise KeyError(f"collection {collection_id!r} is not editable; editable: {', '.join(EDITABLE_COLLECTIONS)}")
+    return next(k for k in KINDS.values() if k.collection == collection_id)
 PLATFORM_TYPES = ("laboratory", "science-facility", "research-institute", "innovation-centre", "university")
 # A platform's state as the plan describes it (谋划/布局 planned, 加快建设 under construction, 存量/获批 operating)
 PLATFORM_STATUSES = ("planned", "under-construction", "operating", "unknown")

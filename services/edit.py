@@ -20,10 +20,10 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from geo.accounts import ADMIN, EDITABLE_COLLECTIONS, EDITOR, TokenRecord
+from geo.accounts import ADMIN, EDITOR, TokenRecord
 from geo.io import nested_deeper_than
 from geo.rules import Finding, check_delete, check_feature, clean_properties, layer_of, writable_properties
-from geo.schema import KINDS
+from geo.schema import EDITABLE_COLLECTIONS, KINDS, editable_kind
 from geo.store.base import AlreadyExists, Changeset, Conflict, Edit, Feature, FeatureStore, NotFound, Version
 from services.auth import authenticate, authorize_write
 from services.catalog import Collection
@@ -68,7 +68,7 @@ def _editable(service: Service, collection_id: str) -> tuple[Collection, str]:
                               f"{', '.join(EDITABLE_COLLECTIONS)}")
         error.headers = {"Allow": READ_ONLY_ALLOW}
         raise error
-    kind = next(k.name for k in KINDS.values() if k.collection == found.id)
+    kind = editable_kind(found.id).name
     return found, layer_of(kind)
 
 
@@ -191,7 +191,7 @@ def _properties(service: Service, collection: Collection, feature_id: str, given
         known = ", ".join(sorted(writable_properties(service.layers, collection.id)))
         raise ApiError(422, f"properties: {', '.join(sorted(unknown))} {'is' if len(unknown) == 1 else 'are'} not "
                             f"a property of {collection.id}; its properties: {known}", "InvalidFeature")
-    kind = next(k.name for k in KINDS.values() if k.collection == collection.id)
+    kind = editable_kind(collection.id).name
     rest = {k: v for k, v in cleaned.items() if k not in ("id", "kind")}
     return {"id": feature_id, "kind": cleaned.get("kind", kind), **rest}  # another kind: the rules refuse it
 
@@ -311,7 +311,7 @@ async def create(request: Request, collection_id: CollectionId) -> Response:
 
 def _new_id(collection_id: str, properties: dict[str, Any]) -> str:
     """An id for a feature sent without one (QGIS sends none): the kind and its English name as a slug."""
-    kind = next(k.name for k in KINDS.values() if k.collection == collection_id)
+    kind = editable_kind(collection_id).name
     name = properties.get("name_en")
     words = "".join(c if c.isascii() and c.isalnum() else " " for c in name.lower()).split() if isinstance(
         name, str) else []
@@ -489,9 +489,8 @@ async def changes(
         last = page[limit].changeset
         page = [v for v in page[:limit] if v.changeset != last] or await run_in_threadpool(
             store.changes, None, MAX_CHANGES * 10, last - 1, last)
-    doc: dict[str, Any] = {"changes": [
-        {"collection": _collection_of(v), "id": v.id, **_version_doc(request, _collection_of(v), v, admins)}
-        for v in page], "links": [link(str(request.url), "self", JSON, "These changes")]}
+    doc: dict[str, Any] = {"changes": [_change_doc(request, v, admins) for v in page],
+                           "links": [link(str(request.url), "self", JSON, "These changes")]}
     if more:
         doc["links"].append(link(url(request, "/changes", since=page[-1].changeset, limit=limit), "next", JSON,
                                  "The changes after these"))
@@ -511,6 +510,11 @@ def _since(since: str | None) -> tuple[datetime | None, int | None]:
     if after.tzinfo is None:
         raise ApiError(400, "since: give the time zone (Z or +08:00)")
     return after, None
+
+
+def _change_doc(request: Request, version: Version, authors: bool) -> dict[str, Any]:
+    collection = _collection_of(version)
+    return {"collection": collection, "id": version.id, **_version_doc(request, collection, version, authors)}
 
 
 def _collection_of(version: Version) -> str:
