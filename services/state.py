@@ -168,8 +168,10 @@ class Live:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._watch, name="nbgis-store-watch", daemon=True)
         self._thread.start()
-        threading.Thread(target=self._follow_writes, name="nbgis-store-writes", daemon=True).start()
-        threading.Thread(target=self._warm_latest, name="nbgis-store-warm", daemon=True).start()
+        for name, signal, work in (("writes", self._written, self._load_written),
+                                   ("warm", self._to_warm, self._warm_current)):
+            threading.Thread(target=self._each_time, args=(signal, work), name=f"nbgis-store-{name}",
+                             daemon=True).start()
 
     def stop(self) -> None:
         self._stop.set()
@@ -188,16 +190,21 @@ class Live:
         self._expected = max(self._expected, _counter(version))
         self._written.set()
 
-    def _follow_writes(self) -> None:
+    def _each_time(self, signal: threading.Event, work: Callable[[], None]) -> None:
+        """work() each time `signal` is set, until stop (sets made while it runs count once: it works on the
+        newest state, skipping what that replaced)."""
         while not self._stop.is_set():
-            self._written.wait()
-            self._written.clear()
+            signal.wait()
+            signal.clear()
             if self._stop.is_set():
                 return
-            try:
-                self._changed(self.store.version())
-            except Exception:  # the store is down: the watch says so and catches up once it is back
-                log.debug("a written version could not be loaded yet", exc_info=True)
+            work()
+
+    def _load_written(self) -> None:
+        try:
+            self._changed(self.store.version())
+        except Exception:  # the store is down: the watch says so and catches up once it is back
+            log.debug("a written version could not be loaded yet", exc_info=True)
 
     async def caught_up(self, timeout_s: float = 10.0) -> None:
         """Wait (up to timeout_s) until the version this process last wrote is served: read your own writes."""
@@ -223,22 +230,17 @@ class Live:
         self.current = service  # one assignment: a request has either the old Service or the new one
         self._to_warm.set()  # off this thread, which goes on to the next version at once
 
-    def _warm_latest(self) -> None:
-        """Warm the version being served, skipping any that a newer one replaced meanwhile (a burst of edits)."""
-        while not self._stop.is_set():
-            self._to_warm.wait()
-            self._to_warm.clear()
-            if self._stop.is_set():
-                return
-            try:
-                self.current.warm(large_batches=False)
-            except Exception:  # a request computes what is missing; the log says why it could not be done here
-                log.exception("warming dataset version %s failed", self.current.version)
-            # The old version is garbage once its last request ends; let the collector see the new objects,
-            # then keep them out of its full passes again (see services.app's lifespan)
-            gc.unfreeze()
-            gc.collect()
-            gc.freeze()
+    def _warm_current(self) -> None:
+        """Warm the version being served (in a burst of edits, versions a newer one replaced are skipped)."""
+        try:
+            self.current.warm(large_batches=False)
+        except Exception:  # a request computes what is missing; the log says why it could not be done here
+            log.exception("warming dataset version %s failed", self.current.version)
+        # The old version is garbage once its last request ends; let the collector see the new objects, then
+        # keep them out of its full passes again (see services.app's lifespan)
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
 
     def _health(self, reachable: bool) -> None:
         if reachable:
