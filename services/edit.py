@@ -161,7 +161,8 @@ def _check_axes(given: shapely.Geometry, lonlat: shapely.Geometry, crs: ServiceC
                             f"swapped: {crs.uri} takes them in the order {order}", "InvalidFeature")
 
 
-def _reason(request: Request, given: Any = None) -> str:
+def reason_of(request: Request, given: Any = None) -> str:
+    """Why a write is made: `given` (a body's or form's reason), else the X-Edit-Reason header; 400 when long."""
     text = given if isinstance(given, str) else unquote(request.headers.get(REASON_HEADER, ""))
     if len(text) > MAX_REASON_CHARS:
         raise ApiError(400, f"the reason is {len(text)} characters; at most {MAX_REASON_CHARS}")
@@ -305,7 +306,7 @@ async def create(request: Request, collection_id: CollectionId) -> Response:
     geometry = _geometry(doc.get("geometry"), _content_crs(request), service)
     findings = _check(service, found, feature_id, properties, geometry)
     edit = Edit(layer, feature_id, "create", properties, geometry, None, "create")
-    changeset = await _apply(request, store, [edit], token, _reason(request), findings)
+    changeset = await _apply(request, store, [edit], token, reason_of(request), findings)
     return _receipt(request, found.id, changeset, status=201)
 
 
@@ -334,7 +335,7 @@ async def replace(request: Request, collection_id: CollectionId, feature_id: Fea
     geometry = _geometry(doc.get("geometry"), _content_crs(request), service)
     findings = _check(service, found, feature_id, properties, geometry)
     edit = Edit(layer, feature_id, "replace", properties, geometry, if_match, "replace")
-    return _receipt(request, found.id, await _apply(request, store, [edit], token, _reason(request), findings))
+    return _receipt(request, found.id, await _apply(request, store, [edit], token, reason_of(request), findings))
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -367,7 +368,7 @@ async def update(request: Request, collection_id: CollectionId, feature_id: Feat
                 else held.geometry)
     findings = _check(service, found, feature_id, properties, geometry)
     edit = Edit(layer, feature_id, "replace", properties, geometry, if_match, "update")
-    return _receipt(request, found.id, await _apply(request, store, [edit], token, _reason(request), findings))
+    return _receipt(request, found.id, await _apply(request, store, [edit], token, reason_of(request), findings))
 
 
 @router.delete("/collections/{collectionId}/items/{featureId}", summary="Delete a feature (its history stays)")
@@ -378,7 +379,7 @@ async def delete(request: Request, collection_id: CollectionId, feature_id: Feat
     authorize_write(token, found.id, _adcodes(held.properties), None)
     findings = _refuse_hard(check_delete(service.layers, found.id, feature_id))  # the zone that holds units
     edit = Edit(layer, feature_id, "delete", None, None, if_match, "delete")
-    return _receipt(request, found.id, await _apply(request, store, [edit], token, _reason(request), findings))
+    return _receipt(request, found.id, await _apply(request, store, [edit], token, reason_of(request), findings))
 
 
 # History -------------------------------------------------------------------------------------------------------
@@ -466,7 +467,7 @@ async def revert(request: Request, collection_id: CollectionId, feature_id: Feat
     findings = _check(service, found, feature_id, old.properties, old.geometry)
     edit = (Edit(layer, feature_id, "replace", old.properties, old.geometry, if_match, "revert") if held else
             Edit(layer, feature_id, "create", old.properties, old.geometry, None, "restore"))
-    reason = _reason(request, doc.get("reason")) or f"back to version {seq}"
+    reason = reason_of(request, doc.get("reason")) or f"back to version {seq}"
     return _receipt(request, found.id, await _apply(request, store, [edit], token, reason, findings),
                     status=200 if held else 201)
 

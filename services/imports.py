@@ -20,7 +20,7 @@ from geo.accounts import ADMIN, TokenRecord
 from geo.imports import ImportFileError, ImportPlan, ImportRefused, commit_import, plan_import, read_upload
 from geo.store.base import Conflict, Staged
 from services.auth import authenticate, authorize_write
-from services.edit import MAX_REASON_CHARS, live_of
+from services.edit import live_of, reason_of
 from services.errors import ApiError
 from services.params import check_parameters
 from services.render import JSON, json_response, link, url
@@ -57,8 +57,7 @@ async def stage(
     check_parameters(request, set())
     store = live_of(request).store
     authorize_write(token, collection)  # the collection at all, before reading anything
-    if reason is not None and len(reason) > MAX_REASON_CHARS:
-        raise ApiError(400, f"reason: at most {MAX_REASON_CHARS} characters")
+    why = reason_of(request, reason)
     limit = request.app.state.settings.max_import_bytes
     data = await file.read(limit + 1)
     if len(data) > limit:
@@ -77,7 +76,7 @@ async def stage(
         error.extra = {"import": summary}
         raise error
     staged = Staged(secrets.token_hex(8), token.name, datetime.now(UTC),
-                    {"plan": plan.to_payload(), "reason": (reason or "").strip(), "token_id": token.token_id})
+                    {"plan": plan.to_payload(), "reason": why, "token_id": token.token_id})
     await run_in_threadpool(store.stage, staged)
     return json_response(_staged_doc(request, staged.id, summary), JSON, status=201,
                          headers={"Location": url(request, f"/imports/{staged.id}")})
