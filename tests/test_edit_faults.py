@@ -434,8 +434,11 @@ def test_kill_9_of_postgresql_mid_burst_leaves_whole_changesets(pair: Pair, requ
             assert churned.opened.wait(30)
             cluster.kill()
             crashed = max(churned.rounds("open"))
-            try:
-                time.sleep(1)
+            try:  # down until a writer is told so: the pool waits CONNECT_TIMEOUT_S for a connection, then 503
+                deadline = time.monotonic() + 30
+                while 503 not in burst.statuses:
+                    assert time.monotonic() < deadline, "no 503 while PostgreSQL is down"
+                    time.sleep(0.05)
                 acked_before = len(burst.acks)
             finally:
                 cluster.start()
