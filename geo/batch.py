@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,6 +32,7 @@ import shapely
 from geo.crs import OutputCRS
 from geo.io import atomic_file, publish
 from geo.locate import GRID_MIN_POINTS, LOCATED_COLUMNS, Located, Locator, SitesError
+from geo.measure import _LOCAL
 from geo.sites import BLOCK_BYTES, BLOCK_ROWS, Sites, Source, csv_sites, parquet_files, parquet_sites
 from geo.textrows import TextColumn, join_lines, thousandths_text
 
@@ -87,13 +89,15 @@ def locate_sites(locator: Locator, sites: Sites) -> tuple[pa.Table, Located]:
 
 def warm(locator: Locator) -> None:
     """Get large batches ready before the first one: the segment grid built (~0.2 s), and the compiled loops
-    loaded (~0.4 s for LLVM, once per process), by locating and writing a lattice of sites over the districts."""
+    loaded (~0.4 s for LLVM, once per process), by locating and writing a lattice of sites over the districts;
+    and the threads that locate blocks started, each with its PROJ transformer."""
     west, south = locator.districts.bounds[:, :2].min(axis=0)
     east, north = locator.districts.bounds[:, 2:].max(axis=0)
     side = int(np.ceil(np.sqrt(GRID_MIN_POINTS * 1.2)))
     lon, lat = (v.ravel() for v in np.meshgrid(np.linspace(west, east, side), np.linspace(south, north, side)))
     table, _ = locate_sites(locator, Sites(pa.table({"id": pa.array(np.arange(len(lon)).astype(str))}), lon, lat, 1))
     csv_rows(table)
+    _start_block_threads()
 
 
 # --- CSV as pandas wrote it ---------------------------------------------------------------------------------------
@@ -390,18 +394,53 @@ def ordered_map(work: Callable[[T], R], items: Iterator[T], threads: int) -> Ite
     if threads <= 1:
         yield from map(work, items)
         return
-    with ThreadPoolExecutor(threads) as pool:
-        pending: deque[Future[R]] = deque()
-        try:
-            for item in items:
-                pending.append(pool.submit(work, item))
-                if len(pending) >= 2 * threads:
-                    yield pending.popleft().result()
-            while pending:
+    pool = _block_pool()
+    pending: deque[Future[R]] = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(work, item))
+            if len(pending) >= 2 * threads:
                 yield pending.popleft().result()
-        finally:
-            for future in pending:
-                future.cancel()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _block_pool() -> ThreadPoolExecutor:
+    """The process's threads for blocks, kept: each thread builds its own PROJ transformers (pyproj keeps them
+    per thread, ~0.1 s each), so new threads per file cost a request 0.2-0.6 s (measured on POST /locate)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(THREADS, thread_name_prefix="nbgis-blocks", initializer=_ready_thread)
+        return _pool
+
+
+def _forget_pool() -> None:
+    global _pool
+    _pool = None  # a forked child has none of its parent's threads
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
+def _ready_thread() -> None:
+    _LOCAL.transform(121.5, 29.9)  # the plane's transformer, both ways, built for this thread
+
+
+def _start_block_threads() -> None:
+    """Every thread of the pool started (and its transformers built), before the first file."""
+    if THREADS <= 1:
+        return
+    barrier = threading.Barrier(THREADS)
+    for done in [_block_pool().submit(barrier.wait, 60) for _ in range(THREADS)]:
+        done.result()
 
 
 def add_summaries(total: dict[str, Any] | None, part: dict[str, Any]) -> dict[str, Any]:

@@ -18,13 +18,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyproj
 import shapely
 from shapely import STRtree
 
 from geo.grid import MIXED, CellGrid
 from geo.layers import Layers
-from geo.measure import WGS84, geodesic_areas_km2
+from geo.measure import _LOCAL, WGS84, geodesic_areas_km2
 from geo.nearest import SegmentGrid
 from geo.plane import rounded_geodesic_km
 
@@ -34,10 +33,9 @@ LOCATED_COLUMNS = (
 )
 WGS84_COLUMNS = ("lon84", "lat84")
 MAX_LISTED = 5  # bad rows named in an error message
+# The nearest boundary point is found in geo.measure's Gauss-Kruger plane (_LOCAL: CGCS2000 / 3-degree zone, CM
+# 120E), with its very transformer: pyproj builds a transformer once per thread (~0.1 s), so one is shared.
 
-# The Gauss-Kruger plane geo.measure uses (CGCS2000 / 3-degree zone, CM 120E): the nearest boundary
-# point is found there, the distance to it measured on the ellipsoid, as geodesic_distances_km does.
-_LOCAL = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:4549", always_xy=True)
 _PIECE_VERTICES = 8  # boundary pieces in the nearest-point index; with node capacity 4 the fastest measured
 _NEAREST_BLOCK = 100_000  # points per batch of shapely objects in the nearest search, to bound memory
 _GRID_BLOCK = 1 << 18  # points per block of grid lookups

@@ -8,6 +8,7 @@ import os
 import pty
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import pyproj
 import pytest
 import shapely
 
-from geo.batch import csv_rows, json_rows, locate_file, locate_sites
+from geo.batch import THREADS, csv_rows, json_rows, locate_file, locate_sites, ordered_map
 from geo.crs import OutputCRS, parse_crs, wgs84_to_gcj02
 from geo.layers import Layers
 from geo.locate import _LOCAL, Locator, SitesError
@@ -280,3 +281,19 @@ def test_cli_cluster_needs_parquet_and_an_output(tmp_path: Path) -> None:
     assert refused.returncode == 2 and "on a cluster the input is Parquet" in refused.stderr
     assert nbgis("locate", str(src)).returncode == 2  # no output named
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(THREADS < 2, reason="one core: blocks are located on the calling thread")
+def test_blocks_of_every_file_run_on_the_same_kept_threads() -> None:
+    """Each thread builds its own PROJ transformers (~0.1 s): new threads per file made POST /locate 2-3x slower."""
+    runs: list[set[str]] = [set(), set()]
+    for names in runs:
+        together = threading.Barrier(2)  # two blocks at once: both threads of the pool in use
+
+        def work(block: int, names: set[str] = names, together: threading.Barrier = together) -> int:
+            together.wait(10)
+            names.add(threading.current_thread().name)
+            return block
+
+        assert list(ordered_map(work, iter(range(8)), 2)) == list(range(8))
+    assert runs[0] == runs[1] and len(runs[0]) == 2 and all(n.startswith("nbgis-blocks") for n in runs[0]), runs
