@@ -114,6 +114,10 @@ def test_float_text_is_python_repr() -> None:
                               [0.0, 0.001, 0.5, 5.0, -0.001, 999_999_999_999.999, 12.34]])
     assert csv_rows(pa.table({"v": rounded})).decode().splitlines() == [repr(float(v)) for v in rounded]
     assert csv_rows(pa.table({"v": [-0.0, 0.5]})).decode().splitlines() == ["-0.0", "0.5"]
+    # A column equal to an earlier one shares its text (lon84 is lon), but only to the bit: -0.0 is not 0.0.
+    same = pa.table({"lon": [0.0, 121.5], "lon84": [-0.0, 121.5], "again": [0.0, 121.5]})
+    assert csv_rows(same).decode() == "0.0,-0.0,0.0\n121.5,121.5,121.5\n"
+    assert json_rows(same).decode() == '{"lon":0.0,"lon84":-0.0,"again":0.0},{"lon":121.5,"lon84":121.5,"again":121.5}'
 
 
 @pytest.mark.parametrize(("data", "message"), [
