@@ -216,6 +216,7 @@ class _Kept:
     status: int
     headers: list[tuple[bytes, bytes]]
     body: bytes
+    own_etag: str | None  # the answer's own ETag (a stored feature's), which If-None-Match is compared with
 
 
 class ConditionalGet:
@@ -227,8 +228,9 @@ class ConditionalGet:
     It is weak, since a gzipped body and a plain one are the same answer in different bytes. Knowing it before
     the handler runs, a revalidation is answered without building anything. Answers up to CACHE_BODY_BYTES are
     kept (after gzip, per encoding) and replayed while the version stays the same (unless the request says
-    no-cache); a new version empties the cache. Answers that carry their own ETag (files) keep it; errors, answers
-    marked private or no-store, and answers varying with another request header get neither ETag nor caching.
+    no-cache); a new version empties the cache. Answers that carry their own ETag (a stored feature's, a file's)
+    keep it, and a kept one is revalidated against it; errors, answers marked private or no-store, and answers
+    varying with another request header get neither ETag nor caching.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -269,6 +271,9 @@ class ConditionalGet:
             return
         if kept is not None:
             self.kept.move_to_end(key)
+            if wanted is not None and kept.own_etag is not None and _matches(wanted, kept.own_etag):
+                await _not_modified(send, kept.own_etag)
+                return
             await send({"type": "http.response.start", "status": kept.status, "headers": kept.headers})
             await send({"type": "http.response.body", "body": kept.body})
             return
@@ -281,9 +286,10 @@ class ConditionalGet:
         size = 0
         keep = True
         replaced = False  # a 304 sent instead of the handler's own answer (files with their own ETag)
+        own: str | None = None  # the answer's own ETag
 
         async def reply(message: Message) -> None:
-            nonlocal start, size, keep, replaced
+            nonlocal start, size, keep, replaced, own
             if message["type"] == "http.response.start":
                 raw = list(message.get("headers", []))
                 own = next((v.decode("latin-1") for k, v in raw if k.lower() == b"etag"), None)
@@ -297,7 +303,9 @@ class ConditionalGet:
                     raw.append((b"etag", etag.encode()))
                 if ok and not any(k.lower() == b"cache-control" for k, _ in raw):
                     raw.append((b"cache-control", CACHE_CONTROL.encode()))
-                keep = ok and own is None
+                # An answer with its own ETag is kept too (a feature's, from the store), unless it serves byte
+                # ranges (a file): a later Range request must reach the handler.
+                keep = ok and (own is None or not any(k.lower() == b"accept-ranges" for k, _ in raw))
                 if ok and own is not None and wanted is not None and _matches(wanted, own):
                     replaced = True
                     await _not_modified(send, own)
@@ -312,7 +320,7 @@ class ConditionalGet:
                     body.append(chunk)
                 await send(message)
                 if keep and not message.get("more_body", False):
-                    self.kept[key] = _Kept(start["status"], start["headers"], b"".join(body))
+                    self.kept[key] = _Kept(start["status"], start["headers"], b"".join(body), own)
                     if len(self.kept) > CACHE_ENTRIES:
                         self.kept.popitem(last=False)
 

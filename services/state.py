@@ -35,6 +35,7 @@ from services.catalog import Collection, build_collections
 from services.crs import warm_up
 
 T = TypeVar("T")
+WARM_SETTLE_S = 0.25  # a new version is warmed once it has been served this long without a newer one
 MEMO_SIZE = 256  # documents kept: per base URL (the client's Host header), the collection list and each collection
 
 
@@ -231,7 +232,13 @@ class Live:
         self._to_warm.set()  # off this thread, which goes on to the next version at once
 
     def _warm_current(self) -> None:
-        """Warm the version being served (in a burst of edits, versions a newer one replaced are skipped)."""
+        """Warm the version being served, once no newer one has come for WARM_SETTLE_S: in a burst of edits only
+        the last is warmed (each warm and collection costs ~0.3 s of CPU, and of the GIL the requests need);
+        a request meanwhile computes what it needs itself (a write: its rules)."""
+        while self._to_warm.wait(WARM_SETTLE_S) and not self._stop.is_set():
+            self._to_warm.clear()
+        if self._stop.is_set():
+            return
         try:
             self.current.warm(large_batches=False)
         except Exception:  # a request computes what is missing; the log says why it could not be done here

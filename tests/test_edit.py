@@ -18,6 +18,7 @@ from bench import postgres
 from geo.accounts import issue_token
 from geo.measure import geodesic_area_km2
 from services.app import create_app
+from services.middleware import ConditionalGet
 from services.settings import Settings
 
 ITEM = "/collections/subparks/items/subpark-beilun"
@@ -87,6 +88,28 @@ def test_replace_is_served_at_once_with_its_etag_and_history(editing: Editing) -
     first = c.get(f"{ITEM}/versions/1").json()
     assert shapely.equals_exact(shapely.geometry.shape(first["geometry"]),
                                 shapely.geometry.shape(feature["geometry"]), 1e-7)
+
+
+def test_a_feature_answer_is_kept_with_its_own_etag_until_an_edit(editing: Editing) -> None:
+    """Feature answers carry the feature's ETag (what If-Match needs); they are kept serialized like every other
+    answer, revalidated against that ETag, and never replayed once an edit made a new version."""
+    c = editing.client
+    feature, etag = editing.read()
+    conditional = c.app.middleware_stack  # type: ignore[attr-defined]
+    while not isinstance(conditional, ConditionalGet):
+        conditional = conditional.app
+    assert [k.own_etag for k in conditional.kept.values()] == [etag]
+    again = c.get(ITEM)  # replayed from what is kept
+    assert again.content == c.get(ITEM, headers={"Cache-Control": "no-cache"}).content and again.headers["etag"] == etag
+    revalidated = c.get(ITEM, headers={"If-None-Match": etag})
+    assert revalidated.status_code == 304 and revalidated.headers["etag"] == etag
+    assert c.get(ITEM, headers={"If-None-Match": '"other"'}).status_code == 200
+    written = c.put(ITEM, json=_moved(feature, 0.001), headers=editing.auth("beilun", **{"If-Match": etag}))
+    assert written.status_code == 200, written.text
+    after = c.get(ITEM, headers={"If-None-Match": etag})
+    assert after.status_code == 200 and after.headers["etag"] == written.headers["etag"] != etag
+    assert after.json()["geometry"] != feature["geometry"]
+    assert c.get(ITEM, headers={"If-None-Match": after.headers["etag"]}).status_code == 304
 
 
 def test_stale_and_missing_if_match(editing: Editing) -> None:
