@@ -396,7 +396,7 @@ def locate_file(src: Source, dst: str | os.PathLike[str], locator: Locator, crs:
     with ExitStack() as stack:
         stack.enter_context(closing(blocks))  # on an error, the reader (and its file) closes at once
         writer = _Writer(dst, kind, geo, stack)
-        for out, rows, names, summary in ordered_map(work, blocks, THREADS):
+        for out, rows, names, summary in ordered_map(work, blocks):
             writer.write(out, rows, names)
             total = add_summaries(total, summary)
             if progress is not None:
@@ -407,10 +407,10 @@ def locate_file(src: Source, dst: str | os.PathLike[str], locator: Locator, crs:
     return total
 
 
-def ordered_map(work: Callable[[T], R], items: Iterator[T], threads: int) -> Iterator[R]:
-    """work(item) for each item, on `threads` threads (numpy, PROJ, GEOS and Arrow let go of the GIL), in
-    order, with at most 2 x threads items in flight: memory stays bound by the block."""
-    if threads <= 1:
+def ordered_map(work: Callable[[T], R], items: Iterator[T]) -> Iterator[R]:
+    """work(item) for each item, on the THREADS kept threads (numpy, PROJ, GEOS and Arrow let go of the GIL), in
+    order, with at most 2 x THREADS items in flight: memory stays bound by the block."""
+    if THREADS <= 1:
         yield from map(work, items)
         return
     pool = _block_pool()
@@ -418,7 +418,7 @@ def ordered_map(work: Callable[[T], R], items: Iterator[T], threads: int) -> Ite
     try:
         for item in items:
             pending.append(pool.submit(work, item))
-            if len(pending) >= 2 * threads:
+            if len(pending) >= 2 * THREADS:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()

@@ -243,7 +243,7 @@ def _locate_upload(service: Service, upload: BinaryIO, kind: str, crs: OutputCRS
         # Blocks located on batch.THREADS threads (the work lets go of the GIL), written in order; on an error the
         # reader closes at once.
         with closing(csv_sites(upload, crs)) as blocks:
-            for names, body, count, part in batch.ordered_map(work, blocks, batch.THREADS):
+            for names, body, count, part in batch.ordered_map(work, blocks):
                 if as_csv:
                     answer.write((batch.csv_header(names) if rows == 0 else b"") + body)
                 else:

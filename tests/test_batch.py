@@ -299,5 +299,5 @@ def test_blocks_of_every_file_run_on_the_same_kept_threads() -> None:
             names.add(threading.current_thread().name)
             return block
 
-        assert list(ordered_map(work, iter(range(8)), 2)) == list(range(8))
+        assert list(ordered_map(work, iter(range(8)))) == list(range(8))
     assert runs[0] == runs[1] and len(runs[0]) == 2 and all(n.startswith("nbgis-blocks") for n in runs[0]), runs
