@@ -25,7 +25,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bench import peers, postgres
-from geo.layers import Layers
+from geo.layers import DATA_DIR, Layers, read_seed, seed_digest
+from geo.store.base import Edit, open_store
+from services import state
 from services.app import create_app
 from services.settings import Settings
 
@@ -139,6 +141,35 @@ class Load:
         self._stop.set()
         for thread in self._threads:
             thread.join(15)
+
+
+def test_a_burst_of_edits_warms_only_the_version_it_leaves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Warming a version (search, locator, rules...) costs ~0.3 s of CPU and the GIL the requests need: in a
+    burst of edits only the last version is warmed, once no newer one has come for WARM_SETTLE_S."""
+    monkeypatch.setattr(state, "WARM_SETTLE_S", 2.0)  # wider than the burst below on a busy machine
+    store = open_store(str(tmp_path / "store.gpkg"))
+    store.init(lambda: read_seed(DATA_DIR), seed_digest(DATA_DIR))
+    live = state.Live(store, DATA_DIR)
+    live.start()
+    try:
+        fid = store.snapshot().features["platforms"][0].id
+        served = []
+        for n in range(3):
+            current = store.current("platforms", fid)
+            assert current is not None
+            feature, etag = current
+            renamed = {**feature.properties, "name_en": f"renamed {n}"}
+            store.apply([Edit("platforms", fid, "replace", renamed, feature.geometry, etag, "update")], "test", "burst")
+            live._changed(store.version())  # what the watch or a local write's loader does
+            served.append(live.current)
+        assert len({s.version for s in served}) == 3 and served[-1].version == store.version()
+        deadline = time.monotonic() + 20
+        while "search" not in served[-1].__dict__:  # cached_property: computed by the warm
+            assert time.monotonic() < deadline, "the burst's last version was never warmed"
+            time.sleep(0.05)
+        assert not any("search" in s.__dict__ for s in served[:-1])
+    finally:
+        live.stop()
 
 
 def test_two_instances_on_one_postgis_serve_a_sql_edit_within_a_second_under_load(
