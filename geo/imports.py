@@ -29,6 +29,7 @@ import pyproj
 import shapely
 import shapely.errors
 
+from geo.boundaries import SURVEYED
 from geo.crs import NINGBO_BOUNDS, CRSError, OutputCRS, parse_crs, transform_geometry_gcj02
 from geo.layers import build_layers
 from geo.measure import WGS84, geodesic_area_km2
@@ -55,7 +56,6 @@ NINGBO_MARGIN_DEG = 0.5  # a geometry beyond Ningbo's box by more than this was 
 MAX_NAME_CHARS = 200  # of an upload's file name, as kept in geometry_source
 DXF_KEY = "Layer"  # a DXF names each boundary by the CAD layer its closed polylines are drawn on
 KML_NAME = "Name"  # a KML placemark's <name>: the name_zh when the file has no name_zh column
-SURVEYED = "surveyed"
 HAUSDORFF_STEP_M = 5.0  # boundaries are sampled this often: the Hausdorff distance is within half of it
 
 class ImportFileError(ValueError):

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo.boundaries import SCHEMATIC, SURVEYED
 from geo.layers import Layers, read_seed
 from geo.measure import geodesic_area_km2
 from geo.plan import cited_ranges
@@ -44,7 +45,7 @@ EXTENT_MARGIN_DEG = 0.005  # about 500 m: the district coastline is simplified
 MAX_OVERLAP_KM2 = 1e-4  # 100 m²: rounding to 6 decimals can leave slivers
 # How an area's boundary was drawn: from the plan's words, surveyed (then `geometry_source` says by whom), or
 # an administrative boundary.
-GEOMETRY_QUALITIES = ("schematic", "surveyed", "administrative")
+GEOMETRY_QUALITIES = (SCHEMATIC, SURVEYED, "administrative")
 # Names the service adds to every feature it serves: a client (QGIS) sends them back on PUT; they are ignored.
 COMPUTED_PROPERTIES = ("area_km2",)
 # Optional properties a kind may carry although no seeded feature does.
@@ -112,7 +113,7 @@ def geometry_findings(fid: str, kind: str, geom: shapely.Geometry | None, props:
         if quality not in GEOMETRY_QUALITIES:
             yield Finding("schematic", fid, f"geometry_quality {quality!r} is not one of "
                                             f"{', '.join(GEOMETRY_QUALITIES)}")
-        elif quality == "surveyed" and not props.get("geometry_source"):
+        elif quality == SURVEYED and not props.get("geometry_source"):
             yield Finding("schematic", fid, "a surveyed boundary names where it came from in geometry_source")
     if kind == PLATFORM.name and (props.get("location_quality") != "approximate" or not props.get("location_method")):
         yield Finding("schematic", fid, "a placed platform needs location_quality 'approximate' "
