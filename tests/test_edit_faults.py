@@ -16,6 +16,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -236,8 +237,11 @@ class Churn:
     def __init__(self, url: str, ids: list[str]) -> None:
         self.ids, self.run = ids, secrets.token_hex(3)
         code = f"from tests.test_edit_faults import churn; churn({url!r}, {ids!r}, {CHURN_PAUSE_S}, {self.run!r})"
+        # Its stderr apart, in a file: the connection pool's warnings, written while PostgreSQL is down, once ran
+        # into a line of stdout ("failed 12 StoreUnavailableerror ...") when the two shared the pipe.
+        self.errors = tempfile.TemporaryFile("w+")  # noqa: SIM115 (closed by end())
         self.process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True)
+                                        stderr=self.errors, text=True)
         self.lines: list[str] = []
         self.opened = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -273,6 +277,7 @@ class Churn:
         with suppress(ProcessLookupError):
             self.process.kill()
         self.process.wait(10)
+        self.errors.close()
 
 
 def check_whole(url: str, burst: Burst, churned: Churn, killed_rounds: set[int]) -> FeatureStore:
