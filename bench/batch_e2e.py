@@ -34,6 +34,10 @@ SIZE, SMOKE_SIZE = 10**6, 2_000
 HUGE_FILE_ROWS = 10**6  # rows per file of the huge Parquet input
 DUCK_KINDS = {"parks+nodes": ("subpark", "innovation-node"), "parks+nodes+districts": ("subpark", "innovation-node",
                                                                                        "district")}
+# What ours adds for the same job as DuckDB's: the id of the sub-park, node (and district) holding each site.
+SAME_COLUMNS = {"parks+nodes": "subpark,innovation_node",
+                "parks+nodes+districts": "subpark,innovation_node,district_adcode"}
+DUCK_COLUMN = {"subpark": "subpark", "innovation-node": "innovation_node", "district": "district_adcode"}
 
 
 def write_sites_csv(path: Path, n: int) -> None:
@@ -46,10 +50,10 @@ def write_sites_csv(path: Path, n: int) -> None:
     pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="none"))
 
 
-def _ours_in_process(src: Path, out: Path) -> dict[str, Any]:
+def _ours_in_process(src: Path, out: Path, columns: str | None = None) -> dict[str, Any]:
     from geo.batch import locate_file, warm
     from geo.layers import load_layers
-    from geo.locate import Locator
+    from geo.locate import Locator, parse_columns
     from geo.sites import csv_sites
 
     locator = Locator.from_layers(load_layers())
@@ -59,7 +63,7 @@ def _ours_in_process(src: Path, out: Path) -> dict[str, Any]:
     held = locator.holders(sites.lon, sites.lat)
     join_s = time.perf_counter() - start
     start, cpu = time.perf_counter(), time.process_time()
-    summary = locate_file(src, out, locator)
+    summary = locate_file(src, out, locator, columns=parse_columns(columns))
     return {"join_s": join_s, "seconds": time.perf_counter() - start, "cpu_s": time.process_time() - cpu,
             "rows": summary["sites"],
             "in_subparks": summary["in_subparks"], "held_in_subparks": int((held["subpark"] >= 0).sum())}
@@ -77,9 +81,10 @@ def _duckdb(src: Path, out: Path, kinds: tuple[str, ...]) -> dict[str, Any]:
     layers = load_layers()
     names = []
     for kind in kinds:
-        name = kind.replace("-", "_")
+        name = DUCK_COLUMN[kind]
         frame = layers.kind(kind)
-        wkb = pd.DataFrame({"id": frame["id"].to_numpy(dtype=str), "wkb": shapely.to_wkb(frame.geometry.to_numpy())})
+        key = frame["adcode" if kind == "district" else "id"].to_numpy(dtype=str)  # what ours writes
+        wkb = pd.DataFrame({"id": key, "wkb": shapely.to_wkb(frame.geometry.to_numpy())})
         con.register("wkb", wkb)
         con.execute(f"CREATE TABLE {name} AS SELECT id, ST_GeomFromWKB(wkb) AS geom FROM wkb")
         con.unregister("wkb")
@@ -120,15 +125,26 @@ def _peak_of(command: list[str], env: dict[str, str] | None = None) -> tuple[flo
     return seconds, peak[0], stdout
 
 
-def _post(url: str, src: Path, out: Path) -> float:
+def _post(url: str, src: Path, out: Path, columns: str | None = None) -> float:
     """POST the CSV to /locate?f=csv and write the answer; the seconds from the first byte sent to the last read."""
     start = time.perf_counter()
-    request = urllib.request.Request(f"{url}/locate?f=csv", data=src.read_bytes(),
+    query = f"&columns={columns}" if columns else ""
+    request = urllib.request.Request(f"{url}/locate?f=csv{query}", data=src.read_bytes(),
                                      headers={"Content-Type": "text/csv"}, method="POST")
     with urllib.request.urlopen(request, timeout=600) as response, open(out, "wb") as f:
         while chunk := response.read(1 << 20):
             f.write(chunk)
     return time.perf_counter() - start
+
+
+def _same_answers(ours: Path, duck: Path, kind: str) -> bool:
+    """Whether DuckDB's output (rows in any order) holds the same ids for each site as ours."""
+    import pyarrow.csv as pacsv
+
+    names = [DUCK_COLUMN[k] for k in DUCK_KINDS[kind]]
+    options = pacsv.ConvertOptions(column_types=dict.fromkeys(["id", *names], "string"), include_columns=["id", *names])
+    mine, theirs = (pacsv.read_csv(path, convert_options=options).sort_by("id") for path in (ours, duck))
+    return bool(mine.num_rows == theirs.num_rows and all(mine[n].equals(theirs[n]) for n in ["id", *names]))
 
 
 def _measure(kind: str, n: int, src: Path, out: Path) -> dict[str, Any]:
@@ -154,44 +170,59 @@ def run(work: Path, smoke: bool = False, log: Callable[[str], None] = print) -> 
     size_mb = src.stat().st_size / 2**20
     ours = _measure("ours", n, src, folder / "ours.csv")
     ducks = {kind: _measure(kind, n, src, folder / f"duckdb-{i}.csv") for i, kind in enumerate(DUCK_KINDS)}
+    # Ours doing DuckDB's job: the same id columns added, nothing else (no nearest sub-park measured).
+    alike = {kind: _measure(f"ours:{SAME_COLUMNS[kind]}", n, src, folder / f"ours-{i}.csv")
+             for i, kind in enumerate(DUCK_KINDS)}
     cli_one, _, _ = _peak_of([sys.executable, "-m", "nbgis", "locate", str(one), str(folder / "one-out.csv")])
     cli_s, cli_mb, _ = _peak_of([sys.executable, "-m", "nbgis", "locate", str(src), str(folder / "cli.csv")])
+    cli_alike = {kind: _peak_of([sys.executable, "-m", "nbgis", "locate", "--columns", SAME_COLUMNS[kind], str(src),
+                                 str(folder / f"cli-{i}.csv")])[0] for i, kind in enumerate(DUCK_KINDS)}
     port = peers.free_port()
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "uvicorn", "services.app:create_app", "--factory", "--host", "127.0.0.1",
                "--port", str(port), "--log-level", "warning"]
     with peers.serve_process(command, {"PYTHONPATH": str(ROOT)}, ROOT, work / "logs" / "ours-locate.log",
                              f"{url}/collections"):
-        post_s = _post(url, src, folder / "post.csv")
+        post_s = _post(url, src, folder / "post.csv")  # the server's first upload: the dearest (memory first touched)
+        post_alike = {kind: _post(url, src, folder / f"post-{i}.csv", SAME_COLUMNS[kind])
+                      for i, kind in enumerate(DUCK_KINDS)}
     same = (folder / "cli.csv").read_bytes() == (folder / "ours.csv").read_bytes() == (folder / "post.csv").read_bytes()
+    same_alike = {kind: (folder / f"cli-{i}.csv").read_bytes() == (folder / f"ours-{i}.csv").read_bytes()
+                  == (folder / f"post-{i}.csv").read_bytes() for i, kind in enumerate(DUCK_KINDS)}
     checked = {kind: d["rows"] == ours["rows"] == _rows_in(folder / "cli.csv") and d["in_subparks"] ==
-               ours["in_subparks"] for kind, d in ducks.items()}
+               ours["in_subparks"] and same_alike[kind] and _same_answers(folder / f"ours-{i}.csv",
+                                                                          folder / f"duckdb-{i}.csv", kind)
+               for i, (kind, d) in enumerate(ducks.items())}
     case = f"10^{round(np.log10(n))} sites, CSV ({size_mb:.0f} MB)" if n == SIZE else f"{n:,} sites, CSV"
     log(f"batch e2e {case}: in process {ours['seconds']:.2f} s (join {ours['join_s']:.2f} s); nbgis locate "
         f"{cli_s:.2f} s (start-up {cli_one:.2f} s, peak {cli_mb:,.0f} MB); POST /locate {post_s:.2f} s; "
-        + "; ".join(f"DuckDB {k} {d['seconds']:.2f} s" for k, d in ducks.items()))
+        + "; ".join(f"{k}: DuckDB {d['seconds']:.2f} s, ours {alike[k]['seconds']:.2f} s in process, "
+                    f"{cli_alike[k]:.2f} s nbgis locate, {post_alike[k]:.2f} s POST" for k, d in ducks.items()))
     gate = not smoke
     agree = "the three outputs of ours identical" if same else "ours' outputs DIFFER"
-    duck_note = {k: f"same rows and sites in sub-parks as ours ({d['in_subparks']:,})" if checked[k] else
+    duck_note = {k: f"the same ids for every site as ours ({d['in_subparks']:,} in sub-parks)" if checked[k] else
                  "answers DIFFER from ours" for k, d in ducks.items()}
     rows = [Row("batch end to end", case, "s", ours["seconds"], "in-process join (Locator.holders)", ours["join_s"],
                 target="<=5" if gate else "",
                 note=f"geo.batch.locate_file, areas prepared (geo.batch.warm) before the clock: read, locate (all "
-                     f"11 columns, nearest distances included), write; CPU {ours['cpu_s']:.2f} s; {agree}"),
+                     f"13 added columns, nearest distances included), write; CPU {ours['cpu_s']:.2f} s; {agree}"),
             Row("batch end to end", case, "s, nbgis locate", cli_s, "in-process join (Locator.holders)",
                 ours["join_s"], target="<=5" if gate else "",
                 note=f"the command, start-up included ({cli_one:.2f} s for a one-row file); peak {cli_mb:,.0f} MB"),
             Row("batch end to end", case, "s, POST /locate", post_s, "in-process join (Locator.holders)",
                 ours["join_s"], target="<=5" if gate else "",
-                note="upload, locate, CSV answer read to the end, over 127.0.0.1 (server started before)")]
+                note="upload, locate, CSV answer read to the end, over 127.0.0.1; the server's first upload")]
     for kind, d in ducks.items():
         target = "<1" if kind == "parks+nodes" else "<=0.1"
-        for measure, value in (("s, nbgis locate", cli_s), ("s, POST /locate", post_s)):
+        for measure, value in ((f"s, in process, {SAME_COLUMNS[kind]}", alike[kind]["seconds"]),
+                               (f"s, nbgis locate --columns {SAME_COLUMNS[kind]}", cli_alike[kind]),
+                               (f"s, POST /locate?columns={SAME_COLUMNS[kind]}", post_alike[kind])):
             rows.append(Row("batch end to end", case, measure, value, f"DuckDB spatial, {kind}", d["seconds"],
                             target=target if gate and checked[kind] else "",
                             note=f"DuckDB: read_csv, LEFT JOIN ON ST_Intersects, COPY TO CSV, polygons loaded "
-                                 f"before its clock; CPU {d['cpu_s']:.2f} s (ours in process {ours['cpu_s']:.2f} s); "
-                                 f"load average {os.getloadavg()[0]:.1f}; {duck_note[kind]}"))
+                                 f"before its clock; CPU {d['cpu_s']:.2f} s (ours in process "
+                                 f"{alike[kind]['cpu_s']:.2f} s); load average {os.getloadavg()[0]:.1f}; "
+                                 f"{duck_note[kind]}"))
     return rows
 
 
@@ -228,7 +259,7 @@ def huge(work: Path, n: int, log: Callable[[str], None] = print) -> list[Row]:
 
 if __name__ == "__main__":
     what, size, source, target = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
-    if what == "ours":
-        print(json.dumps(_ours_in_process(source, target)))
+    if what.startswith("ours"):  # ours, or ours:COLUMNS
+        print(json.dumps(_ours_in_process(source, target, what.partition(":")[2] or None)))
     else:
         print(json.dumps(_duckdb(source, target, DUCK_KINDS[what])))

@@ -31,7 +31,7 @@ import shapely
 
 from geo.crs import OutputCRS
 from geo.io import atomic_file, publish
-from geo.locate import GRID_MIN_POINTS, LOCATED_COLUMNS, Located, Locator, SitesError
+from geo.locate import ADDED_COLUMNS, GRID_MIN_POINTS, NEAREST_COLUMNS, Located, Locator, SitesError
 from geo.measure import _LOCAL
 from geo.sites import BLOCK_BYTES, BLOCK_ROWS, Sites, Source, csv_sites, parquet_files, parquet_sites
 from geo.textrows import TextColumn, join_lines, thousandths_text
@@ -67,24 +67,26 @@ def is_parquet(path: str | os.PathLike[str]) -> bool:
 
 # --- the located table ------------------------------------------------------------------------------------------
 
-def located_table(sites: Sites, located: Located) -> pa.Table:
-    """The input columns, lon84 and lat84, and the located columns (strings, bool and float)."""
-    columns = {name: sites.table[name] for name in sites.table.column_names}
-    columns["lon84"], columns["lat84"] = pa.array(sites.lon), pa.array(sites.lat)
-    for name in LOCATED_COLUMNS:
-        if name == "corridor_zone":
-            columns[name] = pa.array(located.corridor_zone)
-        elif name == "nearest_subpark_km":
-            columns[name] = pa.array(located.nearest_subpark_km)
-        else:  # dictionary-encoded: the writers turn each area's name into text once, not once per row
+def located_table(sites: Sites, located: Located, columns: tuple[str, ...] = ADDED_COLUMNS) -> pa.Table:
+    """The input columns, then the added columns named (lon84 and lat84 as floats, the located ones as strings,
+    bool and float)."""
+    out = {name: sites.table[name] for name in sites.table.column_names}
+    for name in columns:
+        if name in ("lon84", "lat84"):
+            out[name] = pa.array(sites.lon if name == "lon84" else sites.lat)
+        elif name in located.labels:  # dictionary-encoded: the writers turn each area's name into text once
             values, index = located.labels[name]
-            columns[name] = pa.DictionaryArray.from_arrays(pa.array(index, type=pa.int32(), mask=index < 0),
-                                                           pa.array(values[:-1], type=pa.string()))
-    return pa.table(columns)
+            out[name] = pa.DictionaryArray.from_arrays(pa.array(index, type=pa.int32(), mask=index < 0),
+                                                       pa.array(values[:-1], type=pa.string()))
+        else:
+            out[name] = pa.array(located.column(name))
+    return pa.table(out)
 
 
-def locate_sites(locator: Locator, sites: Sites) -> tuple[pa.Table, Located]:
-    return located_table(sites, located := locator.find(sites.lon, sites.lat)), located
+def locate_sites(locator: Locator, sites: Sites, columns: tuple[str, ...] = ADDED_COLUMNS) -> tuple[pa.Table, Located]:
+    """The located table of a block (the added columns named), and what was found (for the summary)."""
+    located = locator.find(sites.lon, sites.lat, nearest=not NEAREST_COLUMNS.isdisjoint(columns))
+    return located_table(sites, located, columns), located
 
 
 def warm(locator: Locator) -> None:
@@ -267,9 +269,9 @@ def _wkb_points(lon: np.ndarray, lat: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(pa.binary(), len(lon), [None, pa.py_buffer(offsets), pa.py_buffer(record.tobytes())])
 
 
-def geoparquet_table(table: pa.Table, input_geo: bytes | None) -> pa.Table:
-    """The located table as GeoParquet: the input's geometry column and metadata kept, or else a `geometry`
-    column of the WGS 84 points added (GeoParquet 1.1, WKB, OGC:CRS84)."""
+def geoparquet_table(table: pa.Table, sites: Sites, input_geo: bytes | None) -> pa.Table:
+    """The located table of `sites` as GeoParquet: the input's geometry column and metadata kept, or else a
+    `geometry` column of the WGS 84 points added (GeoParquet 1.1, WKB, OGC:CRS84)."""
     # Plain strings, so that readers give text, not categories (Parquet's own dictionary pages stay).
     table = pa.table({name: column.cast(column.type.value_type) if pa.types.is_dictionary(column.type) else column
                       for name, column in zip(table.column_names, table.columns)})
@@ -277,7 +279,7 @@ def geoparquet_table(table: pa.Table, input_geo: bytes | None) -> pa.Table:
     if input_geo is not None:
         metadata[b"geo"] = input_geo
     else:
-        table = table.append_column("geometry", _wkb_points(table["lon84"].to_numpy(), table["lat84"].to_numpy()))
+        table = table.append_column("geometry", _wkb_points(sites.lon, sites.lat))
         metadata[b"geo"] = json.dumps({"version": "1.1.0", "primary_column": "geometry", "columns": {
             "geometry": {"encoding": "WKB", "geometry_types": ["Point"]}}}).encode()
     return table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
@@ -380,17 +382,17 @@ class _Writer:
 
 def locate_file(src: Source, dst: str | os.PathLike[str], locator: Locator, crs: OutputCRS | None = None,
                 progress: Callable[[Progress], None] | None = None, block_bytes: int = BLOCK_BYTES,
-                block_rows: int = BLOCK_ROWS) -> dict[str, Any]:
+                block_rows: int = BLOCK_ROWS, columns: tuple[str, ...] = ADDED_COLUMNS) -> dict[str, Any]:
     """Locate every site of a CSV or Parquet input into ``dst`` (CSV, Parquet, or a folder for a Parquet
-    dataset), block by block; returns the summary of all rows. On any error nothing is left at ``dst``
-    (an older file there stays as it was)."""
+    dataset), block by block, adding the columns named; returns the summary of all rows (every count, whatever
+    the columns). On any error nothing is left at ``dst`` (an older file there stays as it was)."""
     blocks, fraction, geo = read_blocks(src, crs, block_bytes, block_rows)
     kind = output_kind(src, dst)
     total: dict[str, Any] | None = None
 
     def work(sites: Sites) -> tuple[pa.Table | bytes, int, list[str], dict[str, Any]]:
-        table, located = locate_sites(locator, sites)
-        out = csv_rows(table) if kind == "csv" else geoparquet_table(table, geo)
+        table, located = locate_sites(locator, sites, columns)
+        out = csv_rows(table) if kind == "csv" else geoparquet_table(table, sites, geo)
         return out, len(table), table.column_names, locator.summary(located)
 
     with ExitStack() as stack:

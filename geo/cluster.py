@@ -24,7 +24,7 @@ from distributed import Client, LocalCluster, WorkerPlugin
 
 from geo.batch import add_summaries, geoparquet_table, is_parquet, locate_sites
 from geo.crs import OutputCRS
-from geo.locate import Locator, SitesError
+from geo.locate import ADDED_COLUMNS, Locator, SitesError
 from geo.sites import BLOCK_ROWS, parquet_files, parquet_sites
 
 PARTITION_ROWS = 1 << 20
@@ -74,7 +74,8 @@ class LocatorPlugin(WorkerPlugin):
         _held.pop(PLUGIN, None)
 
 
-def locate_partition(part: Partition, staging: str, crs: OutputCRS | None) -> dict[str, Any]:
+def locate_partition(part: Partition, staging: str, crs: OutputCRS | None,
+                     columns: tuple[str, ...] = ADDED_COLUMNS) -> dict[str, Any]:
     """One task: the partition's rows located into staging/part-NNNNN.parquet; its summary."""
     locator = _held.get(PLUGIN)
     if locator is None:
@@ -86,8 +87,8 @@ def locate_partition(part: Partition, staging: str, crs: OutputCRS | None) -> di
     writer: pq.ParquetWriter | None = None
     try:
         for sites in parquet_sites(part.file, crs, BLOCK_ROWS, [Path(part.file)], part.row_groups, part.first_row):
-            table, located = locate_sites(locator, sites)
-            table = geoparquet_table(table, geo)
+            table, located = locate_sites(locator, sites, columns)
+            table = geoparquet_table(table, sites, geo)
             if writer is None:
                 writer = pq.ParquetWriter(target, table.schema, compression="snappy")
             writer.write_table(table)
@@ -112,8 +113,9 @@ def client_for(address: str) -> tuple[Client, LocalCluster | None]:
 
 
 def locate_on_cluster(address: str, src: str | os.PathLike[str], dst: str | os.PathLike[str], locator: Locator,
-                      crs: OutputCRS | None = None) -> dict[str, Any]:
-    """Locate a Parquet file or folder into the folder `dst` on the cluster at `address`; the summary."""
+                      crs: OutputCRS | None = None, columns: tuple[str, ...] = ADDED_COLUMNS) -> dict[str, Any]:
+    """Locate a Parquet file or folder into the folder `dst` on the cluster at `address`, adding the columns
+    named; the summary."""
     if not is_parquet(src):
         raise SitesError("on a cluster the input is Parquet (a .parquet file or a folder of them); convert a CSV "
                          "first, e.g. with nbgis locate IN.csv OUT.parquet on one machine")
@@ -127,7 +129,8 @@ def locate_on_cluster(address: str, src: str | os.PathLike[str], dst: str | os.P
     client, cluster = client_for(address)
     try:
         client.register_plugin(LocatorPlugin(prepared), name=PLUGIN)
-        futures = client.map(locate_partition, parts, staging=str(staging), crs=crs, pure=False)
+        futures = client.map(locate_partition, parts, staging=str(staging), crs=crs, columns=columns,
+                             pure=False)
         total: dict[str, Any] | None = None
         for summary in client.gather(futures):
             total = add_summaries(total, summary)

@@ -32,6 +32,8 @@ LOCATED_COLUMNS = (
     "innovation_node", "district_adcode", "district_name_zh", "nearest_subpark", "nearest_subpark_km",
 )
 WGS84_COLUMNS = ("lon84", "lat84")
+ADDED_COLUMNS = (*WGS84_COLUMNS, *LOCATED_COLUMNS)  # what locating adds to a site's own columns, in this order
+NEAREST_COLUMNS = frozenset({"nearest_subpark", "nearest_subpark_km"})  # the dear ones: a measure per site
 MAX_LISTED = 5  # bad rows named in an error message
 # The nearest boundary point is found in geo.measure's Gauss-Kruger plane (_LOCAL: CGCS2000 / 3-degree zone, CM
 # 120E), with its very transformer: pyproj builds a transformer once per thread (~0.1 s), so one is shared.
@@ -48,6 +50,19 @@ _GRID_LOCK = threading.Lock()
 
 class SitesError(ValueError):
     """Sites we cannot read or locate; the message names the column, the rows and what is wrong."""
+
+
+def parse_columns(text: str | None) -> tuple[str, ...]:
+    """The added columns asked for, as "subpark,innovation_node" (in that order; each once): every one of
+    ADDED_COLUMNS when none is named. Asking only for what is needed saves time: above all, leaving out the
+    nearest sub-park, which is measured on the ellipsoid for each site outside the sub-parks."""
+    if text is None or not text.strip():
+        return ADDED_COLUMNS
+    names = [name.strip() for name in text.split(",")]
+    unknown = [name for name in names if name not in ADDED_COLUMNS]
+    if unknown:
+        raise SitesError(f"unknown column(s) {', '.join(map(repr, unknown))}; choose from {', '.join(ADDED_COLUMNS)}")
+    return tuple(dict.fromkeys(names))
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: numpy fields cannot be compared or hashed field by field
@@ -141,21 +156,29 @@ class Located:
 
     labels: dict[str, tuple[np.ndarray, np.ndarray]]  # column -> (its values, ending with None; index, -1 = None)
     corridor_zone: np.ndarray  # bool
-    nearest_subpark_km: np.ndarray
+    nearest_subpark_km: np.ndarray | None  # None (and no nearest_subpark label) when the nearest was not asked for
     subpark: np.ndarray  # for the summary: index into Locator.subpark_ids, unit_ids, node_ids, district_adcodes
     unit: np.ndarray
     node: np.ndarray
     district: np.ndarray
 
-    def frame(self) -> pd.DataFrame:
-        """LOCATED_COLUMNS as a frame: object columns hold None where no area does."""
-        columns = {name: values[index] for name, (values, index) in self.labels.items()}
-        columns["corridor_zone"] = self.corridor_zone
-        columns["nearest_subpark_km"] = self.nearest_subpark_km
+    def column(self, name: str) -> np.ndarray:
+        """One of LOCATED_COLUMNS, per point: object arrays hold None where no area does."""
+        if name == "corridor_zone":
+            return self.corridor_zone
+        if name == "nearest_subpark_km":
+            if self.nearest_subpark_km is None:
+                raise KeyError(name)
+            return self.nearest_subpark_km
+        values, index = self.labels[name]
+        return values[index]
+
+    def frame(self, columns: Iterable[str] = LOCATED_COLUMNS) -> pd.DataFrame:
+        """The located columns named (LOCATED_COLUMNS by default) as a frame."""
         # Each column keeps its numpy dtype: object keeps None as None (pandas 3 would infer str with NaN).
         # The arrays are fresh, so the frame may own them: no copy halves the peak memory of a big batch.
-        return pd.DataFrame({k: pd.Series(columns[k], dtype=columns[k].dtype, copy=False) for k in LOCATED_COLUMNS},
-                            copy=False)
+        arrays = {name: self.column(name) for name in columns}
+        return pd.DataFrame({k: pd.Series(v, dtype=v.dtype, copy=False) for k, v in arrays.items()}, copy=False)
 
 
 @dataclass(frozen=True, eq=False)
@@ -233,8 +256,9 @@ class Locator:
         and its geodesic distance in km (0 inside). SitesError for NaN or out-of-range coordinates."""
         return self.find(lon, lat).frame()
 
-    def find(self, lon: np.ndarray, lat: np.ndarray) -> Located:
-        """As locate, as indices into each column's labels: what the batch writers and summary work from."""
+    def find(self, lon: np.ndarray, lat: np.ndarray, nearest: bool = True) -> Located:
+        """As locate, as indices into each column's labels: what the batch writers and summary work from.
+        Without `nearest`, no nearest sub-park is measured (most of the work for sites outside the sub-parks)."""
         lon = np.asarray(lon, dtype=float).reshape(-1)
         lat = np.asarray(lat, dtype=float).reshape(-1)
         if lon.shape != lat.shape:
@@ -244,23 +268,23 @@ class Locator:
             listed = ", ".join(f"{i + 1} ({lon[i]:g}, {lat[i]:g})" for i in bad[:MAX_LISTED])
             raise SitesError(f"{len(bad)} point(s) not a lon -180..180, lat -90..90 pair; points (1-based): {listed}")
         part = self.subparks.holder(lon, lat)
-        nearest = np.full(len(lon), -1, dtype=np.intp)
-        inside = part >= 0
         part_owner = np.append(self.subparks.labels["index"][:-1].astype(np.intp), -1)  # part -1 -> -1
-        nearest[inside] = part_owner[part[inside]]
-        km = np.zeros(len(lon))
-        outside = np.flatnonzero(~inside)
-        nearest[outside], km[outside] = self._nearest(lon[outside], lat[outside])
+        km: np.ndarray | None = None
+        if nearest:
+            closest, km = part_owner[part], np.zeros(len(lon))
+            outside = np.flatnonzero(part < 0)
+            closest[outside], km[outside] = self._nearest(lon[outside], lat[outside])
         area, unit, node, district = (
             a.holder(lon, lat) for a in (self.corridor_areas, self.units, self.nodes, self.districts))
         sub, units, nodes, dist = self.subparks.labels, self.units.labels, self.nodes.labels, self.districts.labels
-        names = np.array([*self.subpark_ids, None], dtype=object)
+        labels = {"subpark": (sub["id"], part), "subpark_name_zh": (sub["name_zh"], part),
+                  "subpark_block_zh": (sub["block"], part), "corridor_area": (self.corridor_areas.labels["id"], area),
+                  "corridor_unit": (units["id"], unit), "innovation_node": (nodes["id"], node),
+                  "district_adcode": (dist["adcode"], district), "district_name_zh": (dist["name_zh"], district)}
+        if nearest:
+            labels["nearest_subpark"] = (np.array([*self.subpark_ids, None], dtype=object), closest)
         return Located(
-            labels={"subpark": (sub["id"], part), "subpark_name_zh": (sub["name_zh"], part),
-                    "subpark_block_zh": (sub["block"], part), "corridor_area": (self.corridor_areas.labels["id"], area),
-                    "corridor_unit": (units["id"], unit), "innovation_node": (nodes["id"], node),
-                    "district_adcode": (dist["adcode"], district), "district_name_zh": (dist["name_zh"], district),
-                    "nearest_subpark": (names, nearest)},
+            labels=labels,
             corridor_zone=self.zone.holder(lon, lat) >= 0,
             nearest_subpark_km=km,
             subpark=part_owner[part], unit=self.units.given[unit], node=self.nodes.given[node],

@@ -27,7 +27,7 @@ from geo import batch
 from geo.boundaries import Boundaries, summary
 from geo.crs import OutputCRS
 from geo.io import nested_deeper_than
-from geo.locate import SitesError
+from geo.locate import ADDED_COLUMNS, NEAREST_COLUMNS, WGS84_COLUMNS, SitesError, parse_columns
 from geo.queries import nearest, nearest_platforms
 from geo.sites import MAX_COLUMNS, MAX_FIELD_BYTES, LimitError, Sites, csv_sites, read_sites_geojson
 from services.errors import ApiError, bad_parameter
@@ -123,9 +123,18 @@ async def locate_sites(
     f: Annotated[str | None, Query(description="Answer as json (rows and counts) or csv (rows; counts in the "
                                                "X-Locate-Summary header)", json_schema_extra={"enum": ["json", "csv"]})
                  ] = None,
+    columns: Annotated[str | None, Query(description="The columns to add to each site's own, comma-separated, in "
+                                                     f"that order: any of {', '.join(ADDED_COLUMNS)} (all by "
+                                                     "default). Without the nearest_* ones a large upload is "
+                                                     "located several times faster. The counts are always whole.")
+                       ] = None,
 ) -> Response:
-    check_parameters(request, {"crs", "f"})
+    check_parameters(request, {"crs", "f", "columns"})
     service = service_of(request)
+    try:
+        added = parse_columns(columns)
+    except SitesError as exc:
+        raise bad_parameter("columns", str(exc)) from exc
     site_crs = await read_any_crs(request, "crs", crs)
     as_csv = _wants_csv(request, f)
     guard = request.app.state.guard
@@ -136,7 +145,7 @@ async def locate_sites(
         except TimeoutError:
             raise ApiError(408, f"body: the upload did not arrive within {guard.uploads.budget_s:g} s") from None
         try:
-            answer, summary = await slot.run(_locate_upload, service, upload, kind, site_crs, as_csv,
+            answer, summary = await slot.run(_locate_upload, service, upload, kind, site_crs, as_csv, added,
                                              request.app.state.settings.max_json_depth)
         except LimitError as exc:
             raise ApiError(413, f"file: {exc}") from exc
@@ -225,18 +234,18 @@ def _too_large() -> ApiError:
 
 
 def _locate_upload(service: Service, upload: BinaryIO, kind: str, crs: OutputCRS | None, as_csv: bool,
-                   max_depth: int) -> tuple[BinaryIO, dict[str, Any]]:
+                   columns: tuple[str, ...], max_depth: int) -> tuple[BinaryIO, dict[str, Any]]:
     """The located rows, as CSV rows or JSON array items, in a spooled file; and the summary of them all.
     Every row is read and located before the answer starts, so a bad row late in the file is still a 400."""
     answer: BinaryIO = tempfile.SpooledTemporaryFile(SPOOL_BYTES)  # type: ignore[assignment]  # noqa: SIM115
     try:
         if kind == "geojson":
-            return _locate_geojson(service, upload, crs, as_csv, answer, max_depth)
+            return _locate_geojson(service, upload, crs, as_csv, columns, answer, max_depth)
         summary: dict[str, Any] | None = None
         rows = 0
 
         def work(sites: Sites) -> tuple[list[str], bytes, int, dict[str, Any]]:
-            table, located = batch.locate_sites(service.locator, sites)
+            table, located = batch.locate_sites(service.locator, sites, columns)
             body = batch.csv_rows(table) if as_csv else batch.json_rows(table)
             return table.column_names, body, len(table), service.locator.summary(located)
 
@@ -257,8 +266,8 @@ def _locate_upload(service: Service, upload: BinaryIO, kind: str, crs: OutputCRS
         raise
 
 
-def _locate_geojson(service: Service, upload: BinaryIO, crs: OutputCRS | None, as_csv: bool, answer: BinaryIO,
-                    max_depth: int) -> tuple[BinaryIO, dict[str, Any]]:
+def _locate_geojson(service: Service, upload: BinaryIO, crs: OutputCRS | None, as_csv: bool,
+                    columns: tuple[str, ...], answer: BinaryIO, max_depth: int) -> tuple[BinaryIO, dict[str, Any]]:
     """GeoJSON: one frame (a property may hold numbers and text), written as pandas writes it."""
     try:
         doc = orjson.loads(upload.read())
@@ -267,8 +276,10 @@ def _locate_geojson(service: Service, upload: BinaryIO, crs: OutputCRS | None, a
     _check_depth(doc, max_depth)
     _check_properties(doc)
     sites = read_sites_geojson(doc, crs)
-    found = service.locator.find(sites["lon84"].to_numpy(), sites["lat84"].to_numpy())
-    located = pd.concat([sites, found.frame()], axis=1)
+    found = service.locator.find(sites["lon84"].to_numpy(), sites["lat84"].to_numpy(),
+                                 nearest=not NEAREST_COLUMNS.isdisjoint(columns))
+    own = [c for c in sites.columns if c not in WGS84_COLUMNS]
+    located = pd.concat([sites, found.frame([c for c in columns if c not in WGS84_COLUMNS])], axis=1)[[*own, *columns]]
     if as_csv:
         answer.write(located.to_csv(index=False).encode("utf-8"))
     else:

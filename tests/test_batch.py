@@ -25,7 +25,7 @@ import shapely
 from geo.batch import THREADS, csv_rows, json_rows, locate_file, locate_sites, ordered_map
 from geo.crs import OutputCRS, parse_crs, wgs84_to_gcj02
 from geo.layers import Layers
-from geo.locate import _LOCAL, Locator, SitesError
+from geo.locate import _LOCAL, ADDED_COLUMNS, Locator, SitesError, parse_columns
 from geo.nearest import SegmentGrid
 from geo.sites import MAX_COLUMNS, LimitError, csv_sites
 
@@ -180,6 +180,46 @@ def test_a_data_row_of_a_million_fields_and_a_long_value_are_refused() -> None:
 
 # --- Parquet ----------------------------------------------------------------------------------------------------
 
+def test_chosen_columns_are_those_of_the_whole_output(tmp_path: Path, locator: Locator) -> None:
+    """Only the columns asked for, in that order, each the same text as in the whole output; the same counts."""
+    frame = edge_rows()
+    src = tmp_path / "in.csv"
+    src.write_bytes(frame.to_csv(index=False).encode("utf-8"))
+    whole = locate_file(src, tmp_path / "all.csv", locator, block_bytes=20_000)
+    chosen = ("innovation_node", "subpark", "lon84", "district_adcode")
+    part = locate_file(src, tmp_path / "some.csv", locator, block_bytes=20_000, columns=chosen)
+    assert part == whole  # the summary counts every area, whatever the columns
+    full = pd.read_csv(tmp_path / "all.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    want = "\ufeff".encode() + full[[*frame.columns, *chosen]].to_csv(index=False).encode("utf-8")
+    assert (tmp_path / "some.csv").read_bytes() == want
+    assert full["subpark"].ne("").sum() > 0 and full["innovation_node"].ne("").sum() > 0
+    # As GeoParquet without lon84/lat84: the points are still the sites'.
+    locate_file(src, tmp_path / "some.parquet", locator, columns=("subpark",))
+    read = gpd.read_parquet(tmp_path / "some.parquet")
+    assert list(read.columns) == [*frame.columns, "subpark", "geometry"]
+    np.testing.assert_array_equal(read.geometry.x, full["lon84"].astype(float))
+    assert read["subpark"].fillna("").tolist() == full["subpark"].tolist()
+
+
+def test_without_the_nearest_columns_nothing_is_measured(locator: Locator) -> None:
+    lon, lat = np.array([121.0, 100.0]), np.array([29.0, 10.0])
+    found = locator.find(lon, lat, nearest=False)
+    assert found.nearest_subpark_km is None and "nearest_subpark" not in found.labels
+    assert list(found.frame(["subpark", "corridor_zone"]).columns) == ["subpark", "corridor_zone"]
+    with pytest.raises(KeyError):
+        found.frame(["nearest_subpark_km"])
+    both = locator.find(lon, lat)
+    assert both.nearest_subpark_km is not None and both.nearest_subpark_km[1] > 1000
+    assert np.array_equal(found.subpark, both.subpark) and np.array_equal(found.district, both.district)
+
+
+def test_columns_are_parsed_once_each_and_checked() -> None:
+    assert parse_columns(None) == parse_columns(" ") == ADDED_COLUMNS
+    assert parse_columns("district_adcode, subpark,district_adcode") == ("district_adcode", "subpark")
+    with pytest.raises(SitesError, match=r"'park'.*choose from lon84, lat84, subpark"):
+        parse_columns("subpark,park")
+
+
 def test_csv_to_geoparquet_read_back_by_geopandas(tmp_path: Path, locator: Locator) -> None:
     frame = edge_rows(500)
     src = tmp_path / "in.csv"
@@ -276,6 +316,20 @@ def test_dask_local_cluster_gives_the_single_machine_answers(tmp_path: Path) -> 
     parts = sorted(p.name for p in (tmp_path / "many").iterdir())
     assert len(parts) == 12
     assert pq.read_table(tmp_path / "many").equals(pq.read_table(tmp_path / "one"))
+
+
+def test_cli_columns(tmp_path: Path, layers: Layers) -> None:
+    subparks = layers.kind("subpark")
+    inside = shapely.point_on_surface(subparks.geometry[subparks["id"] == "subpark-beilun"].iloc[0])
+    src = tmp_path / "in.csv"
+    src.write_text(f"id,lon,lat\na,{inside.x!r},{inside.y!r}\nb,100,10\n", encoding="utf-8")
+    done = nbgis("locate", "--columns", "subpark,district_name_zh", str(src), str(tmp_path / "out.csv"))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out.csv").read_text(encoding="utf-8-sig").splitlines() == [
+        "id,lon,lat,subpark,district_name_zh", f"a,{inside.x!r},{inside.y!r},subpark-beilun,北仑区", "b,100,10,,"]
+    refused = nbgis("locate", "--columns", "subpark,parks", str(src), str(tmp_path / "bad.csv"))
+    assert refused.returncode == 2 and "--columns: unknown column(s) 'parks'" in refused.stderr
+    assert not (tmp_path / "bad.csv").exists()
 
 
 def test_cli_cluster_needs_parquet_and_an_output(tmp_path: Path) -> None:

@@ -150,6 +150,28 @@ def test_post_bad_crs_and_format(client: TestClient) -> None:
     csv_body = {"content": sites_csv(), "headers": {"Content-Type": "text/csv"}}
     assert_api_error(client.post("/locate?crs=EPSG:2154", **csv_body), 400, "crs")
     assert_api_error(client.post("/locate?f=xml", **csv_body), 400, "f")
+    assert_api_error(client.post("/locate?columns=subpark,zone", content=sites_csv(),
+                                 headers={"Content-Type": "text/csv"}), 400, "columns", "'zone'", "choose from")
+
+
+def test_post_chosen_columns_as_csv_json_and_from_geojson(client: TestClient) -> None:
+    as_csv = client.post("/locate?f=csv&columns=district_adcode,subpark", content=sites_csv(),
+                         headers={"Content-Type": "text/csv"})
+    assert as_csv.status_code == 200
+    assert as_csv.content.decode("utf-8-sig").splitlines() == [
+        "名称,LON,Lat,note,district_adcode,subpark", f"北仑,{INSIDE[0]},{INSIDE[1]},inside,330206,subpark-beilun",
+        f"海上,{SEA[0]},{SEA[1]},sea,,"]
+    whole = client.post("/locate", content=sites_csv(), headers={"Content-Type": "text/csv"}).json()
+    assert json.loads(as_csv.headers["x-locate-summary"]) == whole["summary"]  # the counts stay whole
+    as_json = client.post("/locate?columns=nearest_subpark_km", content=sites_csv(),
+                          headers={"Content-Type": "text/csv"}).json()
+    assert [list(s) for s in as_json["sites"]] == [["名称", "LON", "Lat", "note", "nearest_subpark_km"]] * 2
+    assert [s["nearest_subpark_km"] for s in as_json["sites"]] == [s["nearest_subpark_km"] for s in whole["sites"]]
+    doc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": "a", "properties": {"name": "北仑"}, "geometry": {"type": "Point",
+                                                                                   "coordinates": INSIDE}}]}
+    located = client.post("/locate?columns=lat84,subpark", json=doc, headers={"Content-Type": "application/geo+json"})
+    assert located.json()["sites"] == [{"id": "a", "name": "北仑", "lat84": INSIDE[1], "subpark": "subpark-beilun"}]
 
 
 def test_post_limits_are_4xx_and_fast(client: TestClient) -> None:
