@@ -121,10 +121,14 @@ class _Areas:
 
 def _prepare(geoms: np.ndarray) -> None:
     shapely.prepare(geoms)
-    # A prepared polygon builds its point-in-area index on the first point inside its envelope; do it
-    # here, so that concurrent locate() calls (the web service's threads) only read it.
+    # GEOS's prepared polygons are not thread-safe (libgeos/geos#825): each builds its point locators lazily,
+    # a simple one on the first point test inside its envelope and the indexed one (and its index) on the
+    # second (PreparedPolygon::getPointLocator). Two tests here build both, so that the threads locating
+    # blocks, and the web service's, only read them; with one, two threads built the index at once and
+    # corrupted the heap ("malloc(): unaligned tcache chunk detected").
     for g, (west, south, east, north) in zip(geoms, shapely.bounds(geoms)):
-        shapely.intersects_xy(g, (west + east) / 2, (south + north) / 2)
+        for _ in range(2):
+            shapely.intersects_xy(g, (west + east) / 2, (south + north) / 2)
 
 
 def _block_names(geom: Any, blocks: list[dict[str, Any]] | None) -> list[str | None]:
