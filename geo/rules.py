@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -254,6 +255,10 @@ class Rules:
         return made[1]
 
     def __init__(self, layers: Layers) -> None:
+        # Checks run one at a time (~1 ms each): the prepared extent and districts they test against build
+        # their indexes lazily and keep state while they test, and GEOS's prepared geometries are not
+        # thread-safe (libgeos/geos#825), while the service checks writes on several threads.
+        self._lock = threading.Lock()
         self.taxonomy = layers.taxonomy
         self.extent = layers.city.buffer(EXTENT_MARGIN_DEG)
         shapely.prepare(self.extent)
@@ -312,6 +317,11 @@ class Rules:
     def check(self, collection_id: str, feature_id: str, properties: Mapping[str, Any],
               geometry: shapely.Geometry | None) -> list[Finding]:
         """Every finding on the feature as the write would leave it, beside the other features as they are."""
+        with self._lock:
+            return self._check(collection_id, feature_id, properties, geometry)
+
+    def _check(self, collection_id: str, feature_id: str, properties: Mapping[str, Any],
+               geometry: shapely.Geometry | None) -> list[Finding]:
         spec = self.collection(collection_id)
         kind, fid = spec.kind, feature_id
         found = list(self._identity(collection_id, spec, fid, properties))
