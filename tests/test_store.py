@@ -50,7 +50,7 @@ def test_init_seeds_once_and_status_counts(store_url: str) -> None:
     assert store.status().revision is None
     store = seeded(store_url)
     status = store.status()
-    assert status.revision == schema.head() == "0002"
+    assert status.revision == schema.head() == schema.HEAD == "0002"
     assert status.counts == SEED_COUNTS and sum(status.counts.values()) > 80
     assert status.version == store.version() and status.changed_at is not None
     # a second start finds the store filled from the same seed: nothing is loaded again, the version stays

@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import shapely
-import sqlalchemy as sa
 
 from geo.store import schema
 from geo.store.base import (
@@ -34,6 +34,9 @@ from geo.store.base import (
     ordered,
 )
 from geo.store.history import Dialect, History
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 POLL_S = 0.2
 _ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}  # by the header's envelope indicator (GeoPackage 2.1.3)
@@ -94,9 +97,13 @@ class SQLiteStore(FeatureStore):
             connection.execute("COMMIT")
 
     def _engine(self) -> sa.Engine:
+        import sqlalchemy as sa
+
         return sa.create_engine(f"sqlite:///{self.path}", poolclass=sa.pool.NullPool)
 
     def upgrade(self) -> None:
+        if self._quick_revision() == schema.HEAD:
+            return  # nothing to migrate: Alembic is not even imported
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(sqlite3.connect(self.path)) as connection:  # WAL: readers never wait for a writer
             connection.execute("PRAGMA journal_mode = WAL")
@@ -105,6 +112,17 @@ class SQLiteStore(FeatureStore):
             schema.upgrade(engine)
         finally:
             engine.dispose()
+
+    def _quick_revision(self) -> str | None:
+        """The revision in Alembic's version table, read with sqlite3; None without one."""
+        if not self.path.exists():
+            return None
+        try:
+            with closing(sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True, timeout=30)) as connection:
+                rows = connection.execute(f"SELECT version_num FROM {schema.VERSION_TABLE}").fetchall()
+        except sqlite3.Error:
+            return None
+        return str(rows[0][0]) if len(rows) == 1 else None
 
     def _revision(self) -> str | None:
         if not self.path.exists():
