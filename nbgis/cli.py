@@ -126,7 +126,8 @@ def _locate(args: argparse.Namespace) -> int:
     from geo.batch import Progress, locate_file
     from geo.crs import CRSError, parse_crs
     from geo.io import DataFileError
-    from geo.locate import Locator, SitesError, parse_columns
+    from geo.locate import SitesError, parse_columns
+    from geo.prepared import prepared_locator
     from geo.store.base import StoreError
 
     output = args.output or args.output_option
@@ -140,7 +141,7 @@ def _locate(args: argparse.Namespace) -> int:
     except (CRSError, SitesError) as exc:
         return _fail(f"--columns: {exc}" if isinstance(exc, SitesError) else str(exc))
     try:
-        locator = Locator.from_layers(_layers(args))
+        locator = prepared_locator(_layers(args))  # kept in the user's cache between runs
     except (StoreError, DataFileError) as exc:
         return _fail(str(exc))
     try:

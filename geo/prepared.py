@@ -1,0 +1,74 @@
+"""The prepared areas of geo.locate, kept on disk between runs of `nbgis locate`.
+
+Preparing the areas (geo.locate.Locator.from_layers) and gridding the sub-parks' boundaries for the nearest
+search (geo.nearest) take 0.4-1 s; a command that locates one file does both every time. The prepared Locator
+is pickled into the user's cache folder under a key made of everything it is built from: the areas' geometry
+and properties, the code that builds it and the libraries' versions. Any change makes a new key, so a kept copy
+is never stale; an unreadable or unwritable cache only costs the time it would have saved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pyproj
+import shapely
+
+from geo.io import write_bytes_atomic
+from geo.layers import Layers
+from geo.locate import Locator
+
+_KINDS = ("subpark", "corridor", "corridor-unit", "innovation-node", "district")  # what from_layers reads
+_CODE = ("locate.py", "nearest.py", "grid.py", "plane.py", "measure.py")  # what shapes the pickled objects
+_KEEP = 4  # copies kept: one per recent version of the areas
+
+
+def cache_dir() -> Path:
+    """$XDG_CACHE_HOME/nbgis, else ~/.cache/nbgis."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "nbgis"
+
+
+def key_of(layers: Layers) -> str:
+    """A digest of all a Locator is built from."""
+    digest = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    for name in _CODE:
+        digest.update((here / name).read_bytes())
+    digest.update(f"{pickle.HIGHEST_PROTOCOL} {np.__version__} {shapely.__version__} {pyproj.__version__} "
+                  f"{pyproj.proj_version_str}".encode())
+    for kind in _KINDS:
+        frame = layers.kind(kind)
+        for wkb in shapely.to_wkb(frame.geometry.to_numpy()):
+            digest.update(wkb)
+        records = frame.drop(columns=frame.geometry.name).to_dict(orient="records")
+        digest.update(orjson.dumps(records, option=orjson.OPT_SERIALIZE_NUMPY, default=str))
+    return digest.hexdigest()[:32]
+
+
+def prepared_locator(layers: Layers, folder: Path | None = None) -> Locator:
+    """The layers' Locator with its segment grid built: from the cache when kept there, else built and kept."""
+    folder = folder or cache_dir()
+    path = folder / f"locator-{key_of(layers)}.pickle"
+    try:
+        with open(path, "rb") as kept:
+            locator = pickle.load(kept)
+        if isinstance(locator, Locator):
+            return locator
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
+        pass  # not kept yet, or written by another version: build it
+    locator = Locator.from_layers(layers)
+    locator.segment_grid()
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_bytes_atomic(path, pickle.dumps(locator, protocol=pickle.HIGHEST_PROTOCOL))
+        for old in sorted(folder.glob("locator-*.pickle"), key=lambda p: p.stat().st_mtime)[:-_KEEP]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass  # a read-only home: build each time
+    return locator
