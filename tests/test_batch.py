@@ -22,7 +22,7 @@ import pyproj
 import pytest
 import shapely
 
-from geo.batch import THREADS, csv_rows, json_rows, locate_file, locate_sites, ordered_map
+from geo.batch import THREADS, add_summaries, csv_rows, json_rows, locate_file, locate_sites, ordered_map
 from geo.crs import OutputCRS, parse_crs, wgs84_to_gcj02
 from geo.layers import Layers
 from geo.locate import _LOCAL, ADDED_COLUMNS, Locator, SitesError, parse_columns
@@ -330,6 +330,32 @@ def test_cli_columns(tmp_path: Path, layers: Layers) -> None:
     refused = nbgis("locate", "--columns", "subpark,parks", str(src), str(tmp_path / "bad.csv"))
     assert refused.returncode == 2 and "--columns: unknown column(s) 'parks'" in refused.stderr
     assert not (tmp_path / "bad.csv").exists()
+
+
+def test_a_cluster_task_adds_the_chosen_columns(tmp_path: Path, locator: Locator) -> None:
+    """A Dask task (run here, as a worker runs it) writes what one machine writes with the same columns."""
+    from geo import cluster
+
+    rng = np.random.default_rng(9)
+    table = pa.table({"id": [f"s{k}" for k in range(3000)], "lon": rng.uniform(120.8, 122.3, 3000),
+                      "lat": rng.uniform(28.8, 30.5, 3000)})
+    pq.write_table(table, tmp_path / "in.parquet", row_group_size=1000)
+    chosen = ("nearest_subpark_km", "subpark")
+    whole = locate_file(tmp_path / "in.parquet", tmp_path / "one.parquet", locator, columns=chosen)
+    (tmp_path / "staging").mkdir()
+    cluster._held[cluster.PLUGIN] = locator
+    try:
+        parts = [cluster.locate_partition(part, str(tmp_path / "staging"), None, chosen)
+                 for part in cluster.partitions(tmp_path / "in.parquet", 1000)]
+    finally:
+        cluster._held.pop(cluster.PLUGIN)
+    assert len(parts) == 3
+    assert pq.read_table(tmp_path / "staging").equals(pq.read_table(tmp_path / "one.parquet"))
+    assert pq.read_table(tmp_path / "one.parquet").column_names == ["id", "lon", "lat", *chosen, "geometry"]
+    total = parts[0]
+    for part in parts[1:]:
+        total = add_summaries(total, part)
+    assert total == whole
 
 
 def test_cli_cluster_needs_parquet_and_an_output(tmp_path: Path) -> None:
