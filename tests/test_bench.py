@@ -89,9 +89,13 @@ def test_smoke_run_measures_every_section(tmp_path: Path) -> None:
     assert {r["measure"] for r in batch} == {"s", "s, one-off", "peak MB added"}
 
     e2e = by_section["batch end to end"]
-    assert {r["measure"] for r in e2e} == {"s", "s, nbgis locate", "s, POST /locate"}
+    alike = {f"s, {how}{columns}" for columns in ("subpark,innovation_node", "subpark,innovation_node,district_adcode")
+             for how in ("in process, ", "nbgis locate --columns ", "POST /locate?columns=")}
+    assert {r["measure"] for r in e2e} == {"s", "s, nbgis locate", "s, POST /locate", *alike}
     assert "the three outputs of ours identical" in e2e[0]["note"]
-    assert all("same rows and sites in sub-parks as ours" in r["note"] for r in e2e if "DuckDB" in r["peer"])
+    ducks = [r for r in e2e if "DuckDB" in r["peer"]]
+    assert {r["measure"] for r in ducks} == alike and all(r["ours"] > 0 and r["peer_value"] > 0 for r in ducks)
+    assert all("the same ids for every site as ours" in r["note"] for r in ducks)
 
     maps = {(r["case"], r["measure"]): r for r in by_section["maps"]}
     assert maps["overview, served", "MB"]["ours"] > 0.1
