@@ -4,7 +4,8 @@ Preparing the areas (geo.locate.Locator.from_layers) and gridding the sub-parks'
 search (geo.nearest) take 0.4-1 s; a command that locates one file does both every time. The prepared Locator
 is pickled into the user's cache folder under a key made of everything it is built from: the areas' geometry
 and properties, the code that builds it and the libraries' versions. Any change makes a new key, so a kept copy
-is never stale; an unreadable or unwritable cache only costs the time it would have saved.
+is never stale; an unreadable or unwritable cache only costs the time it would have saved, and a copy
+anybody but the user could have written is never loaded.
 """
 
 from __future__ import annotations
@@ -51,15 +52,22 @@ def key_of(layers: Layers) -> str:
     return digest.hexdigest()[:32]
 
 
+def _trusted(status: os.stat_result) -> bool:
+    """Whether a kept copy may be unpickled: the user's own file, which nobody else may write (a pickle runs
+    code as it loads, so a file another account could have written is rebuilt instead)."""
+    return status.st_uid == os.getuid() and not status.st_mode & 0o022
+
+
 def prepared_locator(layers: Layers, folder: Path | None = None) -> Locator:
     """The layers' Locator with its segment grid built: from the cache when kept there, else built and kept."""
     folder = folder or cache_dir()
     path = folder / f"locator-{key_of(layers)}.pickle"
     try:
         with open(path, "rb") as kept:
-            locator = pickle.load(kept)
-        if isinstance(locator, Locator):
-            return locator
+            if _trusted(os.fstat(kept.fileno())):
+                locator = pickle.load(kept)
+                if isinstance(locator, Locator):
+                    return locator
     except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
         pass  # not kept yet, or written by another version: build it
     locator = Locator.from_layers(layers)

@@ -48,3 +48,13 @@ def test_an_unwritable_cache_still_locates(tmp_path: Path, layers: Layers) -> No
     lon, lat = sites(100)
     assert prepared_locator(layers, blocked / "nbgis").locate(lon, lat).shape == (100, 11)
     assert os.listdir(tmp_path) == ["file"]
+
+
+def test_a_copy_others_could_write_is_not_loaded(tmp_path: Path, layers: Layers) -> None:
+    prepared_locator(layers, tmp_path)
+    path = next(tmp_path.glob("locator-*.pickle"))
+    path.chmod(0o666)  # anyone may write it: it might not be ours
+    stamp = path.stat().st_mtime_ns
+    lon, lat = sites(100)
+    assert prepared_locator(layers, tmp_path).locate(lon, lat).shape == (100, 11)
+    assert path.stat().st_mtime_ns != stamp and not path.stat().st_mode & 0o022  # rebuilt, written afresh
