@@ -96,7 +96,6 @@ def warm(locator: Locator) -> None:
     """Get large batches ready before the first one: the segment grid built (~0.2 s), and the compiled loops
     loaded (~0.4 s for LLVM, once per process), by locating and writing a lattice of sites over the districts;
     and the threads that locate blocks started, each with its PROJ transformer."""
-    reuse_freed_memory()
     west, south = locator.districts.bounds[:, :2].min(axis=0)
     east, north = locator.districts.bounds[:, 2:].max(axis=0)
     side = int(np.ceil(np.sqrt(GRID_MIN_POINTS * 1.2)))
@@ -481,8 +480,9 @@ def reuse_freed_memory() -> None:
     compact memory for on each fault: every block paid its page faults again. With arrays below 64 MB taken
     from the heap, 512 MB of free heap kept and no huge pages asked for, the first file of 10^6 sites in a fresh
     process took a median 1.29 s instead of 1.95 s, system time 0.67 s instead of 1.49 (five alternating runs),
-    with the same peak memory. The service hands the memory back after an upload (services.guard.release_memory).
-    Without glibc, nothing changes."""
+    with the same peak memory. For a process that locates files (the command, a script), not for the web
+    service: there it slowed serving a new version of the data after an edit (0.67 s against 0.54 s on average,
+    twelve and six runs of test_service_store's two-instance test). Without glibc, nothing changes."""
     if _tuned:
         return
     _tuned.append(True)
