@@ -85,14 +85,26 @@ class Cluster:
             self.kill()
 
     def kill(self) -> None:
-        """kill -9 of the postmaster and every backend, as a crash would; start() recovers the cluster."""
+        """kill -9 of the postmaster and every backend, as a crash would; start() recovers the cluster.
+
+        The postmaster is stopped first, so that it forks no backend between the listing of its children and
+        their killing: a backend that escaped kept the shared memory, and the restart failed ("pre-existing
+        shared memory block is still in use"), once on a busy CI machine. Returns when every one has exited."""
         pid = int((self.data / "postmaster.pid").read_text().split()[0])
-        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
-        for target in (pid, *map(int, children)):
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGSTOP)
+        children = [int(c) for c in
+                    subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()]
+        for target in (*children, pid):
             with suppress(ProcessLookupError):
                 os.kill(target, signal.SIGKILL)
         if self._server is not None:
+            with suppress(ProcessLookupError):  # runuser stops itself when its child stops: let it see the exit
+                os.kill(self._server.pid, signal.SIGCONT)
             self._server.wait(30)
+        deadline = time.monotonic() + 30
+        while any(_running(c) for c in children) and time.monotonic() < deadline:
+            time.sleep(0.02)
 
     def new_database(self) -> str:
         """A new empty database; its URL."""
@@ -125,3 +137,11 @@ def available() -> bool:
     """Whether this machine has PostgreSQL 15 and PostGIS 3 (the tests skip the PostGIS store without them)."""
     return (PG_BIN / "initdb").exists() and any(
         Path("/usr/share/postgresql/15/extension").glob("postgis--3*.sql"))
+
+
+def _running(pid: int) -> bool:
+    """Whether a process exists and has not exited (a zombie has let go of its memory)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
