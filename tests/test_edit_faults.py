@@ -337,8 +337,13 @@ def check_served(base: str, store: FeatureStore, ids: list[str], token: str) -> 
     """An instance serves what the store holds, and takes the next write."""
     for fid in ids:
         served(base, store, "platforms", "platforms", fid)
-    listed = call(base, "GET", "/collections/platforms/items?limit=10000").json()["features"]
-    assert sorted(f["id"] for f in listed) == sorted(f.id for f in store.snapshot().features["platforms"])
+    # A platform a burst created after its last write to `ids` may be a version later: wait for it as for them.
+    held = sorted(f.id for f in store.snapshot().features["platforms"])
+    deadline = time.monotonic() + 10
+    while (listed := sorted(f["id"] for f in call(base, "GET", "/collections/platforms/items?limit=10000")
+                            .json()["features"])) != held:
+        assert time.monotonic() < deadline, (base, sorted(set(held) ^ set(listed)))
+        time.sleep(0.05)
     reply = served(base, store, "platforms", "platforms", ids[0])
     before = store.versions("platforms", ids[0])[-1].seq
     written = call(base, "PUT", item("platforms", ids[0]), editable(reply.json()),
