@@ -34,7 +34,7 @@ import shapely
 
 from geo.crs import OutputCRS
 from geo.io import atomic_file, publish
-from geo.locate import ADDED_COLUMNS, GRID_MIN_POINTS, NEAREST_COLUMNS, Located, Locator, SitesError
+from geo.locate import ADDED_COLUMNS, GRID_MIN_POINTS, Located, Locator, SitesError, needs_nearest
 from geo.measure import _LOCAL
 from geo.sites import BLOCK_BYTES, BLOCK_ROWS, Sites, Source, csv_sites, parquet_files, parquet_sites
 from geo.textrows import TextColumn, join_lines, thousandths_text
@@ -88,7 +88,7 @@ def located_table(sites: Sites, located: Located, columns: tuple[str, ...] = ADD
 
 def locate_sites(locator: Locator, sites: Sites, columns: tuple[str, ...] = ADDED_COLUMNS) -> tuple[pa.Table, Located]:
     """The located table of a block (the added columns named), and what was found (for the summary)."""
-    located = locator.find(sites.lon, sites.lat, nearest=not NEAREST_COLUMNS.isdisjoint(columns))
+    located = locator.find(sites.lon, sites.lat, nearest=needs_nearest(columns))
     return located_table(sites, located, columns), located
 
 

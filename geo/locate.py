@@ -65,6 +65,11 @@ def parse_columns(text: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def needs_nearest(columns: Iterable[str]) -> bool:
+    """Whether any of the columns asked for is the nearest sub-park's (Locator.find's `nearest`)."""
+    return not NEAREST_COLUMNS.isdisjoint(columns)
+
+
 @dataclass(frozen=True, eq=False)  # eq=False: numpy fields cannot be compared or hashed field by field
 class _Areas:
     """Areas of one kind, to tell which holds each point; a point in several gets the smallest."""

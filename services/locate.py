@@ -27,7 +27,7 @@ from geo import batch
 from geo.boundaries import Boundaries, summary
 from geo.crs import OutputCRS
 from geo.io import nested_deeper_than
-from geo.locate import ADDED_COLUMNS, NEAREST_COLUMNS, WGS84_COLUMNS, SitesError, parse_columns
+from geo.locate import ADDED_COLUMNS, WGS84_COLUMNS, SitesError, needs_nearest, parse_columns
 from geo.queries import nearest, nearest_platforms
 from geo.sites import MAX_COLUMNS, MAX_FIELD_BYTES, LimitError, Sites, csv_sites, read_sites_geojson
 from services.errors import ApiError, bad_parameter
@@ -277,7 +277,7 @@ def _locate_geojson(service: Service, upload: BinaryIO, crs: OutputCRS | None, a
     _check_properties(doc)
     sites = read_sites_geojson(doc, crs)
     found = service.locator.find(sites["lon84"].to_numpy(), sites["lat84"].to_numpy(),
-                                 nearest=not NEAREST_COLUMNS.isdisjoint(columns))
+                                 nearest=needs_nearest(columns))
     own = [c for c in sites.columns if c not in WGS84_COLUMNS]
     located = pd.concat([sites, found.frame([c for c in columns if c not in WGS84_COLUMNS])], axis=1)[[*own, *columns]]
     if as_csv:
