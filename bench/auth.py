@@ -17,7 +17,7 @@ from pathlib import Path
 from bench import postgres
 from bench.report import Row, text
 from geo.accounts import EDITOR, issue_token, parse_token, verify
-from geo.layers import DATA_DIR, read_seed, seed_digest
+from geo.seed import DATA_DIR, read_seed, seed_digest
 from geo.store.base import FeatureStore, open_store
 
 

@@ -38,7 +38,8 @@ from bench import peers, postgres
 from bench.report import Row
 from bench.serving import settle
 from bench.write_client import Endpoint, Owned, Propagation, Writes, count, creates, merged, propagation, updates
-from geo.layers import DATA_DIR, build_layers
+from geo.layers import build_layers
+from geo.seed import DATA_DIR
 from geo.store.base import open_store
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,18 +14,21 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import shapely
 from shapely import STRtree
 
 from geo.grid import MIXED, CellGrid
-from geo.layers import Layers
 from geo.measure import _LOCAL, WGS84, geodesic_areas_km2
 from geo.nearest import SegmentGrid
 from geo.plane import rounded_geodesic_km
+
+if TYPE_CHECKING:  # GeoPandas and pandas are not needed to locate: `nbgis locate` starts without them
+    import pandas as pd
+
+    from geo.layers import Layers
 
 LOCATED_COLUMNS = (
     "subpark", "subpark_name_zh", "subpark_block_zh", "corridor_zone", "corridor_area", "corridor_unit",
@@ -186,6 +189,8 @@ class Located:
         """The located columns named (LOCATED_COLUMNS by default) as a frame."""
         # Each column keeps its numpy dtype: object keeps None as None (pandas 3 would infer str with NaN).
         # The arrays are fresh, so the frame may own them: no copy halves the peak memory of a big batch.
+        import pandas as pd
+
         arrays = {name: self.column(name) for name in columns}
         return pd.DataFrame({k: pd.Series(v, dtype=v.dtype, copy=False) for k, v in arrays.items()}, copy=False)
 
@@ -233,7 +238,6 @@ class Locator:
         units, nodes = layers.kind("corridor-unit"), layers.kind("innovation-node")
         districts = layers.kind("district")
         pieces, owner = _boundary_pieces(sub.geometry.to_numpy())
-        listed = pd.concat([sub, units, nodes])
         return cls(
             subparks=_Areas.of(parts, id=ids[part_sub], name_zh=names[part_sub], block=part_block,
                                index=part_sub),
@@ -249,7 +253,8 @@ class Locator:
             unit_ids=tuple(units["id"]),
             node_ids=tuple(nodes["id"]),
             district_adcodes=tuple(districts["adcode"]),
-            industries={fid: tuple(codes or ()) for fid, codes in zip(listed["id"], listed["industries"])},
+            industries={fid: tuple(codes or ()) for listed in (sub, units, nodes)
+                        for fid, codes in zip(listed["id"], listed["industries"])},
         )
 
     def holders(self, lon: np.ndarray, lat: np.ndarray) -> dict[str, np.ndarray]:

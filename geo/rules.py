@@ -23,7 +23,7 @@ import pandas as pd
 import shapely
 
 from geo.boundaries import SCHEMATIC, SURVEYED
-from geo.layers import Layers, read_seed
+from geo.layers import Layers
 from geo.measure import geodesic_area_km2
 from geo.plan import cited_ranges
 from geo.schema import (
@@ -36,6 +36,7 @@ from geo.schema import (
     REQUIRED_PROPERTIES,
     editable_kind,
 )
+from geo.seed import read_seed
 from geo.taxonomy import Taxonomy
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")

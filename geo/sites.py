@@ -17,10 +17,9 @@ from collections.abc import Callable, Generator, Iterable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -30,6 +29,9 @@ import shapely
 
 from geo.crs import CRSError, OutputCRS, parse_crs, xy_to_wgs84
 from geo.locate import LOCATED_COLUMNS, MAX_LISTED, WGS84_COLUMNS, SitesError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Header spellings accepted (case-insensitively) for the coordinate columns, preferred first.
 LON_NAMES = ("lon", "lng", "longitude", "x")
@@ -317,6 +319,8 @@ def read_sites_geojson(doc: Any, crs: OutputCRS | None = None) -> pd.DataFrame:
     bad = [f"features[{i}]: {why}" for i, f in enumerate(features) if (why := _not_a_point(f))]
     if bad:
         raise SitesError(f"{len(bad)} feature(s) are not Points with [lon, lat]: " + "; ".join(bad[:MAX_LISTED]))
+    import pandas as pd  # here, not above: the batch path (`nbgis locate`) starts without pandas
+
     rows = []
     for f in features:
         props = f.get("properties") or {}
@@ -336,6 +340,8 @@ def read_sites_geojson(doc: Any, crs: OutputCRS | None = None) -> pd.DataFrame:
 def read_sites_csv(source: Source, crs: OutputCRS | None = None) -> pd.DataFrame:
     """A whole CSV as one frame: every input column as text, and float ``lon84``, ``lat84`` (for small files
     and tests; files of any size go through csv_sites block by block)."""
+    import pandas as pd
+
     blocks = list(csv_sites(source, crs))
     table = pa.concat_tables([b.table for b in blocks])
     frame = table.to_pandas(types_mapper={pa.string(): pd.ArrowDtype(pa.string())}.get).astype(object)
@@ -400,6 +406,8 @@ def _numbers(values: Any) -> np.ndarray:
         try:  # Arrow's parser gives pandas' values (checked in the tests), ten times faster
             return np.asarray(pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
         except pa.ArrowInvalid:  # some text is not a plain number: pandas says which, and parses " 1.5" too
+            import pandas as pd
+
             text = pd.Series(values.to_numpy(zero_copy_only=False), dtype=object)
             return pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
     if pa.types.is_integer(values.type) or pa.types.is_floating(values.type) or pa.types.is_decimal(values.type):

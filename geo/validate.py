@@ -17,7 +17,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from geo.layers import DATA_DIR, Layers, load_layers
+from geo.layers import Layers, load_layers
 from geo.measure import geodesic_area_km2, geodesic_distances_km
 from geo.monitoring import indicator_ids
 from geo.plan import cited_ranges, lost_qualifier, qualifier_words
@@ -39,6 +39,7 @@ from geo.rules import (
     share_inside,
 )
 from geo.schema import KINDS, NOT_QUOTED, PARK_KINDS, TERM_FIELDS
+from geo.seed import DATA_DIR
 
 __all__ = ["Finding", "Report", "validate"]  # Finding (and the per-feature rules) live in geo.rules
 # Each must lie >= 95 % on land; the corridor's areas are left out: 东钱湖地区 holds its lake.

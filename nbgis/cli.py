@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from geo.layers import DATA_DIR
+from geo.seed import DATA_DIR
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -42,7 +42,7 @@ def _data_of(args: argparse.Namespace) -> Path:
 
 def _init(store: FeatureStore, data: Path) -> None:
     """Make and seed the store if it is new (as `nbgis serve` does), saying so on stderr."""
-    from geo.layers import read_seed, seed_digest
+    from geo.seed import read_seed, seed_digest
 
     why = store.init(lambda: read_seed(data), seed_digest(data))
     if why:
@@ -141,7 +141,9 @@ def _locate(args: argparse.Namespace) -> int:
     except (CRSError, SitesError) as exc:
         return _fail(f"--columns: {exc}" if isinstance(exc, SitesError) else str(exc))
     try:
-        locator = prepared_locator(_layers(args))  # kept in the user's cache between runs
+        store, data = _store_of(args), _data_of(args)
+        _init(store, data)
+        locator = prepared_locator(store.snapshot().features, data)  # kept in the user's cache between runs
     except (StoreError, DataFileError) as exc:
         return _fail(str(exc))
     try:
@@ -280,7 +282,7 @@ def _serve(args: argparse.Namespace) -> int:
         return _fail(f"settings: {'; '.join(str(e['msg']) for e in exc.errors())}")
     if not (settings.data / "parks.geojson").is_file():
         return _fail(f"{settings.data} holds no parks.geojson; give --data a data directory")
-    from geo.layers import read_seed
+    from geo.seed import read_seed
 
     try:  # here, so a broken file in the data folder is one line naming it, not a traceback from every worker
         read_seed(settings.data)

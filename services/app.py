@@ -17,7 +17,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import FileResponse, Response
 
-from geo.layers import Layers, read_seed, seed_digest
+from geo.layers import Layers
+from geo.seed import read_seed, seed_digest
 from geo.store.base import open_store
 from services import downloads, edit, errors, imports, locate, map_pages, ogc, plan, search
 from services.assets import asset_file

@@ -13,7 +13,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from geo.layers import DATA_DIR
+from geo.seed import DATA_DIR
 
 CommaList = Annotated[list[str], NoDecode]
 ENV_PREFIX = "NBGIS_"

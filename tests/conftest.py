@@ -18,7 +18,8 @@ from fastapi.testclient import TestClient
 os.environ.setdefault("NBGIS_TRUSTED_HOSTS", "testserver,localhost,127.0.0.1,::1")
 
 from bench import postgres
-from geo.layers import DATA_DIR, Layers, load_layers
+from geo.layers import Layers, load_layers
+from geo.seed import DATA_DIR
 from services.app import create_app
 from services.server import server_options
 from tests.browser_helpers import chromium, launch_without_cjk_fonts

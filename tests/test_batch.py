@@ -332,6 +332,24 @@ def test_cli_columns(tmp_path: Path, layers: Layers) -> None:
     assert not (tmp_path / "bad.csv").exists()
 
 
+def test_cli_with_its_areas_kept_starts_without_geopandas(tmp_path: Path) -> None:
+    """The second run finds the prepared areas from the store's features alone: GeoPandas (0.5-0.8 s of start-up)
+    is never imported, and the output is the first run's, byte for byte."""
+    src = tmp_path / "in.csv"
+    src.write_bytes(edge_rows(2_000).to_csv(index=False).encode())
+    code = ("import sys; from nbgis.cli import main; code = main(sys.argv[1:]); "
+            "print('geopandas' in sys.modules, 'geo.layers' in sys.modules, file=sys.stderr); sys.exit(code)")
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "NBGIS_STORE": str(tmp_path / "store.gpkg")}
+    runs = [subprocess.run([sys.executable, "-c", code, "locate", str(src), str(tmp_path / f"out-{i}.csv")], cwd=ROOT,
+                           env=env, capture_output=True, text=True, timeout=600) for i in range(2)]
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr + runs[1].stderr
+    assert runs[0].stderr.splitlines()[-1] == "True True"  # built: the layers as frames
+    assert runs[1].stderr.splitlines()[-1] == "False False"  # kept: neither
+    assert len(list((tmp_path / "cache" / "nbgis").glob("locator-*.pickle"))) == 1
+    assert (tmp_path / "out-0.csv").read_bytes() == (tmp_path / "out-1.csv").read_bytes()
+    assert runs[0].stdout.replace("out-0", "out-1") == runs[1].stdout and "2053 sites" in runs[0].stdout
+
+
 def test_a_cluster_task_adds_the_chosen_columns(tmp_path: Path, locator: Locator) -> None:
     """A Dask task (run here, as a worker runs it) writes what one machine writes with the same columns."""
     from geo import cluster

@@ -10,7 +10,8 @@ import pytest
 import shapely
 from pyproj import Geod, Transformer
 
-from geo.layers import DATA_DIR, Layers
+from geo.layers import Layers
+from geo.seed import DATA_DIR
 from geo.validate import validate
 
 PLAN_SUBPARKS = {  # 专栏 9: name → (host adcode, planned km²)

@@ -40,8 +40,9 @@ from geo.imports import (
     read_boundaries,
     read_upload,
 )
-from geo.layers import DATA_DIR, Layers, read_seed, seed_digest
+from geo.layers import Layers
 from geo.measure import geodesic_area_km2
+from geo.seed import DATA_DIR, read_seed, seed_digest
 from geo.store.base import Conflict, Edit, FeatureStore, open_store
 from nbgis.cli import main
 

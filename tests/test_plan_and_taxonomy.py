@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from geo.layers import DATA_DIR, Layers
+from geo.layers import Layers
 from geo.plan import PlanText, cited_ranges
+from geo.seed import DATA_DIR
 from geo.taxonomy import Taxonomy
 
 PLAN = PlanText(DATA_DIR / "sources" / "plan.txt")

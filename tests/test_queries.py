@@ -12,7 +12,7 @@ import shapely.geometry
 import shapely.ops
 from pyproj import Geod, Transformer
 
-from geo.layers import DATA_DIR, Layers
+from geo.layers import Layers
 from geo.queries import (
     AREAL_KINDS,
     NEAREST_KINDS,
@@ -23,6 +23,7 @@ from geo.queries import (
     nearest,
     stats,
 )
+from geo.seed import DATA_DIR
 
 
 def test_biomedicine_is_found_in_ninghai_and_qianwan(layers: Layers) -> None:

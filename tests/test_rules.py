@@ -9,7 +9,7 @@ import pytest
 import shapely
 from shapely import affinity
 
-from geo.layers import Layers, read_seed
+from geo.layers import Layers
 from geo.rules import (
     COMPUTED_PROPERTIES,
     EDITABLE_COLLECTIONS,
@@ -21,6 +21,7 @@ from geo.rules import (
     writable_properties,
 )
 from geo.schema import KINDS
+from geo.seed import read_seed
 from geo.store.base import Feature
 
 SEED = {f.id: f for layer in ("parks", "platforms") for f in read_seed()[layer]}

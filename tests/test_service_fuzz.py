@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import negative_data_rejection
 
 from geo.accounts import issue_token
-from geo.layers import DATA_DIR, read_seed, seed_digest
+from geo.seed import DATA_DIR, read_seed, seed_digest
 from geo.store.base import open_store
 from services.app import create_app
 from services.settings import Settings

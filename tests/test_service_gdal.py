@@ -16,7 +16,7 @@ import pyogrio
 import pyproj
 import pytest
 
-from geo.layers import DATA_DIR
+from geo.seed import DATA_DIR
 
 SOURCES = {}
 for name in ("parks.geojson", "platforms.geojson", "districts.geojson"):

@@ -16,8 +16,9 @@ from fastapi.testclient import TestClient
 
 from geo.batch import locate_file
 from geo.crs import wgs84_to_gcj02
-from geo.layers import DATA_DIR, Layers
+from geo.layers import Layers
 from geo.locate import Locator
+from geo.seed import DATA_DIR
 from services import locate
 from tests.api_helpers import assert_api_error
 

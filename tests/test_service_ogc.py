@@ -12,7 +12,8 @@ import shapely
 from fastapi.testclient import TestClient
 from openapi_spec_validator import validate
 
-from geo.layers import DATA_DIR, Layers
+from geo.layers import Layers
+from geo.seed import DATA_DIR
 from services.ogc import MAX_LIMIT
 from tests.api_helpers import assert_api_error
 

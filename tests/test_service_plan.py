@@ -14,7 +14,8 @@ import shapely
 from fastapi.testclient import TestClient
 from shapely.ops import nearest_points
 
-from geo.layers import DATA_DIR, Layers
+from geo.layers import Layers
+from geo.seed import DATA_DIR
 from tests.api_helpers import assert_api_error
 
 PARKS = {f["properties"]["id"]: f for f in json.loads((DATA_DIR / "parks.geojson").read_text("utf-8"))["features"]}

@@ -25,7 +25,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bench import peers, postgres
-from geo.layers import DATA_DIR, Layers, read_seed, seed_digest
+from geo.layers import Layers
+from geo.seed import DATA_DIR, read_seed, seed_digest
 from geo.store.base import Edit, open_store
 from services import state
 from services.app import create_app

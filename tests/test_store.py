@@ -20,7 +20,8 @@ import pytest
 import shapely
 
 from bench.postgres import Cluster
-from geo.layers import DATA_DIR, build_layers, load_layers, read_seed, seed_digest
+from geo.layers import build_layers, load_layers
+from geo.seed import DATA_DIR, read_seed, seed_digest
 from geo.store import schema
 from geo.store.base import LAYERS, FeatureStore, StoreError, StoreUnavailable, open_store
 

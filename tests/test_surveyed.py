@@ -26,8 +26,9 @@ from fastapi.testclient import TestClient
 
 from geo import boundaries
 from geo.export import NOTICE, collection_frames, export
-from geo.layers import DATA_DIR, Layers, build_layers, read_seed
+from geo.layers import Layers, build_layers
 from geo.measure import geodesic_areas_km2
+from geo.seed import DATA_DIR, read_seed
 from geo.store.base import Edit
 from maps import builders
 from maps.i18n import t
