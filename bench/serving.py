@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import peers
+from bench.ceiling_app import ANSWER_ENV
 from bench.data import SYNTHETIC, Dataset
 from bench.load import Load, combine, run_wrk
 from bench.ours_app import STORE_ENV, SYNTHETIC_ENV
@@ -31,6 +32,7 @@ from bench.report import Row
 
 ROOT = Path(__file__).resolve().parent.parent
 OURS = "ours"
+CEILING = "uvicorn's ceiling"
 STORES = {"GeoPackage": "ours (GeoPackage store)", "PostGIS": "ours (PostGIS store)"}
 PEERS = (("pygeoapi", ">=10"), ("tipg", ">=2"))  # name prefix and the target of ours/peer in requests/s
 IDLE = 0.15  # the machine's busy fraction below which the next run may start
@@ -80,6 +82,18 @@ def ours_server(work: Path, datasets: dict[str, Dataset], workers: int, store: s
     log = work / "logs" / f"{name.replace(' ', '-').replace('(', '').replace(')', '')}.log"
     with peers.serve_process(command, env, ROOT, log, f"{url}/collections"):
         yield peers.Server(name, url, {name: name for name in datasets})
+
+
+@contextmanager
+def ceiling_server(work: Path, answer: Path, workers: int) -> Iterator[peers.Server]:
+    """bench.ceiling_app answering with the saved answer, under the same uvicorn command as ours."""
+    port = peers.free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "uvicorn", "bench.ceiling_app:app", "--host", "127.0.0.1", "--port", str(port),
+               "--workers", str(workers), "--log-level", "warning"]
+    with peers.serve_process(command, {ANSWER_ENV: str(answer), "PYTHONPATH": str(ROOT)}, ROOT,
+                             work / "logs" / "ceiling.log", url):
+        yield peers.Server(CEILING, url, {})
 
 
 def _fresh_store(work: Path) -> str:
@@ -192,7 +206,12 @@ def run(work: Path, datasets: dict[str, Dataset], smoke: bool = False, workers: 
         restarts = {s.server.name: s.restarts for s in servers if s.restarts}
         revalidated = _conditional(servers[0].server, cases(feature_ids)[1].url(servers[0].server, feature_ids), work,
                                    seconds, connections, rounds, smoke, log)
-    rows = [*_rows(cases(feature_ids), names, results, answers, workers, connections, seconds), *revalidated]
+        listed = cases(feature_ids)[0]
+        pygeoapi = [s.server for s in servers if s.server.name.startswith("pygeoapi")]
+        bounded = _ceiling(servers[0].server, pygeoapi, listed, feature_ids, work, workers, seconds, connections,
+                           rounds, smoke, log)
+    rows = [*_rows(cases(feature_ids), names, results, answers, workers, connections, seconds), *revalidated,
+            *bounded]
     if restarts:
         log("serving restarts, after a run left a backlog: " + ", ".join(f"{n} {k}" for n, k in restarts.items()))
     return rows
@@ -225,6 +244,41 @@ def _conditional(server: peers.Server, url: str, work: Path, seconds: int, conne
                 "ours, answer built each time", built.rate,
                 note=f"a plain repeated request, answered from the answers kept serialized; p99 ms "
                      f"{kept.p99_ms:.1f}; errors {errors}")]
+
+
+def _ceiling(ours: peers.Server, pygeoapi: list[peers.Server], case: Case, feature_ids: dict[str, str], work: Path,
+             workers: int, seconds: int, connections: int, rounds: int, smoke: bool, log: Callable[[str], Any]
+             ) -> list[Row]:
+    """Ours on one query against the same answer (status, headers, body) from bench.ceiling_app, and pygeoapi,
+    alternated run by run: how far ours is from what the HTTP stack itself allows, and whether 10x pygeoapi is
+    within that at all (all three measured in the same minutes)."""
+    url = case.url(ours, feature_ids)
+    request = urllib.request.Request(url, headers={"Accept": peers.ACCEPT})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        answer = {"headers": list(response.headers.items()), "body": response.read().decode("utf-8")}
+    saved = work / "ceiling-answer.json"
+    saved.write_text(json.dumps(answer), encoding="utf-8")
+    with ceiling_server(work, saved, workers) as bare:
+        status, body = peers.get(bare.url + url.removeprefix(ours.url))
+        assert status == 200 and body == answer["body"].encode("utf-8"), "the ceiling must give ours' answer"
+        servers = [ours, bare, *pygeoapi]
+        runs: dict[str, list[Load]] = {s.name: [] for s in servers}
+        for _ in range(rounds):
+            for server in servers:
+                runs[server.name].append(run_wrk(case.url(server, feature_ids), work, seconds, connections))
+                if not smoke:
+                    settle(BACKLOG_S)
+    mine, ceiling = combine(runs[OURS]), combine(runs[CEILING])
+    peer = max((combine(runs[s.name]) for s in pygeoapi), key=lambda load: load.rate, default=None)
+    log(f"serving {case.label + ', ceiling':<30} ours {mine.rate:9.1f} req/s, the same answer from a bare ASGI app "
+        f"{ceiling.rate:9.1f}" + ("" if peer is None else f", pygeoapi {peer.rate:9.1f}"))
+    tenfold = "" if peer is None else (f"; pygeoapi in the same runs {peer.rate:,.0f} req/s (the better provider): "
+                                       f"ours {mine.rate / peer.rate:.1f}x it, and 10x it would be "
+                                       f"{10 * peer.rate / ceiling.rate:.2f}x the ceiling")
+    return [Row("serving", f"{case.label}, against the HTTP stack's ceiling", "req/s", mine.rate, CEILING,
+                ceiling.rate, note=f"the ceiling: bench.ceiling_app, a bare ASGI app answering ours' bytes and headers "
+                                   f"({len(answer['body']):,} bytes) under the same uvicorn, no framework{tenfold}; "
+                                   f"errors {mine.errors + ceiling.errors}")]
 
 
 def _count(answer: str) -> int | None:

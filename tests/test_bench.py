@@ -66,10 +66,13 @@ def test_smoke_run_measures_every_section(tmp_path: Path) -> None:
     assert [r["case"] for r in conditional] == ["subparks items?limit=100, repeated",
                                                 "subparks items?limit=100, kept answer"]
     assert all(r["ours"] > 0 and r["peer_value"] > 0 and "errors 0" in r["note"] for r in conditional)
+    ceiling = [r for r in by_section["serving"] if r["peer"] == "uvicorn's ceiling"]
+    assert [r["case"] for r in ceiling] == ["collection list, against the HTTP stack's ceiling"]
+    assert ceiling[0]["ours"] > 0 and ceiling[0]["peer_value"] > 0 and "errors 0" in ceiling[0]["note"]
     serving = [r for r in by_section["serving"] if not r["peer"]]
     assert len(serving) == 9 and all(r["ours"] > 0 and "errors 0" in r["note"] for r in serving)
     # the same service over the embedded store: the same answers, its rate beside the files' one
-    stored = [r for r in by_section["serving"] if r["peer"] and r not in conditional]
+    stored = [r for r in by_section["serving"] if r["peer"] and r not in conditional + ceiling]
     assert [r["case"] for r in stored] == [f"{r['case']} [ours (GeoPackage store)]" for r in serving]
     assert all(r["peer"] == "ours (no store)" and r["target"] == ">=0.9" and "errors 0" in r["note"]
                and r["ours"] > 0 and r["peer_value"] > 0 for r in stored)
