@@ -8,9 +8,6 @@ object per row. Memory is bound by the block, not the file; outputs appear only 
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import importlib
 import json
 import os
 import shutil
@@ -36,6 +33,7 @@ from geo.crs import OutputCRS
 from geo.io import atomic_file, publish
 from geo.locate import ADDED_COLUMNS, GRID_MIN_POINTS, Located, Locator, SitesError, needs_nearest
 from geo.measure import _LOCAL
+from geo.memory import reuse_freed_memory
 from geo.sites import BLOCK_BYTES, BLOCK_ROWS, Sites, Source, csv_sites, parquet_files, parquet_sites
 from geo.textrows import TextColumn, join_lines, thousandths_text
 
@@ -466,33 +464,6 @@ def _start_block_threads() -> None:
     barrier = threading.Barrier(THREADS)
     for done in [_block_pool().submit(barrier.wait, 60) for _ in range(THREADS)]:
         done.result()
-
-
-_MMAP_THRESHOLD, _TRIM_THRESHOLD = -3, -1  # mallopt's parameters (glibc's malloc.h)
-_tuned: list[bool] = []
-
-
-def reuse_freed_memory() -> None:
-    """Keep the memory a block frees for the next block, once per process.
-
-    Each block allocates and frees the same arrays, 10-30 MB at a time. By default glibc maps every array that
-    large afresh and unmaps it when freed, and numpy asks for transparent huge pages, which the kernel may
-    compact memory for on each fault: every block paid its page faults again. With arrays below 64 MB taken
-    from the heap, 512 MB of free heap kept and no huge pages asked for, the first file of 10^6 sites in a fresh
-    process took a median 1.29 s instead of 1.95 s, system time 0.67 s instead of 1.49 (five alternating runs),
-    with the same peak memory. For a process that locates files (the command, a script), not for the web
-    service: there it slowed serving a new version of the data after an edit (0.67 s against 0.54 s on average,
-    twelve and six runs of test_service_store's two-instance test). Without glibc, nothing changes."""
-    if _tuned:
-        return
-    _tuned.append(True)
-    hugepages = getattr(importlib.import_module("numpy._core.multiarray"), "_set_madvise_hugepage", None)
-    if hugepages is not None:  # the switch numpy's notes on global state name (or NUMPY_MADVISE_HUGEPAGE=0)
-        hugepages(False)
-    mallopt = getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), "mallopt", None)
-    if mallopt is not None:
-        mallopt(_MMAP_THRESHOLD, 64 << 20)
-        mallopt(_TRIM_THRESHOLD, 512 << 20)
 
 
 def add_summaries(total: dict[str, Any] | None, part: dict[str, Any]) -> dict[str, Any]:

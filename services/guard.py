@@ -10,8 +10,6 @@ and each client may have only so many new CRS definitions built per minute (429)
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
 import functools
 import time
 from collections import OrderedDict, deque
@@ -19,15 +17,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-import pyarrow
-
 from services.errors import ApiError
 from services.settings import Settings
 
 T = TypeVar("T")
-_LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-# glibc keeps the heap an upload's frames grew (60-70 MB per 200,000 rows) unless asked to hand it back.
-_trim: Callable[[int], int] | None = getattr(_LIBC, "malloc_trim", None)
 RETRY_AFTER_S = 2
 CLIENTS_TRACKED = 4096  # clients whose recent CRS builds are remembered; the oldest are forgotten first
 
@@ -88,13 +81,6 @@ class Pool:
 
     def release(self) -> None:
         self.in_use -= 1
-
-
-def release_memory() -> None:
-    """Hand the heap that a large answer grew back to the system: Arrow's allocator and glibc's both keep it."""
-    pyarrow.default_memory_pool().release_unused()
-    if _trim is not None:
-        _trim(0)
 
 
 class Guard:

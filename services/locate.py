@@ -28,10 +28,10 @@ from geo.boundaries import Boundaries, summary
 from geo.crs import OutputCRS
 from geo.io import nested_deeper_than
 from geo.locate import ADDED_COLUMNS, WGS84_COLUMNS, SitesError, needs_nearest, parse_columns
+from geo.memory import release_memory
 from geo.queries import nearest, nearest_platforms
 from geo.sites import MAX_COLUMNS, MAX_FIELD_BYTES, LimitError, Sites, csv_sites, read_sites_geojson
 from services.errors import ApiError, bad_parameter
-from services.guard import release_memory
 from services.params import F, Lang, check_parameters, read_any_crs
 from services.plan import Lat, Lon, SiteCRS, query_page, site_lonlat
 from services.render import HTML, JSON, json_response, negotiate, url
