@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +36,7 @@ def cache_dir() -> Path:
     return Path(base) / "nbgis"
 
 
-def key_of(features: Mapping[str, Sequence[Feature]]) -> str:
+def key_of(features: dict[str, list[Feature]]) -> str:
     """A digest of all a Locator is built from: the stored areas (a store's snapshot features), the code, the
     libraries."""
     digest = hashlib.sha256()
@@ -61,7 +60,7 @@ def _trusted(status: os.stat_result) -> bool:
     return status.st_uid == os.getuid() and not status.st_mode & 0o022
 
 
-def prepared_locator(features: Mapping[str, Sequence[Feature]], data_dir: Path, folder: Path | None = None) -> Locator:
+def prepared_locator(features: dict[str, list[Feature]], data_dir: Path, folder: Path | None = None) -> Locator:
     """The Locator of a store's features (with the reference documents of data_dir) and its segment grid: from the
     cache when kept there, else built and kept."""
     folder = folder or cache_dir()
@@ -76,7 +75,7 @@ def prepared_locator(features: Mapping[str, Sequence[Feature]], data_dir: Path, 
         pass  # not kept yet, or written by another version: build it
     from geo.layers import build_layers  # GeoPandas, only when building
 
-    locator = Locator.from_layers(build_layers({k: list(v) for k, v in features.items()}, data_dir))
+    locator = Locator.from_layers(build_layers(features, data_dir))
     locator.segment_grid()
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from geo.accounts import TokenRecord
     from geo.layers import Layers
-    from geo.store.base import FeatureStore
+    from geo.store.base import Feature, FeatureStore
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -49,13 +49,18 @@ def _init(store: FeatureStore, data: Path) -> None:
         print(f"nbgis: note: {why} {store.url_shown} from {data}", file=sys.stderr)
 
 
+def _features(args: argparse.Namespace) -> tuple[dict[str, list[Feature]], Path]:
+    """The features as the store holds them now (made and seeded first if new), and the data folder."""
+    store, data = _store_of(args), _data_of(args)
+    _init(store, data)
+    return store.snapshot().features, data
+
+
 def _layers(args: argparse.Namespace) -> Layers:
     """The layers as the store holds them now."""
     from geo.layers import build_layers
 
-    store, data = _store_of(args), _data_of(args)
-    _init(store, data)
-    return build_layers(store.snapshot().features, data)
+    return build_layers(*_features(args))
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -141,9 +146,7 @@ def _locate(args: argparse.Namespace) -> int:
     except (CRSError, SitesError) as exc:
         return _fail(f"--columns: {exc}" if isinstance(exc, SitesError) else str(exc))
     try:
-        store, data = _store_of(args), _data_of(args)
-        _init(store, data)
-        locator = prepared_locator(store.snapshot().features, data)  # kept in the user's cache between runs
+        locator = prepared_locator(*_features(args))  # kept in the user's cache between runs
     except (StoreError, DataFileError) as exc:
         return _fail(str(exc))
     try:
