@@ -225,14 +225,10 @@ def _conditional(server: peers.Server, url: str, work: Path, seconds: int, conne
     request = urllib.request.Request(url, headers={"Accept": peers.ACCEPT})
     with urllib.request.urlopen(request, timeout=60) as response:
         etag = response.headers["ETag"]
-    ways = {"built": ("Cache-Control: no-cache",), "kept": (), "304": (f"If-None-Match: {etag}",)}
-    runs: dict[str, list[Load]] = {way: [] for way in ways}
-    for _ in range(rounds):
-        for way, headers in ways.items():
-            runs[way].append(run_wrk(url, work, seconds, connections, headers))
-            if not smoke:
-                settle(BACKLOG_S)
-    built, kept, revalidated = (combine(runs[way]) for way in ways)
+    ways = {"built": (url, ("Cache-Control: no-cache",)), "kept": (url, ()),
+            "304": (url, (f"If-None-Match: {etag}",))}
+    loads = _alternated(ways, work, seconds, connections, rounds, smoke)
+    built, kept, revalidated = (loads[way] for way in ways)
     log(f"serving {'conditional GET':<30} ours: 304 {revalidated.rate:9.1f} req/s, kept {kept.rate:9.1f}, "
         f"built {built.rate:9.1f}")
     errors = built.errors + kept.errors + revalidated.errors
@@ -261,15 +257,10 @@ def _ceiling(ours: peers.Server, pygeoapi: list[peers.Server], case: Case, featu
     with ceiling_server(work, saved, workers) as bare:
         status, body = peers.get(bare.url + url.removeprefix(ours.url))
         assert status == 200 and body == answer["body"].encode("utf-8"), "the ceiling must give ours' answer"
-        servers = [ours, bare, *pygeoapi]
-        runs: dict[str, list[Load]] = {s.name: [] for s in servers}
-        for _ in range(rounds):
-            for server in servers:
-                runs[server.name].append(run_wrk(case.url(server, feature_ids), work, seconds, connections))
-                if not smoke:
-                    settle(BACKLOG_S)
-    mine, ceiling = combine(runs[OURS]), combine(runs[CEILING])
-    peer = max((combine(runs[s.name]) for s in pygeoapi), key=lambda load: load.rate, default=None)
+        loads = _alternated({s.name: (case.url(s, feature_ids), ()) for s in [ours, bare, *pygeoapi]}, work,
+                            seconds, connections, rounds, smoke)
+    mine, ceiling = loads[OURS], loads[CEILING]
+    peer = max((loads[s.name] for s in pygeoapi), key=lambda load: load.rate, default=None)
     log(f"serving {case.label + ', ceiling':<30} ours {mine.rate:9.1f} req/s, the same answer from a bare ASGI app "
         f"{ceiling.rate:9.1f}" + ("" if peer is None else f", pygeoapi {peer.rate:9.1f}"))
     tenfold = "" if peer is None else (f"; pygeoapi in the same runs {peer.rate:,.0f} req/s (the better provider): "
@@ -279,6 +270,19 @@ def _ceiling(ours: peers.Server, pygeoapi: list[peers.Server], case: Case, featu
                 ceiling.rate, note=f"the ceiling: bench.ceiling_app, a bare ASGI app answering ours' bytes and headers "
                                    f"({len(answer['body']):,} bytes) under the same uvicorn, no framework{tenfold}; "
                                    f"errors {mine.errors + ceiling.errors}")]
+
+
+def _alternated(targets: dict[str, tuple[str, tuple[str, ...]]], work: Path, seconds: int, connections: int,
+                rounds: int, smoke: bool) -> dict[str, Load]:
+    """wrk on each named (URL, extra headers) in turn, `rounds` times over (A B C A B C), waiting for an idle
+    machine between runs; each name's runs combined."""
+    runs: dict[str, list[Load]] = {name: [] for name in targets}
+    for _ in range(rounds):
+        for name, (url, headers) in targets.items():
+            runs[name].append(run_wrk(url, work, seconds, connections, headers))
+            if not smoke:
+                settle(BACKLOG_S)
+    return {name: combine(loads) for name, loads in runs.items()}
 
 
 def _count(answer: str) -> int | None:
